@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/**/*.test.js) with node's test runner. Fails when no test
+// file is found (node --test would otherwise pass with zero tests).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+const filter = process.argv.slice(2);
+
+function walk(dir, out) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) { if (entry.name !== 'node_modules') walk(p, out); }
+    else if (entry.name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+let files = walk(dist, []).sort();
+if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
+if (files.length === 0) {
+  console.error('scripts/test.js: no test files found under dist/ — did the build run?');
+  process.exit(1);
+}
+const args = ['--test', '--test-timeout=120000', '--test-concurrency=2', ...files.map((f) => path.relative(root, f))];
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
+process.exit(r.status ?? 1);

@@ -1,0 +1,109 @@
+/**
+ * Plugin descriptors and the context each kind of plugin receives.
+ *
+ * A descriptor is what a plugin package exports: `kind` + `type` pick it from config, `options`
+ * (joi) validates the rest of its config block, `create` builds an instance. Built-in plugins are
+ * registered through exactly the same descriptors as outside packages.
+ *
+ * Contexts hand a plugin everything it may use. Plugins never import tsstore internals or the DI
+ * container.
+ */
+import type Joi from 'joi';
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { InputPlugin } from './input.js';
+import type { Sink } from './sink.js';
+import type { Stage, StoreView } from './stage.js';
+
+/** Version of this plugin API. Plugins declare the range they need in `apiVersion`. */
+export const PLUGIN_API_VERSION = '1.0.0';
+
+/** pino-compatible structured logger: fields first, then a sentence. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Given to every plugin. */
+export interface PluginContext {
+  /** Instance id: the plugin's key in the pipeline config (e.g. `api`, `stream`). */
+  readonly id: string;
+  readonly logger: Logger;
+  /** Root data directory (stores live below it). */
+  readonly dataDir: string;
+}
+
+/** Store lookups and authentication for inputs. Synchronous: keys live in memory. */
+export interface StoreAccess {
+  /** The store, or undefined when it does not exist. */
+  view(store: string): StoreView | undefined;
+  /**
+   * Check `apiKey` against the store's keys. Returns the store, or throws a TssError:
+   * TSS_ERR_API_KEY_REQUIRED / _FORMAT / _INVALID (401) or TSS_ERR_STORE_NOT_FOUND (404).
+   */
+  authenticate(store: string, apiKey: string | undefined): StoreView;
+}
+
+/** The shared HTTP server (one port for REST, WebSocket and management routes). */
+export interface HttpHost {
+  /** Router mounted on the server's koa app; register routes here in `start`. */
+  readonly router: Router;
+  /**
+   * Middleware for routes with a `:store` parameter: takes the key from `X-API-Key`,
+   * `Authorization: Bearer`, then `?api_key=`, authenticates, and sets `ctx.state.store`
+   * (a StoreView). Answers 401/404 itself.
+   */
+  readonly storeAuth: Middleware;
+  /** Where the server listens (for resource claims and logs). */
+  readonly address: string;
+}
+
+export interface InputContext extends PluginContext {
+  readonly stores: StoreAccess;
+  readonly http: HttpHost;
+}
+
+export type StageContext = PluginContext;
+export type SinkContext = PluginContext;
+
+interface DescriptorBase<O> {
+  /** snake_case; equals the plugin's folder name for built-ins. */
+  readonly type: string;
+  readonly description: string;
+  /** Semver range of PLUGIN_API_VERSION this plugin works with, e.g. `^1.0.0`. */
+  readonly apiVersion: string;
+  /** Validates the plugin's options (the config block minus `type`). Unknown keys are errors. */
+  readonly options: Joi.ObjectSchema<O>;
+}
+
+export interface InputDescriptor<O = Record<string, unknown>> extends DescriptorBase<O> {
+  readonly kind: 'input';
+  create(options: O, ctx: InputContext): InputPlugin;
+}
+
+export interface StageDescriptor<O = Record<string, unknown>> extends DescriptorBase<O> {
+  readonly kind: 'stage';
+  create(options: O, ctx: StageContext): Stage;
+}
+
+export interface SinkDescriptor<O = Record<string, unknown>> extends DescriptorBase<O> {
+  readonly kind: 'sink';
+  create(options: O, ctx: SinkContext): Sink;
+}
+
+export type PluginDescriptor = InputDescriptor<any> | StageDescriptor<any> | SinkDescriptor<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function defineInput<O>(d: Omit<InputDescriptor<O>, 'kind'>): InputDescriptor<O> {
+  return { ...d, kind: 'input' };
+}
+
+export function defineStage<O>(d: Omit<StageDescriptor<O>, 'kind'>): StageDescriptor<O> {
+  return { ...d, kind: 'stage' };
+}
+
+export function defineSink<O>(d: Omit<SinkDescriptor<O>, 'kind'>): SinkDescriptor<O> {
+  return { ...d, kind: 'sink' };
+}

@@ -1,0 +1,111 @@
+/**
+ * Sink contract: where records become durable.
+ *
+ * Lifecycle: `create` (factory, no I/O) -> `open()` -> any number of store operations, writes
+ * and reads, concurrently -> `close()`. After `close()` resolves every method rejects with
+ * TSS_ERR_SINK_CLOSED. The pipeline opens sinks before inputs start and closes them after inputs
+ * stopped.
+ *
+ * A sink owns the data of each store. The store catalog (src/stores) owns the store directory's
+ * side files (store.json, keys.json, schema.json) and tells the sink about stores with
+ * `createStore` / `openStore` / `dropStore` / `resetStore`.
+ *
+ * Run `sinkSuite()` from `tsstore/testing` against every implementation.
+ */
+import type { DataType, RecordResult, StoredRecord } from './record.js';
+
+/** A store as the sink needs to know it. */
+export interface StoreSpec {
+  readonly name: string;
+  /** The store's own directory (exists when the sink is called); the sink may put files in it. */
+  readonly dir: string;
+  readonly dataType: DataType;
+  /** Ring geometry (SPEC §2). Sinks without blocks ignore it. */
+  readonly numBlocks: number;
+  readonly dataBlockSize: number;
+  readonly indexBlockSize: number;
+}
+
+/** One record handed to a sink: the final stored bytes. */
+export interface SinkRecord {
+  /** Client timestamp, or `undefined` for "assign now" (strictly increasing per store). */
+  readonly timestamp?: bigint;
+  readonly data: Buffer;
+}
+
+/** Per-store figures for stats endpoints and metrics. */
+export interface SinkStoreStats {
+  /** Live records (soft-deleted ones excluded where the sink can tell cheaply; else included). */
+  readonly records: number;
+  /** Bytes of record data held. */
+  readonly bytes: number;
+  readonly oldest?: bigint;
+  readonly newest?: bigint;
+  /** Capacity figures where the sink has a fixed footprint. */
+  readonly capacityBytes?: number;
+  readonly usedBlocks?: number;
+  readonly numBlocks?: number;
+  /** Fraction of the footprint in use, 0..1. */
+  readonly fill?: number;
+  /** Extra sink-specific figures (e.g. records overwritten by the ring). */
+  readonly extra?: Readonly<Record<string, number | string>>;
+}
+
+/** A time-ordered scan. Bounds are inclusive; omit for unbounded. */
+export interface ScanQuery {
+  readonly from?: bigint;
+  readonly to?: bigint;
+  /** `asc`: oldest first; `desc`: newest first. */
+  readonly order: 'asc' | 'desc';
+  /** At most this many records (>= 1). */
+  readonly limit: number;
+  /** Return the data bytes too. */
+  readonly withData: boolean;
+  /**
+   * Keep only records whose stored bytes satisfy this predicate. Applied before `limit`, so a
+   * scan returns up to `limit` matches.
+   */
+  readonly match?: (data: Buffer) => boolean;
+}
+
+/** Read capability. Soft-deleted records are invisible to every read. */
+export interface SinkReader {
+  /** The record with exactly this timestamp, or null. */
+  get(store: string, timestamp: bigint, withData: boolean): Promise<StoredRecord | null>;
+  scan(store: string, query: ScanQuery): Promise<StoredRecord[]>;
+  /** Soft delete: hide the record from reads. Resolves false when no such record is visible. */
+  remove(store: string, timestamp: bigint): Promise<boolean>;
+}
+
+export interface Sink {
+  /** Present when this sink serves reads (the query endpoints answer 501 otherwise). */
+  readonly reader?: SinkReader;
+
+  open(): Promise<void>;
+  /** Finish in-flight writes (they resolve), then release every resource. Idempotent. */
+  close(): Promise<void>;
+
+  /** Initialise storage for a new, empty store. */
+  createStore(spec: StoreSpec): Promise<void>;
+  /** Attach an existing store at startup (recovering it as needed). Must never refuse a store
+   * because of a torn write. */
+  openStore(spec: StoreSpec): Promise<void>;
+  /** Detach and delete the store's data. The catalog removes the directory afterwards. */
+  dropStore(name: string): Promise<void>;
+  /** Empty the store for good: nothing old reappears, not even after reopen. */
+  resetStore(name: string): Promise<void>;
+
+  /**
+   * Persist records in order. Resolves with one result per record, aligned with `records`,
+   * once every accepted record is written (and synced per the sink's policy): resolution is the
+   * acknowledgement. Records of concurrent calls may share one physical write (group commit).
+   *
+   * Timestamps: an undefined timestamp is assigned as max(now, newest + 1); a given timestamp
+   * must be greater than the newest stored one, else TSS_ERR_TIMESTAMP_ORDER. Per-record
+   * problems are rejections in the result, never thrown; a thrown error means the whole call
+   * failed (e.g. TSS_ERR_STORE_NOT_FOUND, TSS_ERR_SINK_CLOSED).
+   */
+  write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]>;
+
+  stats(store: string): Promise<SinkStoreStats>;
+}
