@@ -1,0 +1,93 @@
+/**
+ * REST insert: `POST /api/stores/:store/data` with a `{timestamp?, data}` JSON envelope (json and
+ * schema stores) or a raw body (text: text/plain, binary: application/octet-stream, timestamp in
+ * `?timestamp=`). Answers 201 `{timestamp, block_num, size}` once the record is durable.
+ */
+import type { Context } from 'koa';
+import { decodeEnvelope, parseTimestampToken } from '../../../src/core/envelope.js';
+import { acceptedJson } from '../../../src/core/json-out.js';
+import { readBody, mediaType } from '../../../src/http/body.js';
+import { TssError, type Rejection } from '../../../src/plugin/errors.js';
+import type { InputContext } from '../../../src/plugin/descriptor.js';
+import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
+import type { IngestRecord, DataType, RecordResult } from '../../../src/plugin/record.js';
+import type { StoreView } from '../../../src/plugin/stage.js';
+
+export interface RestInputOptions {
+  /** Largest single-record body in bytes (413 above). */
+  readonly body_limit: number;
+  /** Largest batch body in bytes (413 above). */
+  readonly batch_body_limit: number;
+}
+
+const MEDIA_TYPE: Record<DataType, string> = {
+  json: 'application/json',
+  schema: 'application/json',
+  text: 'text/plain',
+  binary: 'application/octet-stream',
+};
+
+export function failWith(r: Rejection): never {
+  throw new TssError(r.code, r.message);
+}
+
+export class RestInput implements InputPlugin {
+  private emit?: Emit;
+  private stopped = false;
+
+  constructor(private readonly options: RestInputOptions, private readonly ctx: InputContext) {}
+
+  resources(): Resource[] {
+    return [{ kind: 'http-route', id: 'POST /api/stores/:store/data' }];
+  }
+
+  async start(emit: Emit): Promise<void> {
+    this.emit = emit;
+    const { router, storeAuth } = this.ctx.http;
+    router.post('/api/stores/:store/data', storeAuth, (ctx) => this.insert(ctx));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+
+  private async insert(ctx: Context): Promise<void> {
+    if (this.stopped || !this.emit) throw new TssError('TSS_ERR_SHUTTING_DOWN');
+    const store = ctx.state.store as StoreView;
+    const expected = MEDIA_TYPE[store.dataType];
+    const got = mediaType(ctx);
+    if (got !== expected) {
+      throw new TssError('TSS_ERR_DATA_TYPE_MISMATCH', `data does not match store's data type: ${store.dataType} stores take Content-Type ${expected}, got ${got || 'none'}`);
+    }
+    const body = await readBody(ctx, this.options.body_limit);
+    const record = this.toRecord(ctx, store, body);
+    const [result] = await this.emit([record]);
+    respond(ctx, result);
+  }
+
+  private toRecord(ctx: Context, store: StoreView, body: Buffer): IngestRecord {
+    const origin = { input: this.ctx.id, remote: ctx.ip };
+    if (store.dataType === 'json' || store.dataType === 'schema') {
+      const env = decodeEnvelope(body);
+      if (!env.ok) failWith(env);
+      const format = ctx.query.format === 'compact' ? 'compact' : 'full';
+      return { store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: format, origin };
+    }
+    if (body.length === 0) throw new TssError('TSS_ERR_DATA_REQUIRED', 'data is required: the body is empty');
+    const q = ctx.query.timestamp;
+    let timestamp: bigint | undefined;
+    if (typeof q === 'string' && q !== '') {
+      const t = parseTimestampToken(q);
+      if (typeof t === 'object') failWith(t);
+      timestamp = t;
+    }
+    return { store: store.name, timestamp, payload: body, format: 'raw', origin };
+  }
+}
+
+export function respond(ctx: Context, result: RecordResult): void {
+  if (!result.ok) failWith(result);
+  ctx.status = 201;
+  ctx.type = 'application/json';
+  ctx.body = acceptedJson(result);
+}

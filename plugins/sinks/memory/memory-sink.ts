@@ -1,0 +1,82 @@
+/**
+ * A sink that keeps records in memory: nothing survives a restart. For tests, demos and as the
+ * smallest complete example of the Sink contract (reads included).
+ */
+import { reject, TssError } from '../../../src/plugin/errors.js';
+import { nextTimestamp } from '../../../src/plugin/clock.js';
+import type { RecordResult, StoredRecord } from '../../../src/plugin/record.js';
+import type { ScanQuery, Sink, SinkReader, SinkRecord, SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
+
+interface Row { readonly timestamp: bigint; readonly data: Buffer; deleted: boolean }
+
+export class MemorySink implements Sink, SinkReader {
+  readonly reader: SinkReader = this;
+  private readonly stores = new Map<string, Row[]>();
+  private open_ = false;
+
+  constructor(private readonly maxRecords: number) {}
+
+  async open(): Promise<void> { this.open_ = true; }
+  async close(): Promise<void> { this.open_ = false; }
+
+  async createStore(spec: StoreSpec): Promise<void> { this.check(); this.stores.set(spec.name, []); }
+  async openStore(spec: StoreSpec): Promise<void> { this.check(); if (!this.stores.has(spec.name)) this.stores.set(spec.name, []); }
+  async dropStore(name: string): Promise<void> { this.check(); this.stores.delete(name); }
+  async resetStore(name: string): Promise<void> { this.rows(name).length = 0; }
+
+  async write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]> {
+    const rows = this.rows(store);
+    return records.map((r) => {
+      const newest = rows.length ? rows[rows.length - 1].timestamp : undefined;
+      if (r.timestamp !== undefined && newest !== undefined && r.timestamp <= newest) return reject('TSS_ERR_TIMESTAMP_ORDER');
+      const timestamp = r.timestamp ?? nextTimestamp(newest);
+      rows.push({ timestamp, data: Buffer.from(r.data), deleted: false });
+      if (rows.length > this.maxRecords) rows.shift();
+      return { ok: true, timestamp, blockNum: 0, size: r.data.length };
+    });
+  }
+
+  async stats(store: string): Promise<SinkStoreStats> {
+    const rows = this.rows(store).filter((r) => !r.deleted);
+    return {
+      records: rows.length,
+      bytes: rows.reduce((n, r) => n + r.data.length, 0),
+      oldest: rows[0]?.timestamp,
+      newest: rows[rows.length - 1]?.timestamp,
+    };
+  }
+
+  async get(store: string, timestamp: bigint, withData: boolean): Promise<StoredRecord | null> {
+    const row = this.rows(store).find((r) => r.timestamp === timestamp && !r.deleted);
+    return row ? toStored(row, withData) : null;
+  }
+
+  async scan(store: string, q: ScanQuery): Promise<StoredRecord[]> {
+    let rows = this.rows(store).filter((r) => !r.deleted && (q.from === undefined || r.timestamp >= q.from) && (q.to === undefined || r.timestamp <= q.to));
+    if (q.order === 'desc') rows = rows.reverse();
+    if (q.match) rows = rows.filter((r) => q.match!(r.data));
+    return rows.slice(0, q.limit).map((r) => toStored(r, q.withData));
+  }
+
+  async remove(store: string, timestamp: bigint): Promise<boolean> {
+    const row = this.rows(store).find((r) => r.timestamp === timestamp && !r.deleted);
+    if (!row) return false;
+    row.deleted = true;
+    return true;
+  }
+
+  private rows(store: string): Row[] {
+    this.check();
+    const rows = this.stores.get(store);
+    if (!rows) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
+    return rows;
+  }
+
+  private check(): void {
+    if (!this.open_) throw new TssError('TSS_ERR_SINK_CLOSED');
+  }
+}
+
+function toStored(r: Row, withData: boolean): StoredRecord {
+  return { timestamp: r.timestamp, blockNum: 0, size: r.data.length, data: withData ? r.data : undefined };
+}

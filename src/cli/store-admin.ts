@@ -1,0 +1,118 @@
+/**
+ * What the store and key commands act on: the running server that owns the data path (through
+ * its HTTP API with the admin key, so changes take effect at once and nothing touches its files),
+ * or, when no server runs, the data path itself under the owner lock.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { TsstoreConfig } from '../config/config-types.js';
+import { silentLogger } from '../core/logger.js';
+import { parseJsonExact } from '../core/json-exact.js';
+import { constructSinkAndStages, planPipelines } from '../pipeline/pipeline-builder.js';
+import { loadPlugins } from '../pipeline/plugin-loader.js';
+import type { Sink } from '../plugin/sink.js';
+import { DataLock, readLiveOwner } from '../stores/data-lock.js';
+import { StoreCatalog } from '../stores/store-catalog.js';
+import { storeStats } from '../stores/store-stats.js';
+import { DEFAULT_STORE_OPTIONS } from '../stores/store-options.js';
+
+export interface StoreAdmin {
+  /** `server <url>` or `data path <dir>`, for messages. */
+  readonly via: string;
+  create(name: string, options: Record<string, unknown>): Promise<{ name: string; api_key: string; key_id: string }>;
+  list(): Promise<string[]>;
+  stats(name: string): Promise<Record<string, unknown>>;
+  remove(name: string): Promise<void>;
+  reset(name: string): Promise<void>;
+  keys(name: string): Promise<{ key_id: string; created_at: string }[]>;
+  revoke(name: string, keyId: string): Promise<void>;
+  regenerate(name: string): Promise<{ api_key: string; key_id: string }>;
+  close(): Promise<void>;
+}
+
+export class AdminError extends Error {}
+
+function request(base: string, adminKey: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const url = new URL(path, base);
+  const lib = url.protocol === 'https:' ? https : http;
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = lib.request(url, {
+      method,
+      headers: { 'X-Admin-Key': adminKey, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
+      // The server is the local owner of our own data path; its certificate may be self-signed.
+      rejectUnauthorized: false,
+      timeout: 30_000,
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try { parsed = parseJsonExact(text); } catch { /* keep text */ }
+        if ((res.statusCode ?? 500) >= 400) reject(new AdminError((parsed as { error?: string })?.error ?? `HTTP ${res.statusCode}`));
+        else resolve(parsed);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('the server did not answer in 30 s')));
+    req.on('error', (err) => reject(new AdminError(`cannot reach the tsstore server at ${base}: ${err.message}`)));
+    req.end(payload);
+  });
+}
+
+class RemoteAdmin implements StoreAdmin {
+  constructor(private readonly url: string, private readonly adminKey: string) {}
+  get via(): string { return `server ${this.url}`; }
+  private call(method: string, path: string, body?: unknown): Promise<unknown> { return request(this.url, this.adminKey, method, path, body); }
+  async create(name: string, options: Record<string, unknown>) { return await this.call('POST', '/api/stores', { name, ...options }) as { name: string; api_key: string; key_id: string }; }
+  async list() { return ((await this.call('GET', '/api/stores')) as { stores: string[] }).stores; }
+  async stats(name: string) { return await this.call('GET', `/api/stores/${encodeURIComponent(name)}/stats`) as Record<string, unknown>; }
+  async remove(name: string) { await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}`); }
+  async reset(name: string) { await this.call('POST', `/api/stores/${encodeURIComponent(name)}/reset`); }
+  async keys(name: string) { return ((await this.call('GET', `/api/stores/${encodeURIComponent(name)}/keys`)) as { keys: { key_id: string; created_at: string }[] }).keys; }
+  async revoke(name: string, keyId: string) { await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}/keys/${encodeURIComponent(keyId)}`); }
+  async regenerate(name: string) { return await this.call('POST', `/api/stores/${encodeURIComponent(name)}/keys/regenerate`) as { api_key: string; key_id: string }; }
+  async close() { /* nothing held */ }
+}
+
+class LocalAdmin implements StoreAdmin {
+  constructor(private readonly dataDir: string, private readonly catalog: StoreCatalog, private readonly sink: Sink, private readonly lock: DataLock) {}
+  get via(): string { return `data path ${this.dataDir}`; }
+  async create(name: string, options: Record<string, unknown>) { return this.catalog.create(name, options); }
+  async list() { return this.catalog.list(); }
+  async stats(name: string) { return storeStats(this.catalog, this.sink, name); }
+  async remove(name: string) { await this.catalog.drop(name); }
+  async reset(name: string) { await this.catalog.reset(name); }
+  async keys(name: string) { return this.catalog.listKeys(name); }
+  async revoke(name: string, keyId: string) { await this.catalog.revokeKey(name, keyId); }
+  async regenerate(name: string) { return this.catalog.regenerateKey(name); }
+  async close() {
+    try { await this.sink.close(); } finally { this.lock.release(); }
+  }
+}
+
+export async function openStoreAdmin(config: TsstoreConfig, command: string): Promise<StoreAdmin> {
+  const dataDir = config.store.base_path;
+  const owner = readLiveOwner(dataDir);
+  if (owner?.role === 'server' && owner.url) {
+    if (!config.server.admin_key) throw new AdminError(`a tsstore server (pid ${owner.pid}) owns ${dataDir}; set TSSTORE_ADMIN_KEY (or server.admin_key in the config) so this command can ask it`);
+    return new RemoteAdmin(owner.url, config.server.admin_key);
+  }
+  const registry = loadPlugins(config.plugins, config.source.dir);
+  const [plan] = planPipelines(config, registry);
+  const { sink } = constructSinkAndStages(plan, { registry, logger: silentLogger(), dataDir });
+  const lock = DataLock.acquire(dataDir, command);
+  try {
+    await sink.open();
+    const catalog = new StoreCatalog(dataDir, sink, silentLogger(), {
+      ...DEFAULT_STORE_OPTIONS, numBlocks: config.store.num_blocks, dataBlockSize: config.store.data_block_size,
+      indexBlockSize: config.store.index_block_size, dataType: config.store.data_type,
+    });
+    await catalog.load();
+    return new LocalAdmin(dataDir, catalog, sink, lock);
+  } catch (err) {
+    await sink.close().catch(() => undefined);
+    lock.release();
+    throw err;
+  }
+}

@@ -1,0 +1,40 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { TsstoreServer } from '../server.js';
+
+export default class Serve extends BaseCommand<typeof Serve> {
+  static override description = 'Run the tsstore server: REST, WebSocket and Unix-socket inputs into the configured pipeline.';
+  static override examples = [
+    'TSSTORE_ADMIN_KEY=change-me-to-20-chars-or-more <%= config.bin %> serve',
+    '<%= config.bin %> serve --socket /tmp/tsstore.sock --port 8080',
+    '<%= config.bin %> serve --no-socket --config ./tsstore.config.yaml',
+  ];
+  static override flags = {
+    socket: Flags.string({ description: 'Unix socket path (default /var/run/tsstore/tsstore.sock, or TSSTORE_SOCKET_PATH)', exclusive: ['no-socket'] }),
+    'no-socket': Flags.boolean({ description: 'Do not listen on a Unix socket', default: false }),
+    port: Flags.integer({ char: 'p', description: 'HTTP port (default 21080, or TSSTORE_PORT)', min: 0, max: 65535 }),
+    host: Flags.string({ description: 'HTTP listen address (default 0.0.0.0, or TSSTORE_HOST)' }),
+    'log-level': Flags.string({ description: 'Log level', options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = this;
+    const config = await this.loadConfig({
+      socketPath: flags['no-socket'] ? null : flags.socket,
+      port: flags.port,
+      host: flags.host,
+      logLevel: flags['log-level'],
+    });
+    const server = await TsstoreServer.start(config);
+    await new Promise<void>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals): void => {
+        server.logger.info({ signal }, 'Signal received; shutting down.');
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        server.stop().then(resolve, (err: Error) => { server.logger.error({ err: err.message }, 'Shutdown failed.'); process.exitCode = 1; resolve(); });
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+  }
+}

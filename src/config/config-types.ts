@@ -1,0 +1,39 @@
+/** The effective configuration after defaults, file, environment and flags. */
+import type { DataType } from '../plugin/record.js';
+
+export interface PluginBlock {
+  readonly type: string;
+  readonly [option: string]: unknown;
+}
+
+export interface PipelineConfig {
+  readonly inputs: Readonly<Record<string, PluginBlock>>;
+  readonly stages: readonly PluginBlock[];
+  readonly sink: PluginBlock;
+}
+
+export interface TsstoreConfig {
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    /** Unix socket path for the unix_socket input; null disables it. */
+    readonly socket_path: string | null;
+    readonly admin_key?: string;
+    readonly tls?: { readonly cert: string; readonly key: string };
+    /** Hard cap on one WebSocket frame (close 1009 above it). */
+    readonly ws_max_frame: number;
+  };
+  readonly store: {
+    readonly base_path: string;
+    readonly num_blocks: number;
+    readonly data_block_size: number;
+    readonly index_block_size: number;
+    readonly data_type: DataType;
+  };
+  readonly log: { readonly level: string };
+  /** Outside plugin packages: npm names or paths (relative to the config file). */
+  readonly plugins: readonly string[];
+  readonly pipelines: Readonly<Record<string, PipelineConfig>>;
+  /** Where the config came from (for messages and resolving plugin paths). */
+  readonly source: { readonly file?: string; readonly dir: string };
+}

@@ -1,0 +1,116 @@
+/**
+ * Finding, reading, validating and overlaying configuration:
+ * built-in defaults ← config file (cosmiconfig search or --config / TSSTORE_CONFIG) ← TSSTORE_*
+ * environment ← command-line flags. A bad config is refused with every problem and its path.
+ */
+import path from 'node:path';
+import { cosmiconfig } from 'cosmiconfig';
+import { configSchema } from './config-schema.js';
+import type { PipelineConfig, TsstoreConfig } from './config-types.js';
+import { DEFAULTS, defaultPipelines } from './defaults.js';
+
+export const SEARCH_PLACES = [
+  'package.json',
+  'tsstore.config.json', 'tsstore.config.yaml', 'tsstore.config.yml', 'tsstore.config.js', 'tsstore.config.cjs',
+  '.tsstorerc', '.tsstorerc.json', '.tsstorerc.yaml', '.tsstorerc.yml', '.tsstorerc.js', '.tsstorerc.cjs',
+  'config.json',
+];
+
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[], readonly file?: string) {
+    super(`invalid configuration${file ? ` in ${file}` : ''}:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** Explicit config file (`--config`); else TSSTORE_CONFIG; else a search from `cwd`. */
+  readonly file?: string;
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Flag overrides, applied last. `socketPath: null` disables the Unix socket. */
+  readonly flags?: { readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string };
+}
+
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function readRaw(opts: LoadOptions, env: NodeJS.ProcessEnv, cwd: string): Promise<{ raw: Raw; file?: string }> {
+  const explorer = cosmiconfig('tsstore', { searchPlaces: SEARCH_PLACES, searchStrategy: 'none' });
+  const file = opts.file ?? (env.TSSTORE_CONFIG || undefined);
+  try {
+    if (file) {
+      const abs = path.resolve(cwd, file);
+      const r = await explorer.load(abs);
+      return { raw: (r?.config ?? {}) as Raw, file: abs };
+    }
+    const r = await explorer.search(cwd);
+    if (!r || r.isEmpty) return { raw: {} };
+    // config.json is the reference server's file name; only take it when it looks like ours.
+    if (path.basename(r.filepath) === 'config.json' && !(r.config && (r.config.server || r.config.store || r.config.pipelines))) return { raw: {} };
+    return { raw: (r.config ?? {}) as Raw, file: r.filepath };
+  } catch (err) {
+    throw new ConfigError([{ path: '(file)', message: (err as Error).message }], file ? path.resolve(cwd, file) : undefined);
+  }
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string, problems: ConfigProblem[]): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 65535) { problems.push({ path: `env ${name}`, message: `must be a port number, got "${v}"` }); return undefined; }
+  return Number(v);
+}
+
+export async function loadConfig(opts: LoadOptions = {}): Promise<TsstoreConfig> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const { raw, file } = await readRaw(opts, env, cwd);
+  const problems: ConfigProblem[] = [];
+  const { error } = configSchema.validate(raw);
+  for (const d of error?.details ?? []) problems.push({ path: d.path.join('.') || '(root)', message: d.message.replace(/^"[^"]*" /, '') });
+
+  const server = (raw.server ?? {}) as Raw;
+  const store = (raw.store ?? {}) as Raw;
+  const tlsRaw = (server.tls ?? {}) as Raw;
+  const tlsCert: string | undefined = env.TSSTORE_TLS_CERT || tlsRaw.cert || tlsRaw.cert_file;
+  const tlsKey: string | undefined = env.TSSTORE_TLS_KEY || tlsRaw.key || tlsRaw.key_file;
+  const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT;
+  if (!tlsOff && Boolean(tlsCert) !== Boolean(tlsKey)) {
+    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (TSSTORE_TLS_CERT / TSSTORE_TLS_KEY)' });
+  }
+  const envPort = envInt(env, 'TSSTORE_PORT', problems);
+  const flags = opts.flags ?? {};
+
+  let socketPath: string | null = server.socket_path === '' ? null : (server.socket_path ?? DEFAULTS.server.socket_path);
+  if (env.TSSTORE_SOCKET_PATH !== undefined) socketPath = env.TSSTORE_SOCKET_PATH || null;
+  if (flags.socketPath !== undefined) socketPath = flags.socketPath;
+
+  if (problems.length) throw new ConfigError(problems, file);
+
+  const dir = file ? path.dirname(file) : cwd;
+  return {
+    server: {
+      host: flags.host ?? (env.TSSTORE_HOST || server.host || DEFAULTS.server.host),
+      port: flags.port ?? envPort ?? server.port ?? DEFAULTS.server.port,
+      socket_path: socketPath,
+      admin_key: env.TSSTORE_ADMIN_KEY || server.admin_key || undefined,
+      tls: !tlsOff && tlsCert && tlsKey ? { cert: path.resolve(dir, tlsCert), key: path.resolve(dir, tlsKey) } : undefined,
+      ws_max_frame: server.ws_max_frame ?? DEFAULTS.server.ws_max_frame,
+    },
+    store: {
+      base_path: path.resolve(cwd, env.TSSTORE_DATA_PATH || store.base_path || DEFAULTS.store.base_path),
+      num_blocks: store.num_blocks ?? DEFAULTS.store.num_blocks,
+      data_block_size: store.data_block_size ?? DEFAULTS.store.data_block_size,
+      index_block_size: store.index_block_size ?? DEFAULTS.store.index_block_size,
+      data_type: store.data_type ?? DEFAULTS.store.data_type,
+    },
+    log: { level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level) },
+    plugins: raw.plugins ?? [],
+    pipelines: (raw.pipelines as Record<string, PipelineConfig> | undefined) ?? defaultPipelines(),
+    source: { file, dir },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Exact decoding of `{"timestamp"?, "data"}` envelopes.
+ *
+ * JSON.parse checks validity and gives the shape, but rounds integers above 2^53 and loses the
+ * client's bytes. A top-level byte scanner then finds the raw spans of `timestamp` and `data`, so
+ * the timestamp keeps every digit and json data is stored byte for byte (a zero-copy subarray of
+ * the received buffer). Structural JSON characters are ASCII and never occur inside a UTF-8
+ * multi-byte sequence, so scanning bytes is safe.
+ */
+import { reject, type Rejection } from '../plugin/errors.js';
+
+export const INT64_MAX = 9223372036854775807n;
+
+export interface Envelope {
+  readonly ok: true;
+  /** Undefined when absent, null or 0: the sink assigns "now". */
+  readonly timestamp?: bigint;
+  /** Raw bytes of the `data` value (whitespace around it excluded). */
+  readonly payload: Buffer;
+  /** JSON.parse result of `data` (numbers may be rounded: shape checks only). */
+  readonly parsed: unknown;
+}
+
+const QUOTE = 0x22, BACKSLASH = 0x5c, LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d, COMMA = 0x2c;
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function skipWs(b: Buffer, i: number): number {
+  while (i < b.length && isWs(b[i])) i++;
+  return i;
+}
+
+/** Index just past the string starting at `i` (b[i] is the opening quote). */
+function endOfString(b: Buffer, i: number): number {
+  i++;
+  while (i < b.length) {
+    const c = b[i];
+    if (c === BACKSLASH) i += 2;
+    else if (c === QUOTE) return i + 1;
+    else i++;
+  }
+  return i;
+}
+
+/** Index just past the JSON value starting at `i` (input already known to be valid JSON). */
+function endOfValue(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) return endOfString(b, i);
+  if (c === LBRACE || c === LBRACKET) {
+    let depth = 0;
+    while (i < b.length) {
+      const d = b[i];
+      if (d === QUOTE) { i = endOfString(b, i); continue; }
+      if (d === LBRACE || d === LBRACKET) depth++;
+      else if (d === RBRACE || d === RBRACKET) { depth--; if (depth === 0) return i + 1; }
+      i++;
+    }
+    return i;
+  }
+  while (i < b.length) {
+    const d = b[i];
+    if (d === COMMA || d === RBRACE || d === RBRACKET || isWs(d)) return i;
+    i++;
+  }
+  return i;
+}
+
+/** Spans of the top-level members of a JSON object (last occurrence wins, like JSON.parse). */
+function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string, [number, number]> {
+  const spans = new Map<string, [number, number]>();
+  let i = skipWs(b, 0) + 1; // past '{'
+  for (;;) {
+    i = skipWs(b, i);
+    if (i >= b.length || b[i] === RBRACE) return spans;
+    const keyEnd = endOfString(b, i);
+    let key = b.toString('latin1', i + 1, keyEnd - 1);
+    if (key.includes('\\') || /[^\x20-\x7e]/.test(key)) key = JSON.parse(b.toString('utf8', i, keyEnd)) as string;
+    i = skipWs(b, keyEnd);
+    i = skipWs(b, i + 1); // past ':'
+    const valueEnd = endOfValue(b, i);
+    if (wanted.includes(key)) spans.set(key, [i, valueEnd]);
+    i = skipWs(b, valueEnd);
+    if (b[i] === COMMA) i++;
+  }
+}
+
+const INTEGER = /^-?(0|[1-9][0-9]*)$/;
+
+/**
+ * Parse an exact timestamp from a JSON number token. Accepts 0..INT64_MAX integers; 0 means "now".
+ * Returns undefined for "now", a bigint, or a Rejection.
+ */
+export function parseTimestampToken(token: string): bigint | undefined | Rejection {
+  if (!INTEGER.test(token)) return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: must be a non-negative integer of nanoseconds');
+  if (token.startsWith('-')) return token === '-0' ? undefined : reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: must not be negative');
+  if (token.length > 19 || BigInt(token) > INT64_MAX) return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: exceeds the signed 64-bit range');
+  const ts = BigInt(token);
+  return ts === 0n ? undefined : ts;
+}
+
+/** Decode an envelope received as bytes (REST body, WebSocket message, pulled message). */
+export function decodeEnvelope(buf: Buffer): Envelope | Rejection {
+  let value: unknown;
+  try {
+    value = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    return reject('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return reject('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"timestamp"?, "data"}');
+  }
+  const obj = value as Record<string, unknown>;
+  if (!('data' in obj) || obj.data === undefined) return reject('TSS_ERR_DATA_REQUIRED');
+  const spans = topLevelSpans(buf, ['timestamp', 'data']);
+  const dataSpan = spans.get('data')!;
+  let timestamp: bigint | undefined;
+  const t = obj.timestamp;
+  if (t !== undefined && t !== null) {
+    if (typeof t !== 'number') return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: must be an integer, not a ' + (typeof t === 'object' ? 'JSON ' + (Array.isArray(t) ? 'array' : 'object') : typeof t));
+    const [s, e] = spans.get('timestamp')!;
+    const parsed = parseTimestampToken(buf.toString('latin1', s, e));
+    if (typeof parsed === 'object') return parsed;
+    timestamp = parsed;
+  }
+  return { ok: true, timestamp, payload: buf.subarray(dataSpan[0], dataSpan[1]), parsed: obj.data };
+}

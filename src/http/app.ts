@@ -1,0 +1,117 @@
+/**
+ * The HTTP server shared by REST, WebSocket and management routes: one koa app, one router,
+ * catalog error mapping, optional TLS. Inputs add their routes through the HttpHost they get.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import Router from '@koa/router';
+import websocket from 'koa-easy-ws';
+import { ERRORS, TssError, toTssError } from '../plugin/errors.js';
+import type { HttpHost, Logger, StoreAccess } from '../plugin/descriptor.js';
+import { storeAuth } from './auth.js';
+
+export interface HttpOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Hard cap for one WebSocket frame: above it the connection is closed with 1009. */
+  readonly wsMaxFrame: number;
+}
+
+const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+export class HttpServer {
+  readonly app = new Koa();
+  readonly router = new Router();
+  private server?: http.Server | https.Server;
+  private readonly sockets = new Set<import('node:net').Socket>();
+
+  constructor(private readonly options: HttpOptions, private readonly logger: Logger) {
+    this.app.on('error', (err: NodeJS.ErrnoException) => {
+      if (!QUIET_ERRORS.has(err.code ?? '')) this.logger.error({ err: err.stack ?? String(err) }, 'HTTP server error.');
+    });
+    this.app.use(async (ctx, next) => {
+      try {
+        await next();
+        if (ctx.status === 404 && ctx.body === undefined) {
+          throw new TssError('TSS_ERR_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+        }
+      } catch (err) {
+        const e = err instanceof TssError ? err : mapForeign(err);
+        if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) }, 'Request failed.');
+        ctx.status = e.status;
+        ctx.type = 'application/json';
+        ctx.body = JSON.stringify({ error: e.message, code: e.code });
+      }
+    });
+    this.app.use(websocket('ws', { wsOptions: { maxPayload: options.wsMaxFrame } }));
+  }
+
+  host(stores: StoreAccess, adminKey: string): HttpHost {
+    const server = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter must read the live URL
+    return {
+      router: this.router,
+      storeAuth: storeAuth(stores, adminKey),
+      get address() { return server.url; },
+    };
+  }
+
+  async listen(): Promise<void> {
+    this.app.use(this.router.routes());
+    this.app.use(this.router.allowedMethods());
+    const handler = this.app.callback();
+    const { tls } = this.options;
+    this.server = tls
+      ? https.createServer({ cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, handler)
+      : http.createServer(handler);
+    this.server.on('connection', (s) => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)); });
+    this.server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.options.port, this.options.host, () => { this.server!.off('error', reject); resolve(); });
+    });
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? this.options.port;
+  }
+
+  get url(): string {
+    const host = this.options.host === '0.0.0.0' || this.options.host === '::' ? '127.0.0.1' : this.options.host;
+    return `${this.options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  /** Stop accepting; let requests in flight finish for up to `graceMs`, then cut what is left. */
+  async close(graceMs = 5_000): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, graceMs);
+    await closed;
+    clearTimeout(timer);
+  }
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read TLS ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Errors thrown by koa/router themselves (405, 501, bad URL encoding) keep their 4xx status. */
+function mapForeign(err: unknown): TssError {
+  const status = (err as { status?: number; expose?: boolean })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const e = new TssError('TSS_ERR_BAD_REQUEST', (err as Error).message || ERRORS.TSS_ERR_BAD_REQUEST.message);
+    (e as { status: number }).status = status;
+    return e;
+  }
+  return toTssError(err);
+}

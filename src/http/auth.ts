@@ -1,0 +1,58 @@
+/** Key extraction and the admin / store authentication middleware. */
+import crypto from 'node:crypto';
+import type { Context, Middleware } from 'koa';
+import { TssError } from '../plugin/errors.js';
+import type { StoreAccess } from '../plugin/descriptor.js';
+
+/** A store key from, in order: `X-API-Key`, `Authorization: Bearer`, `?api_key=`. */
+export function storeKeyOf(ctx: Context): string | undefined {
+  const header = ctx.get('x-api-key');
+  if (header) return header.trim();
+  const auth = ctx.get('authorization');
+  const bearer = /^Bearer\s+(.+)$/i.exec(auth);
+  if (bearer) return bearer[1].trim();
+  const q = ctx.query.api_key;
+  return typeof q === 'string' && q !== '' ? q : undefined;
+}
+
+function adminKeyOf(ctx: Context): string | undefined {
+  const header = ctx.get('x-admin-key');
+  if (header) return header.trim();
+  const q = ctx.query.admin_key;
+  return typeof q === 'string' && q !== '' ? q : undefined;
+}
+
+export function adminKeyMatches(expected: string, presented: string): boolean {
+  const a = crypto.createHash('sha256').update(expected).digest();
+  const b = crypto.createHash('sha256').update(presented).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+export function requireAdmin(adminKey: string): Middleware {
+  return async (ctx, next) => {
+    const presented = adminKeyOf(ctx);
+    if (!presented) throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED');
+    if (!adminKeyMatches(adminKey, presented)) throw new TssError('TSS_ERR_ADMIN_KEY_INVALID');
+    await next();
+  };
+}
+
+/**
+ * Authenticates `:store` with a store key and sets `ctx.state.store`. A valid admin key is
+ * accepted too, so operators (and the CLI) can manage any store.
+ */
+export function storeAuth(stores: StoreAccess, adminKey: string): Middleware {
+  return async (ctx, next) => {
+    const name = (ctx as Context & { params: Record<string, string> }).params.store;
+    const admin = adminKeyOf(ctx);
+    if (admin && !storeKeyOf(ctx)) {
+      if (!adminKeyMatches(adminKey, admin)) throw new TssError('TSS_ERR_ADMIN_KEY_INVALID');
+      const view = stores.view(name);
+      if (!view) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
+      ctx.state.store = view;
+    } else {
+      ctx.state.store = stores.authenticate(name, storeKeyOf(ctx));
+    }
+    await next();
+  };
+}

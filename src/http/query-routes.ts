@@ -1,0 +1,93 @@
+/** Read-back routes (SPEC §5), served by any sink with the read capability. */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { parseTimestampToken } from '../core/envelope.js';
+import { storedJson } from '../core/json-out.js';
+import { TssError } from '../plugin/errors.js';
+import type { StoredRecord, SchemaFormat } from '../plugin/record.js';
+import type { ScanQuery, SinkReader } from '../plugin/sink.js';
+import type { StoreView } from '../plugin/stage.js';
+import { renderData } from '../stores/data-render.js';
+import { storeAuth } from './auth.js';
+import { boolParam, filterParam, formatParam, limitParam, sinceParam, timeParam } from './query-params.js';
+import { sendJson, type RouteDeps } from './store-routes.js';
+
+type Params = Record<string, string>;
+
+function readerOf(deps: RouteDeps, view: StoreView): SinkReader {
+  const reader = deps.sinkOf(view.name).reader;
+  if (!reader) throw new TssError('TSS_ERR_READS_UNSUPPORTED');
+  return reader;
+}
+
+function pathTimestamp(ctx: Context): bigint {
+  const raw = (ctx as Context & { params: Params }).params.ts;
+  const t = parseTimestampToken(raw);
+  if (typeof t === 'object' || t === undefined) throw new TssError('TSS_ERR_TIMESTAMP_INVALID', `invalid timestamp "${raw}": expected a positive integer of nanoseconds`);
+  return t;
+}
+
+function objectsJson(view: StoreView, records: StoredRecord[], format: SchemaFormat): string {
+  const parts = records.map((r) => storedJson(r, r.data === undefined ? undefined : renderData(view, r.data, format)));
+  return `{"objects":[${parts.join(',')}],"count":${records.length}}`;
+}
+
+interface ListSpec {
+  readonly order: 'asc' | 'desc';
+  readonly defaultLimit: number;
+  readonly bounds: (q: Context['query']) => { from?: bigint; to?: bigint };
+}
+
+export function registerQueryRoutes(router: Router, deps: RouteDeps): void {
+  const auth = storeAuth(deps.catalog, deps.adminKey);
+  const view = (ctx: Context): StoreView => ctx.state.store as StoreView;
+
+  router.get('/api/stores/:store/data/time/:ts', auth, async (ctx) => {
+    const ts = pathTimestamp(ctx);
+    const format = formatParam(ctx.query);
+    const withData = boolParam(ctx.query, 'include_data', true);
+    const rec = await readerOf(deps, view(ctx)).get(view(ctx).name, ts, withData);
+    if (!rec) throw new TssError('TSS_ERR_NOT_FOUND', `no record with timestamp ${ts}`);
+    sendJson(ctx, 200, storedJson(rec, rec.data === undefined ? undefined : renderData(view(ctx), rec.data, format)));
+  });
+
+  router.delete('/api/stores/:store/data/time/:ts', auth, async (ctx) => {
+    const ts = pathTimestamp(ctx);
+    const removed = await readerOf(deps, view(ctx)).remove(view(ctx).name, ts);
+    if (!removed) throw new TssError('TSS_ERR_NOT_FOUND', `no record with timestamp ${ts}`);
+    sendJson(ctx, 200, `{"deleted":true,"timestamp":${ts}}`);
+  });
+
+  const list = (spec: ListSpec) => async (ctx: Context): Promise<void> => {
+    const q = ctx.query;
+    const format = formatParam(q);
+    const v = view(ctx);
+    const text = filterParam(q);
+    const query: ScanQuery = {
+      ...spec.bounds(q),
+      order: spec.order,
+      limit: limitParam(q, spec.defaultLimit),
+      withData: boolParam(q, 'include_data', true),
+      match: text && ((data: Buffer) => text(renderData(v, data, format))),
+    };
+    const records = await readerOf(deps, v).scan(v.name, query);
+    sendJson(ctx, 200, objectsJson(v, records, format));
+  };
+
+  router.get('/api/stores/:store/data/oldest', auth, list({ order: 'asc', defaultLimit: 10, bounds: () => ({}) }));
+  router.get('/api/stores/:store/data/newest', auth, list({ order: 'desc', defaultLimit: 10, bounds: (q) => ({ from: sinceParam(q) }) }));
+  router.get('/api/stores/:store/data/range', auth, list({
+    order: 'asc',
+    defaultLimit: 1000,
+    bounds: (q) => {
+      const after = timeParam(q, 'after');
+      const start = timeParam(q, 'start_time');
+      const since = sinceParam(q);
+      const end = timeParam(q, 'end_time');
+      const lows = [after === undefined ? undefined : after + 1n, start, since].filter((x): x is bigint => x !== undefined);
+      const from = lows.length ? lows.reduce((a, b) => (a > b ? a : b)) : undefined;
+      if (from !== undefined && end !== undefined && end < from) throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid end_time: before the start of the range');
+      return { from, to: end };
+    },
+  }));
+}

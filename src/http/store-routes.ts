@@ -1,0 +1,88 @@
+/** Store management routes: create/list (admin), delete/reset/stats (store key), keys (admin). */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { stringifyExact } from '../core/json-out.js';
+import { TssError } from '../plugin/errors.js';
+import type { Sink } from '../plugin/sink.js';
+import type { StoreView } from '../plugin/stage.js';
+import type { StoreCatalog } from '../stores/store-catalog.js';
+import { storeStats } from '../stores/store-stats.js';
+import { requireAdmin, storeAuth } from './auth.js';
+import { readBody } from './body.js';
+
+export interface RouteDeps {
+  readonly catalog: StoreCatalog;
+  readonly sinkOf: (store: string) => Sink;
+  readonly adminKey: string;
+}
+
+async function jsonBody(ctx: Context, limit: number): Promise<Record<string, unknown>> {
+  const raw = await readBody(ctx, limit);
+  if (raw.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new TssError('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object');
+  return v as Record<string, unknown>;
+}
+
+export function sendJson(ctx: Context, status: number, body: string | object): void {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = typeof body === 'string' ? body : stringifyExact(body);
+}
+
+export function registerStoreRoutes(router: Router, deps: RouteDeps): void {
+  const admin = requireAdmin(deps.adminKey);
+  const auth = storeAuth(deps.catalog, deps.adminKey);
+  const { catalog } = deps;
+  const store = (ctx: Context): string => (ctx.state.store as StoreView).name;
+
+  router.post('/api/stores', admin, async (ctx) => {
+    const body = await jsonBody(ctx, 64 * 1024);
+    const created = await catalog.create(body.name, body);
+    sendJson(ctx, 201, created);
+  });
+
+  router.get('/api/stores', admin, (ctx) => {
+    sendJson(ctx, 200, { stores: catalog.list() });
+  });
+
+  router.delete('/api/stores/:store', auth, async (ctx) => {
+    await catalog.drop(store(ctx));
+    sendJson(ctx, 200, { deleted: store(ctx) });
+  });
+
+  router.post('/api/stores/:store/reset', auth, async (ctx) => {
+    await catalog.reset(store(ctx));
+    sendJson(ctx, 200, { reset: store(ctx) });
+  });
+
+  router.get('/api/stores/:store/stats', auth, async (ctx) => {
+    sendJson(ctx, 200, await storeStats(catalog, deps.sinkOf(store(ctx)), store(ctx)));
+  });
+
+  const named = (ctx: Context): string => {
+    const name = (ctx as Context & { params: Record<string, string> }).params.store;
+    catalog.meta(name); // 404 for unknown stores
+    return name;
+  };
+
+  router.get('/api/stores/:store/keys', admin, (ctx) => {
+    sendJson(ctx, 200, { keys: catalog.listKeys(named(ctx)) });
+  });
+
+  router.post('/api/stores/:store/keys/regenerate', admin, async (ctx) => {
+    const name = named(ctx);
+    sendJson(ctx, 201, { name, ...(await catalog.regenerateKey(name)) });
+  });
+
+  router.delete('/api/stores/:store/keys/:keyId', admin, async (ctx) => {
+    const name = named(ctx);
+    await catalog.revokeKey(name, (ctx as Context & { params: Record<string, string> }).params.keyId);
+    sendJson(ctx, 200, { revoked: (ctx as Context & { params: Record<string, string> }).params.keyId });
+  });
+}

@@ -1,0 +1,7 @@
+/** Built-in plugins, registered through the same path as outside packages. */
+import type { PluginDescriptor } from '../plugin/descriptor.js';
+import restInput from '../../plugins/inputs/rest/index.js';
+import validateStage from '../../plugins/stages/validate/index.js';
+import memorySink from '../../plugins/sinks/memory/index.js';
+
+export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, memorySink];

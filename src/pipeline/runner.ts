@@ -1,0 +1,100 @@
+/**
+ * The pipeline runner: what `emit` does.
+ *
+ *   input ──emit(records)──▶ group by store ──▶ stage 1 ─▶ … ─▶ stage n ──▶ sink.write(store, batch)
+ *     ▲                                           │ rejection       │             │ results
+ *     └──────────── RecordResult[] (same order) ◀─┴─────────────────┴─────────────┘
+ *
+ * The returned promise resolves when the sink has every accepted record durably: that is the
+ * acknowledgement the input gives its client, and the back-pressure it obeys. Per-record problems
+ * are results, never exceptions.
+ */
+import { reject, toTssError, TssError, type Rejection } from '../plugin/errors.js';
+import type { Logger, StoreAccess } from '../plugin/descriptor.js';
+import type { IngestRecord, RecordResult } from '../plugin/record.js';
+import type { Sink, SinkRecord } from '../plugin/sink.js';
+import type { Stage } from '../plugin/stage.js';
+
+export class PipelineRunner {
+  private closing = false;
+  private inflight = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly stages: readonly Stage[],
+    readonly sink: Sink,
+    private readonly stores: Pick<StoreAccess, 'view'>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The Emit handed to inputs. */
+  readonly emit = async (records: IngestRecord[]): Promise<RecordResult[]> => {
+    if (this.closing) throw new TssError('TSS_ERR_SHUTTING_DOWN');
+    if (records.length === 0) return [];
+    this.inflight++;
+    try {
+      const results = new Array<RecordResult>(records.length);
+      const first = records[0].store;
+      if (records.every((r) => r.store === first)) {
+        await this.runStore(first, records, null, results);
+      } else {
+        const groups = new Map<string, number[]>();
+        records.forEach((r, i) => {
+          const g = groups.get(r.store);
+          if (g) g.push(i); else groups.set(r.store, [i]);
+        });
+        await Promise.all([...groups].map(([store, idx]) => this.runStore(store, idx.map((i) => records[i]), idx, results)));
+      }
+      return results;
+    } finally {
+      if (--this.inflight === 0 && this.idle) this.idle();
+    }
+  };
+
+  /** Stop taking new records and wait until every emit in flight has been answered. */
+  async drain(): Promise<void> {
+    this.closing = true;
+    if (this.inflight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
+  }
+
+  private async runStore(store: string, records: IngestRecord[], index: number[] | null, results: RecordResult[]): Promise<void> {
+    const put = (i: number, r: RecordResult): void => { results[index ? index[i] : i] = r; };
+    const view = this.stores.view(store);
+    if (!view) {
+      const r = reject('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
+      records.forEach((_, i) => put(i, r));
+      return;
+    }
+    let live = records;
+    let slots = records.map((_, i) => i);
+    try {
+      for (const stage of this.stages) {
+        const out = await stage.process(live, view);
+        let rejected = false;
+        for (let i = 0; i < out.length; i++) {
+          if ((out[i] as Rejection).ok === false) { rejected = true; break; }
+        }
+        if (!rejected) { live = out as IngestRecord[]; continue; }
+        const nextLive: IngestRecord[] = [];
+        const nextSlots: number[] = [];
+        for (let i = 0; i < out.length; i++) {
+          const o = out[i];
+          if ((o as Rejection).ok === false) put(slots[i], o as Rejection);
+          else { nextLive.push(o as IngestRecord); nextSlots.push(slots[i]); }
+        }
+        live = nextLive;
+        slots = nextSlots;
+        if (live.length === 0) return;
+      }
+      const batch: SinkRecord[] = live.map((r) => ({ timestamp: r.timestamp, data: r.payload }));
+      const written = await this.sink.write(store, batch);
+      for (let i = 0; i < written.length; i++) put(slots[i], written[i]);
+    } catch (err) {
+      const e = toTssError(err);
+      if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ pipeline: this.name, store, err: (err as Error)?.stack ?? String(err) }, 'Pipeline failed a batch.');
+      const r = reject(e.code, e.message);
+      for (const s of slots) if (results[index ? index[s] : s] === undefined) put(s, r);
+    }
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The store catalog: which stores exist, their options, keys and schema. It owns each store's
+ * directory and side files (store.json, keys.json, schema.json) and tells the sink about stores;
+ * the sink owns the data. `store.json` is written last when a store is created, so a directory
+ * without it is an unfinished creation and is removed at load.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../core/atomic-file.js';
+import { TssError } from '../plugin/errors.js';
+import type { Logger, StoreAccess } from '../plugin/descriptor.js';
+import type { DataType } from '../plugin/record.js';
+import type { Sink, StoreSpec } from '../plugin/sink.js';
+import type { StoreSchema, StoreView } from '../plugin/stage.js';
+import { checkKeyFormat, generateKey, readKeys, verifyKey, writeKeys, type KeyRecord, type NewKey } from './api-keys.js';
+import { checkStoreName, resolveStoreOptions, DEFAULT_STORE_OPTIONS, type StoreOptions } from './store-options.js';
+
+export interface StoreMeta {
+  readonly name: string;
+  readonly data_type: DataType;
+  readonly num_blocks: number;
+  readonly data_block_size: number;
+  readonly index_block_size: number;
+  readonly created_at: string;
+}
+
+/** Present in a store directory from mkdir until store.json is written. */
+const CREATING_MARKER = '.creating';
+
+interface StoreEntry {
+  readonly spec: StoreSpec;
+  readonly meta: StoreMeta;
+  keys: KeyRecord[];
+  view: StoreView;
+}
+
+export interface CreatedStore extends NewKey {
+  readonly name: string;
+}
+
+/** Serialises catalog changes (create/drop/reset/keys): rare, and must not interleave. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class StoreCatalog implements StoreAccess {
+  private readonly stores = new Map<string, StoreEntry>();
+  private readonly mutex = new Mutex();
+
+  constructor(
+    readonly dataDir: string,
+    private readonly sink: Sink,
+    private readonly logger: Logger,
+    private readonly defaults: StoreOptions = DEFAULT_STORE_OPTIONS,
+  ) {}
+
+  /** Attach every store found under the data path. */
+  async load(): Promise<void> {
+    await fs.promises.mkdir(this.dataDir, { recursive: true });
+    for (const entry of await fs.promises.readdir(this.dataDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = path.join(this.dataDir, entry.name);
+      let meta: StoreMeta;
+      try {
+        meta = JSON.parse(await fs.promises.readFile(path.join(dir, 'store.json'), 'utf8')) as StoreMeta;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync(path.join(dir, CREATING_MARKER))) {
+          this.logger.warn({ dir }, 'Removing a store directory whose creation never finished.');
+          await fs.promises.rm(dir, { recursive: true, force: true });
+        } else if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.logger.error({ dir, err: (err as Error).message }, 'Skipping a store whose store.json cannot be read.');
+        }
+        continue;
+      }
+      const spec = specOf(meta, dir);
+      await this.sink.openStore(spec);
+      const keys = await readKeys(dir);
+      this.stores.set(meta.name, { spec, meta, keys, view: { name: meta.name, dataType: meta.data_type } });
+    }
+    this.logger.info({ stores: this.stores.size, dataDir: this.dataDir }, 'Store catalog loaded.');
+  }
+
+  list(): string[] {
+    return [...this.stores.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.stores.has(name);
+  }
+
+  meta(name: string): StoreMeta {
+    return this.entry(name).meta;
+  }
+
+  view(name: string): StoreView | undefined {
+    return this.stores.get(name)?.view;
+  }
+
+  authenticate(name: string, apiKey: string | undefined): StoreView {
+    checkKeyFormat(apiKey);
+    const entry = this.stores.get(name);
+    if (!entry) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
+    verifyKey(entry.keys, apiKey);
+    return entry.view;
+  }
+
+  async create(name: unknown, options: Record<string, unknown> = {}): Promise<CreatedStore> {
+    const storeName = checkStoreName(name);
+    const opts = resolveStoreOptions(options, this.defaults);
+    return this.mutex.run(async () => {
+      if (this.stores.has(storeName)) throw new TssError('TSS_ERR_STORE_EXISTS');
+      const dir = path.join(this.dataDir, storeName);
+      try {
+        await fs.promises.mkdir(dir, { mode: 0o700 });
+        await fs.promises.writeFile(path.join(dir, CREATING_MARKER), '');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new TssError('TSS_ERR_STORE_EXISTS', `store already exists (directory ${dir} is present)`);
+        throw err;
+      }
+      const meta: StoreMeta = {
+        name: storeName, data_type: opts.dataType, num_blocks: opts.numBlocks,
+        data_block_size: opts.dataBlockSize, index_block_size: opts.indexBlockSize, created_at: new Date().toISOString(),
+      };
+      const spec = specOf(meta, dir);
+      const { key, record } = generateKey();
+      try {
+        await this.sink.createStore(spec);
+        await writeKeys(dir, [record]);
+        await writeFileAtomic(path.join(dir, 'store.json'), JSON.stringify(meta, null, 2) + '\n', 0o644);
+        await fs.promises.rm(path.join(dir, CREATING_MARKER), { force: true });
+      } catch (err) {
+        await this.sink.dropStore(storeName).catch(() => undefined);
+        await fs.promises.rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      this.stores.set(storeName, { spec, meta, keys: [record], view: { name: storeName, dataType: meta.data_type } });
+      this.logger.info({ store: storeName, dataType: meta.data_type, numBlocks: meta.num_blocks, dataBlockSize: meta.data_block_size }, 'Store created.');
+      return { name: storeName, ...key };
+    });
+  }
+
+  async drop(name: string): Promise<void> {
+    await this.mutex.run(async () => {
+      const entry = this.entry(name);
+      this.stores.delete(name);
+      await this.sink.dropStore(name);
+      // store.json goes first, so a crash mid-removal never leaves a half store that loads.
+      await fs.promises.rm(path.join(entry.spec.dir, 'store.json'), { force: true });
+      await fs.promises.rm(entry.spec.dir, { recursive: true, force: true });
+      this.logger.info({ store: name }, 'Store deleted.');
+    });
+  }
+
+  async reset(name: string): Promise<void> {
+    await this.mutex.run(async () => {
+      this.entry(name);
+      await this.sink.resetStore(name);
+      this.logger.info({ store: name }, 'Store reset.');
+    });
+  }
+
+  listKeys(name: string): { key_id: string; created_at: string }[] {
+    return this.entry(name).keys.map((k) => ({ key_id: k.key_id, created_at: k.created_at }));
+  }
+
+  /** Revoke one key by id; throws TSS_ERR_NOT_FOUND when the store has no such key. */
+  async revokeKey(name: string, keyId: string): Promise<void> {
+    await this.mutex.run(async () => {
+      const entry = this.entry(name);
+      const keys = entry.keys.filter((k) => k.key_id !== keyId);
+      if (keys.length === entry.keys.length) throw new TssError('TSS_ERR_NOT_FOUND', `store ${name} has no key with id ${keyId}`);
+      await writeKeys(entry.spec.dir, keys);
+      entry.keys = keys;
+      this.logger.info({ store: name, keyId }, 'API key revoked.');
+    });
+  }
+
+  /** Replace every key of the store with a new one. */
+  async regenerateKey(name: string): Promise<NewKey> {
+    return this.mutex.run(async () => {
+      const entry = this.entry(name);
+      const { key, record } = generateKey();
+      await writeKeys(entry.spec.dir, [record]);
+      entry.keys = [record];
+      this.logger.info({ store: name, keyId: key.key_id }, 'API key regenerated; older keys revoked.');
+      return key;
+    });
+  }
+
+  /** Replace the store's schema view (the schema service persists it). */
+  setSchemaView(name: string, schema: StoreSchema | undefined): void {
+    const entry = this.entry(name);
+    entry.view = { ...entry.view, schema };
+  }
+
+  storeDir(name: string): string {
+    return this.entry(name).spec.dir;
+  }
+
+  private entry(name: string): StoreEntry {
+    const e = this.stores.get(name);
+    if (!e) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
+    return e;
+  }
+}
+
+function specOf(meta: StoreMeta, dir: string): StoreSpec {
+  return {
+    name: meta.name, dir, dataType: meta.data_type, numBlocks: meta.num_blocks,
+    dataBlockSize: meta.data_block_size, indexBlockSize: meta.index_block_size,
+  };
+}
