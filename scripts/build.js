@@ -9,6 +9,6 @@ const root = path.resolve(__dirname, '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true' } });
 
-fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+
 run(bin('tsc'), ['-p', 'tsconfig.json']);
 run(bin('oclif'), ['manifest']);

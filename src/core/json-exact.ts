@@ -3,7 +3,7 @@
  * numbers). For clients of our own API (the CLI, tests, the pull input's status files); the hot
  * ingest path uses the span scanner in envelope.ts instead.
  */
-const MARK = '\u0000bigint:';
+const MARK = '\u{e000}bigint:';
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
