@@ -11,6 +11,7 @@ import type { TsstoreConfig } from './config/config-types.js';
 import { createLogger } from './core/logger.js';
 import { HttpServer } from './http/app.js';
 import { registerQueryRoutes } from './http/query-routes.js';
+import { registerSchemaRoutes } from './http/schema-routes.js';
 import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
@@ -20,6 +21,7 @@ import { loadPlugins } from './pipeline/plugin-loader.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { PipelineRunner } from './pipeline/runner.js';
 import { DataLock } from './stores/data-lock.js';
+import { SchemaService } from './stores/schema-service.js';
 import { StoreCatalog } from './stores/store-catalog.js';
 import { DEFAULT_STORE_OPTIONS } from './stores/store-options.js';
 
@@ -73,6 +75,7 @@ export class TsstoreServer {
       const deps = { catalog, sinkOf: () => sink, adminKey };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
+      registerSchemaRoutes(http.router, deps, new SchemaService(catalog));
       server.inputs = [...constructInputs(plan, { registry, logger, dataDir, stores: catalog, http: http.host(catalog, adminKey) })];
       for (const input of server.inputs) {
         await input.plugin.start(runner.emit);

@@ -14,6 +14,7 @@ import type { Sink } from '../plugin/sink.js';
 import { DataLock, readLiveOwner } from '../stores/data-lock.js';
 import { StoreCatalog } from '../stores/store-catalog.js';
 import { storeStats } from '../stores/store-stats.js';
+import { schemaJson, SchemaService, type SchemaBody } from '../stores/schema-service.js';
 import { DEFAULT_STORE_OPTIONS } from '../stores/store-options.js';
 
 export interface StoreAdmin {
@@ -27,6 +28,10 @@ export interface StoreAdmin {
   keys(name: string): Promise<{ key_id: string; created_at: string }[]>;
   revoke(name: string, keyId: string): Promise<void>;
   regenerate(name: string): Promise<{ api_key: string; key_id: string }>;
+  /** The store's current schema (an error when it has none or is not a schema store). */
+  getSchema(name: string): Promise<SchemaBody>;
+  /** Sets a new schema version (append-only); returns the schema now in force. */
+  setSchema(name: string, body: unknown): Promise<SchemaBody>;
   close(): Promise<void>;
 }
 
@@ -72,11 +77,17 @@ class RemoteAdmin implements StoreAdmin {
   async keys(name: string) { return ((await this.call('GET', `/api/stores/${encodeURIComponent(name)}/keys`)) as { keys: { key_id: string; created_at: string }[] }).keys; }
   async revoke(name: string, keyId: string) { await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}/keys/${encodeURIComponent(keyId)}`); }
   async regenerate(name: string) { return await this.call('POST', `/api/stores/${encodeURIComponent(name)}/keys/regenerate`) as { api_key: string; key_id: string }; }
+  async getSchema(name: string) { return await this.call('GET', `/api/stores/${encodeURIComponent(name)}/schema`) as SchemaBody; }
+  async setSchema(name: string, body: unknown) { return await this.call('PUT', `/api/stores/${encodeURIComponent(name)}/schema`, body) as SchemaBody; }
   async close() { /* nothing held */ }
 }
 
 class LocalAdmin implements StoreAdmin {
-  constructor(private readonly dataDir: string, private readonly catalog: StoreCatalog, private readonly sink: Sink, private readonly lock: DataLock) {}
+  private readonly schemas: SchemaService;
+  constructor(private readonly dataDir: string, private readonly catalog: StoreCatalog, private readonly sink: Sink, private readonly lock: DataLock) {
+    this.schemas = new SchemaService(catalog);
+  }
+
   get via(): string { return `data path ${this.dataDir}`; }
   async create(name: string, options: Record<string, unknown>) { return this.catalog.create(name, options); }
   async list() { return this.catalog.list(); }
@@ -86,6 +97,8 @@ class LocalAdmin implements StoreAdmin {
   async keys(name: string) { return this.catalog.listKeys(name); }
   async revoke(name: string, keyId: string) { await this.catalog.revokeKey(name, keyId); }
   async regenerate(name: string) { return this.catalog.regenerateKey(name); }
+  async getSchema(name: string) { return schemaJson(this.schemas.get(name)); }
+  async setSchema(name: string, body: unknown) { return schemaJson((await this.schemas.set(name, body)).schema); }
   async close() {
     try { await this.sink.close(); } finally { this.lock.release(); }
   }

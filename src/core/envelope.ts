@@ -67,23 +67,32 @@ function endOfValue(b: Buffer, i: number): number {
   return i;
 }
 
-/** Spans of the top-level members of a JSON object (last occurrence wins, like JSON.parse). */
-function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string, [number, number]> {
-  const spans = new Map<string, [number, number]>();
+/**
+ * Calls `visit` for each top-level member of the JSON object in `b` (already known to be valid
+ * JSON), in source order, duplicates included, with the decoded key and the raw value span.
+ */
+export function scanMembers(b: Buffer, visit: (key: string, valueStart: number, valueEnd: number) => void): void {
   let i = skipWs(b, 0) + 1; // past '{'
   for (;;) {
     i = skipWs(b, i);
-    if (i >= b.length || b[i] === RBRACE) return spans;
+    if (i >= b.length || b[i] === RBRACE) return;
     const keyEnd = endOfString(b, i);
     let key = b.toString('latin1', i + 1, keyEnd - 1);
     if (key.includes('\\') || /[^\x20-\x7e]/.test(key)) key = JSON.parse(b.toString('utf8', i, keyEnd)) as string;
     i = skipWs(b, keyEnd);
     i = skipWs(b, i + 1); // past ':'
     const valueEnd = endOfValue(b, i);
-    if (wanted.includes(key)) spans.set(key, [i, valueEnd]);
+    visit(key, i, valueEnd);
     i = skipWs(b, valueEnd);
     if (b[i] === COMMA) i++;
   }
+}
+
+/** Spans of the wanted top-level members of a JSON object (last occurrence wins, like JSON.parse). */
+function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string, [number, number]> {
+  const spans = new Map<string, [number, number]>();
+  scanMembers(b, (key, s, e) => { if (wanted.includes(key)) spans.set(key, [s, e]); });
+  return spans;
 }
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;

@@ -16,7 +16,7 @@ export interface RouteDeps {
   readonly adminKey: string;
 }
 
-async function jsonBody(ctx: Context, limit: number): Promise<Record<string, unknown>> {
+export async function jsonBody(ctx: Context, limit: number): Promise<Record<string, unknown>> {
   const raw = await readBody(ctx, limit);
   if (raw.length === 0) return {};
   let v: unknown;

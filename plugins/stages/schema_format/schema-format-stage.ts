@@ -1,0 +1,106 @@
+/**
+ * Schema stores: checks each record's data against the store's schema and stores it compact.
+ *
+ *   full    {"temperature":72.5,"room":"room-1"}  ─┐
+ *                                                    ├─▶ checked per field type ─▶ {"1":72.5,"3":"room-1"}
+ *   compact {"1":72.5,"3":"room-1"}               ─┘      (keys in index order, value bytes verbatim)
+ *
+ * Runs after `validate` (the payload is known-valid JSON). Values are checked and copied from the
+ * raw token bytes, never from the parsed value, whose numbers may be rounded. Other stores pass
+ * through untouched.
+ */
+import { scanMembers } from '../../../src/core/envelope.js';
+import { reject, type Rejection } from '../../../src/plugin/errors.js';
+import type { IngestRecord } from '../../../src/plugin/record.js';
+import type { Stage, StoreSchema, StoreView } from '../../../src/plugin/stage.js';
+import { layoutOf, type SchemaLayout } from '../../../src/stores/schema-layout.js';
+import { checkValue, shown } from './value-check.js';
+
+const LBRACE = 0x7b, RBRACE = 0x7d, COMMA = 0x2c;
+const MAX_LISTED = 10;
+
+function violation(why: string): Rejection {
+  return reject('TSS_ERR_SCHEMA_VIOLATION', `data does not match schema: ${why}`);
+}
+
+function firstByte(b: Buffer): number {
+  let i = 0;
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  return b[i];
+}
+
+function kindOf(c: number): string {
+  if (c === 0x5b) return 'an array';
+  if (c === 0x22) return 'a string';
+  if (c === 0x74 || c === 0x66) return 'a boolean';
+  if (c === 0x6e) return 'null';
+  return 'a number';
+}
+
+function listed(names: readonly string[]): string {
+  return names.length > MAX_LISTED ? `${names.slice(0, MAX_LISTED).join(', ')}, ...` : names.join(', ');
+}
+
+export class SchemaFormatStage implements Stage {
+  process(records: IngestRecord[], store: StoreView): (IngestRecord | Rejection)[] {
+    if (store.dataType !== 'schema') return records;
+    const schema = store.schema;
+    if (!schema) {
+      const r = reject('TSS_ERR_SCHEMA_REQUIRED', `store has no schema: set one with PUT /api/stores/${store.name}/schema (or \`tsstore schema set ${store.name} FILE\`) before inserting`);
+      return records.map(() => r);
+    }
+    const layout = layoutOf(schema);
+    return records.map((r) => this.record(r, schema, layout));
+  }
+
+  private record(r: IngestRecord, schema: StoreSchema, layout: SchemaLayout): IngestRecord | Rejection {
+    const b = r.payload;
+    if (r.parsed === undefined) {
+      // Normally `validate` ran first and parsed it; without it, validity is still required.
+      try { JSON.parse(b.toString('utf8')); } catch (err) { return reject('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`); }
+    }
+    const c = firstByte(b);
+    if (c !== LBRACE) return violation(`data must be a flat JSON object of schema fields, got ${kindOf(c)}`);
+    const compact = r.schemaFormat === 'compact';
+    const fields = layout.byIndexOrder;
+    const starts = new Int32Array(fields.length).fill(-1);
+    const ends = new Int32Array(fields.length);
+    let problem: string | undefined;
+    let size = 2;
+    let present = 0;
+    scanMembers(b, (key, s, e) => {
+      if (problem !== undefined) return;
+      const pos = compact ? layout.positionByIndexKey.get(key) : layout.positionByName.get(key);
+      if (pos === undefined) {
+        problem = compact
+          ? `unknown field index ${JSON.stringify(shown(key))} (compact data is keyed by the schema's field indices: ${listed(fields.map((f) => String(f.index)))})`
+          : `unknown field ${JSON.stringify(shown(key))} (the schema's fields are ${listed(schema.fields.map((f) => f.name))})`;
+        return;
+      }
+      const field = fields[pos];
+      if (starts[pos] !== -1) { problem = `field "${field.name}" appears more than once`; return; }
+      const bad = checkValue(field.type, b, s, e);
+      if (bad !== undefined) { problem = `field "${field.name}" (${field.type}): ${bad}`; return; }
+      starts[pos] = s;
+      ends[pos] = e;
+      size += layout.compactKeys[pos].length + (e - s);
+      present++;
+    });
+    if (problem !== undefined) return violation(problem);
+    if (present > 1) size += present - 1;
+    const out = Buffer.allocUnsafe(size);
+    out[0] = LBRACE;
+    let at = 1;
+    for (let i = 0; i < fields.length; i++) {
+      if (starts[i] === -1) continue;
+      if (at > 1) out[at++] = COMMA;
+      at += layout.compactKeys[i].copy(out, at);
+      at += b.copy(out, at, starts[i], ends[i]);
+    }
+    out[at] = RBRACE;
+    r.payload = out;
+    r.parsed = undefined;
+    r.format = 'json';
+    return r;
+  }
+}

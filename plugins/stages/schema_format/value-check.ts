@@ -1,0 +1,83 @@
+/**
+ * Does one JSON value token fit a field type? Works on the token's bytes as the client sent them:
+ * integers are compared exactly (BigInt beyond 15 digits), never through a rounded JS number.
+ * Returns undefined when it fits, else the problem in words (without the field label).
+ */
+import type { FieldType } from '../../../src/plugin/stage.js';
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+const FLOAT64_MAX = Number.MAX_VALUE;
+
+interface IntRange { readonly min: bigint; readonly max: bigint; readonly minN: number; readonly maxN: number }
+
+function range(min: bigint, max: bigint): IntRange {
+  return { min, max, minN: Number(min), maxN: Number(max) };
+}
+
+const INT_RANGES: Partial<Record<FieldType, IntRange>> = {
+  int8: range(-128n, 127n),
+  int16: range(-32768n, 32767n),
+  int32: range(-2147483648n, 2147483647n),
+  int64: range(-9223372036854775808n, 9223372036854775807n),
+  uint8: range(0n, 255n),
+  uint16: range(0n, 65535n),
+  uint32: range(0n, 4294967295n),
+  uint64: range(0n, 18446744073709551615n),
+};
+
+const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b, T = 0x74, F = 0x66, N = 0x6e;
+const DOT = 0x2e, E_LOWER = 0x65, E_UPPER = 0x45;
+
+/** A token as an error message shows it: cut short so a huge value cannot flood the reply. */
+export function shown(token: string): string {
+  return token.length > 48 ? `${token.slice(0, 45)}...` : token;
+}
+
+function describe(b: Buffer, s: number, e: number): string {
+  const c = b[s];
+  if (c === QUOTE) return `the string ${shown(b.toString('utf8', s, e))}`;
+  if (c === T || c === F) return `the boolean ${b.toString('latin1', s, e)}`;
+  return `the number ${shown(b.toString('latin1', s, e))}`;
+}
+
+function hasFractionOrExponent(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (c === DOT || c === E_LOWER || c === E_UPPER) return true;
+  }
+  return false;
+}
+
+export function checkValue(type: FieldType, b: Buffer, s: number, e: number): string | undefined {
+  const c = b[s];
+  if (c === LBRACE || c === LBRACKET) return `nested ${c === LBRACE ? 'objects' : 'arrays'} are not allowed (data is a flat object of scalar values)`;
+  if (c === N) return 'null is not allowed (leave the field out instead)';
+  const isNumber = c !== QUOTE && c !== T && c !== F;
+  switch (type) {
+    case 'bool':
+      return c === T || c === F ? undefined : `expected true or false, got ${describe(b, s, e)}`;
+    case 'string':
+      return c === QUOTE ? undefined : `expected a string, got ${describe(b, s, e)}`;
+    case 'float32':
+    case 'float64': {
+      if (!isNumber) return `expected a number, got ${describe(b, s, e)}`;
+      const token = b.toString('latin1', s, e);
+      const v = Math.abs(Number(token));
+      const max = type === 'float32' ? FLOAT32_MAX : FLOAT64_MAX;
+      return v > max ? `${shown(token)} is out of range for ${type} (largest magnitude ${max})` : undefined;
+    }
+    default: {
+      const r = INT_RANGES[type]!;
+      if (!isNumber) return `expected an integer, got ${describe(b, s, e)}`;
+      if (hasFractionOrExponent(b, s, e)) {
+        return `${shown(b.toString('latin1', s, e))} is not an integer (write integers in plain digits, without a fraction or exponent)`;
+      }
+      const token = b.toString('latin1', s, e);
+      // Up to 15 digits a JS number is exact; beyond that only BigInt is.
+      const fits = token.length <= 15
+        ? (Number(token) >= r.minN && Number(token) <= r.maxN)
+        : (BigInt(token) >= r.min && BigInt(token) <= r.max);
+      return fits ? undefined : `${shown(token)} is out of range ${r.min}..${r.max}`;
+    }
+  }
+}
