@@ -46,7 +46,7 @@ export class SchemaFormatStage implements Stage {
     if (store.dataType !== 'schema') return records;
     const schema = store.schema;
     if (!schema) {
-      const r = reject('TSS_ERR_SCHEMA_REQUIRED', `store has no schema: set one with PUT /api/stores/${store.name}/schema (or \`tsstore schema set ${store.name} FILE\`) before inserting`);
+      const r = reject('TSS_ERR_SCHEMA_REQUIRED', `store has no schema: set one with PUT /api/stores/${store.name}/schema or with tsstore schema set ${store.name} FILE, before inserting`);
       return records.map(() => r);
     }
     const layout = layoutOf(schema);
