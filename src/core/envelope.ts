@@ -69,29 +69,42 @@ function endOfValue(b: Buffer, i: number): number {
 
 /**
  * Calls `visit` for each top-level member of the JSON object in `b` (already known to be valid
- * JSON), in source order, duplicates included, with the decoded key and the raw value span.
+ * JSON), in source order, duplicates included, with the raw span of the key's text (between its
+ * quotes, still escaped: decode it with `memberKey`) and the raw span of the value. Spans, not
+ * strings: hot paths (schema_format) compare keys and check values without allocating.
  */
-export function scanMembers(b: Buffer, visit: (key: string, valueStart: number, valueEnd: number) => void): void {
+export function scanMembers(b: Buffer, visit: (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void): void {
   let i = skipWs(b, 0) + 1; // past '{'
   for (;;) {
     i = skipWs(b, i);
     if (i >= b.length || b[i] === RBRACE) return;
     const keyEnd = endOfString(b, i);
-    let key = b.toString('latin1', i + 1, keyEnd - 1);
-    if (key.includes('\\') || /[^\x20-\x7e]/.test(key)) key = JSON.parse(b.toString('utf8', i, keyEnd)) as string;
+    const keyStart = i + 1;
     i = skipWs(b, keyEnd);
     i = skipWs(b, i + 1); // past ':'
     const valueEnd = endOfValue(b, i);
-    visit(key, i, valueEnd);
+    visit(keyStart, keyEnd - 1, i, valueEnd);
     i = skipWs(b, valueEnd);
     if (b[i] === COMMA) i++;
   }
 }
 
+/** The decoded text of a key span from `scanMembers`. */
+export function memberKey(b: Buffer, keyStart: number, keyEnd: number): string {
+  for (let i = keyStart; i < keyEnd; i++) {
+    const c = b[i];
+    if (c === BACKSLASH || c > 0x7e) return JSON.parse(b.toString('utf8', keyStart - 1, keyEnd + 1)) as string;
+  }
+  return b.toString('latin1', keyStart, keyEnd);
+}
+
 /** Spans of the wanted top-level members of a JSON object (last occurrence wins, like JSON.parse). */
 function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string, [number, number]> {
   const spans = new Map<string, [number, number]>();
-  scanMembers(b, (key, s, e) => { if (wanted.includes(key)) spans.set(key, [s, e]); });
+  scanMembers(b, (ks, ke, s, e) => {
+    const key = memberKey(b, ks, ke);
+    if (wanted.includes(key)) spans.set(key, [s, e]);
+  });
   return spans;
 }
 

@@ -3,7 +3,7 @@
  * compact key bytes in index order, and expansion of stored compact records for reads.
  * Compiled once per schema version (StoreSchema objects are immutable and replaced on change).
  */
-import { scanMembers } from '../core/envelope.js';
+import { memberKey, scanMembers } from '../core/envelope.js';
 import type { SchemaField, StoreSchema } from '../plugin/stage.js';
 
 export interface SchemaLayout {
@@ -11,6 +11,9 @@ export interface SchemaLayout {
   readonly byIndexOrder: readonly SchemaField[];
   /** `"<index>":` for each field of `byIndexOrder`. */
   readonly compactKeys: readonly Buffer[];
+  /** Unescaped key text of each field of `byIndexOrder`, as UTF-8 bytes: its name, and its index. */
+  readonly nameBytes: readonly Buffer[];
+  readonly indexBytes: readonly Buffer[];
   /** Field name → position in `byIndexOrder`. */
   readonly positionByName: ReadonlyMap<string, number>;
   /** Index as a compact key string (`"3"`) → position in `byIndexOrder`. */
@@ -29,6 +32,8 @@ export function layoutOf(schema: StoreSchema): SchemaLayout {
     layout = {
       byIndexOrder,
       compactKeys: byIndexOrder.map((f) => Buffer.from(`"${f.index}":`)),
+      nameBytes: byIndexOrder.map((f) => Buffer.from(f.name, 'utf8')),
+      indexBytes: byIndexOrder.map((f) => Buffer.from(String(f.index), 'latin1')),
       positionByName: new Map(byIndexOrder.map((f, i) => [f.name, i])),
       positionByIndexKey: new Map(byIndexOrder.map((f, i) => [String(f.index), i])),
       nameKeyByIndexKey: new Map(schema.fields.map((f) => [String(f.index), `${JSON.stringify(f.name)}:`])),
@@ -51,7 +56,7 @@ export function expandCompact(schema: StoreSchema, stored: Buffer): string {
   if (stored[i] !== 0x7b) return stored.toString('utf8');
   const layout = layoutOf(schema);
   const values = new Map<string, string>();
-  scanMembers(stored, (key, s, e) => { values.set(key, stored.toString('utf8', s, e)); });
+  scanMembers(stored, (ks, ke, s, e) => { values.set(memberKey(stored, ks, ke), stored.toString('utf8', s, e)); });
   const parts: string[] = [];
   for (const key of layout.schemaOrder) {
     const v = values.get(key);

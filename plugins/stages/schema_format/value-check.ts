@@ -1,6 +1,8 @@
 /**
- * Does one JSON value token fit a field type? Works on the token's bytes as the client sent them:
- * integers are compared exactly (BigInt beyond 15 digits), never through a rounded JS number.
+ * Does one JSON value token fit a field type? Works on the token's bytes as the client sent them
+ * (the payload is known-valid JSON): integers are compared exactly, never through a rounded JS
+ * number, and the common cases allocate nothing (BigInt only for 19- and 20-digit integers,
+ * Number parsing only for floats written with an exponent).
  * Returns undefined when it fits, else the problem in words (without the field label).
  */
 import type { FieldType } from '../../../src/plugin/stage.js';
@@ -8,10 +10,17 @@ import type { FieldType } from '../../../src/plugin/stage.js';
 const FLOAT32_MAX = 3.4028234663852886e38;
 const FLOAT64_MAX = Number.MAX_VALUE;
 
-interface IntRange { readonly min: bigint; readonly max: bigint; readonly minN: number; readonly maxN: number }
+interface IntRange {
+  readonly min: bigint;
+  readonly max: bigint;
+  readonly minN: number;
+  readonly maxN: number;
+  /** Integers of at most this many digits always fit (no exact comparison needed). */
+  readonly safeDigits: number;
+}
 
 function range(min: bigint, max: bigint): IntRange {
-  return { min, max, minN: Number(min), maxN: Number(max) };
+  return { min, max, minN: Number(min), maxN: Number(max), safeDigits: String(max).length - 1 };
 }
 
 const INT_RANGES: Partial<Record<FieldType, IntRange>> = {
@@ -25,8 +34,8 @@ const INT_RANGES: Partial<Record<FieldType, IntRange>> = {
   uint64: range(0n, 18446744073709551615n),
 };
 
-const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b, T = 0x74, F = 0x66, N = 0x6e;
-const DOT = 0x2e, E_LOWER = 0x65, E_UPPER = 0x45;
+const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b, T = 0x74, F = 0x66, N = 0x6e, MINUS = 0x2d;
+const DOT = 0x2e, E_LOWER = 0x65, E_UPPER = 0x45, ZERO = 0x30;
 
 /** A token as an error message shows it: cut short so a huge value cannot flood the reply. */
 export function shown(token: string): string {
@@ -40,12 +49,46 @@ function describe(b: Buffer, s: number, e: number): string {
   return `the number ${shown(b.toString('latin1', s, e))}`;
 }
 
-function hasFractionOrExponent(b: Buffer, s: number, e: number): boolean {
-  for (let i = s; i < e; i++) {
+function checkInt(type: FieldType, b: Buffer, s: number, e: number): string | undefined {
+  const r = INT_RANGES[type]!;
+  const neg = b[s] === MINUS;
+  let value = 0;
+  for (let i = neg ? s + 1 : s; i < e; i++) {
     const c = b[i];
-    if (c === DOT || c === E_LOWER || c === E_UPPER) return true;
+    if (c === DOT || c === E_LOWER || c === E_UPPER) {
+      return `${shown(b.toString('latin1', s, e))} is not an integer (write integers in plain digits, without a fraction or exponent)`;
+    }
+    value = value * 10 + (c - ZERO);
   }
-  return false;
+  const digits = e - s - (neg ? 1 : 0);
+  let fits: boolean;
+  if (digits <= 15) {
+    const v = neg ? -value : value;
+    fits = v >= r.minN && v <= r.maxN;
+  } else if (digits <= r.safeDigits) {
+    fits = !neg || r.min < 0n;
+  } else {
+    const v = BigInt(b.toString('latin1', s, e));
+    fits = v >= r.min && v <= r.max;
+  }
+  return fits ? undefined : `${shown(b.toString('latin1', s, e))} is out of range ${r.min}..${r.max}`;
+}
+
+function checkFloat(type: 'float32' | 'float64', b: Buffer, s: number, e: number): string | undefined {
+  // Without an exponent, the integer part's length bounds the magnitude.
+  let intDigits = 0;
+  let inInteger = true;
+  let exponent = false;
+  for (let i = b[s] === MINUS ? s + 1 : s; i < e; i++) {
+    const c = b[i];
+    if (c === E_LOWER || c === E_UPPER) { exponent = true; break; }
+    if (c === DOT) inInteger = false;
+    else if (inInteger) intDigits++;
+  }
+  const max = type === 'float32' ? FLOAT32_MAX : FLOAT64_MAX;
+  if (!exponent && intDigits <= (type === 'float32' ? 38 : 308)) return undefined;
+  const token = b.toString('latin1', s, e);
+  return Math.abs(Number(token)) > max ? `${shown(token)} is out of range for ${type} (largest magnitude ${max})` : undefined;
 }
 
 export function checkValue(type: FieldType, b: Buffer, s: number, e: number): string | undefined {
@@ -59,25 +102,9 @@ export function checkValue(type: FieldType, b: Buffer, s: number, e: number): st
     case 'string':
       return c === QUOTE ? undefined : `expected a string, got ${describe(b, s, e)}`;
     case 'float32':
-    case 'float64': {
-      if (!isNumber) return `expected a number, got ${describe(b, s, e)}`;
-      const token = b.toString('latin1', s, e);
-      const v = Math.abs(Number(token));
-      const max = type === 'float32' ? FLOAT32_MAX : FLOAT64_MAX;
-      return v > max ? `${shown(token)} is out of range for ${type} (largest magnitude ${max})` : undefined;
-    }
-    default: {
-      const r = INT_RANGES[type]!;
-      if (!isNumber) return `expected an integer, got ${describe(b, s, e)}`;
-      if (hasFractionOrExponent(b, s, e)) {
-        return `${shown(b.toString('latin1', s, e))} is not an integer (write integers in plain digits, without a fraction or exponent)`;
-      }
-      const token = b.toString('latin1', s, e);
-      // Up to 15 digits a JS number is exact; beyond that only BigInt is.
-      const fits = token.length <= 15
-        ? (Number(token) >= r.minN && Number(token) <= r.maxN)
-        : (BigInt(token) >= r.min && BigInt(token) <= r.max);
-      return fits ? undefined : `${shown(token)} is out of range ${r.min}..${r.max}`;
-    }
+    case 'float64':
+      return isNumber ? checkFloat(type, b, s, e) : `expected a number, got ${describe(b, s, e)}`;
+    default:
+      return isNumber ? checkInt(type, b, s, e) : `expected an integer, got ${describe(b, s, e)}`;
   }
 }
