@@ -1,7 +1,12 @@
 /**
- * One "send one record of data to a schema store" function per input method, all with the same
- * shape, so the schema test table runs identically through every input.
+ * One "send these records' data to a schema store" function per input method, all with the same
+ * shape, so the schema test tables run identically through every input. Streaming senders
+ * pipeline all records on one connection and collect the replies in order; REST batch sends them
+ * as one NDJSON request; REST single sends them one request at a time.
  */
+import net from 'node:net';
+import WebSocket from 'ws';
+import { parseJsonExact } from '../../src/core/json-exact.js';
 import { api } from './server.js';
 
 export type SendResult = { readonly ok: true; readonly timestamp: bigint } | { readonly ok: false; readonly message: string };
@@ -10,15 +15,20 @@ export interface SendTarget {
   readonly url: string;
   readonly store: string;
   readonly key: string;
+  /** The server's Unix socket, for the socket sender. */
+  readonly socketPath?: string;
 }
 
 export interface Sender {
   readonly name: string;
   /** The formats this input can send (`compact` needs a way to say so). */
   readonly formats: readonly ('full' | 'compact')[];
-  /** Sends one record whose `data` is the JSON text `data`. */
-  send(target: SendTarget, data: string, format: 'full' | 'compact'): Promise<SendResult>;
-  close?(): Promise<void>;
+  /** Sends one record per element of `data` (each the JSON text of `data`); one result each, in order. */
+  send(target: SendTarget, data: readonly string[], format: 'full' | 'compact'): Promise<SendResult[]>;
+}
+
+export function show(r: SendResult): string {
+  return r.ok ? `accepted at ${r.timestamp}` : `rejected: ${r.message}`;
 }
 
 export const restSingle: Sender = {
@@ -26,9 +36,82 @@ export const restSingle: Sender = {
   formats: ['full', 'compact'],
   async send(t, data, format) {
     const q = format === 'compact' ? '?format=compact' : '';
-    const res = await api(t.url, 'POST', `/api/stores/${t.store}/data${q}`, `{"data":${data}}`, { 'X-API-Key': t.key, 'Content-Type': 'application/json' });
-    if (res.status === 201) return { ok: true, timestamp: BigInt(res.json.timestamp as bigint | number) };
-    if (res.status >= 500) throw new Error(`server error ${res.status}: ${res.text}`);
-    return { ok: false, message: res.json.error as string };
+    const out: SendResult[] = [];
+    for (const d of data) {
+      const res = await api(t.url, 'POST', `/api/stores/${t.store}/data${q}`, `{"data":${d}}`, { 'X-API-Key': t.key, 'Content-Type': 'application/json' });
+      if (res.status >= 500) throw new Error(`server error ${res.status}: ${res.text}`);
+      out.push(res.status === 201 ? { ok: true, timestamp: BigInt(res.json.timestamp as bigint | number) } : { ok: false, message: res.json.error as string });
+    }
+    return out;
+  },
+};
+
+export const restBatch: Sender = {
+  name: 'REST batch',
+  formats: ['full', 'compact'],
+  async send(t, data, format) {
+    const q = format === 'compact' ? '?format=compact' : '';
+    const body = data.map((d) => `{"data":${d}}\n`).join('');
+    const res = await api(t.url, 'POST', `/api/stores/${t.store}/data/batch${q}`, body, { 'X-API-Key': t.key, 'Content-Type': 'application/x-ndjson' });
+    if (res.status !== 200) throw new Error(`batch answered ${res.status}: ${res.text}`);
+    const results = res.json.results as { index: number; timestamp?: bigint | number; error?: string }[];
+    if (results.length !== data.length) throw new Error(`batch answered ${results.length} results for ${data.length} records`);
+    return results.map((r) => (r.error === undefined ? { ok: true, timestamp: BigInt(r.timestamp!) } : { ok: false, message: r.error }));
+  },
+};
+
+function wsSender(format: 'full' | 'compact'): (t: SendTarget, data: readonly string[]) => Promise<SendResult[]> {
+  return (t, data) => new Promise((resolve, reject) => {
+    const url = `${t.url.replace(/^http/, 'ws')}/api/stores/${t.store}/ws/write?format=${format}`;
+    const ws = new WebSocket(url, { headers: { 'X-API-Key': t.key } });
+    const out: SendResult[] = [];
+    ws.on('error', reject);
+    ws.on('open', () => { for (const d of data) ws.send(`{"data":${d}}`); });
+    ws.on('message', (m: Buffer) => {
+      const reply = parseJsonExact(m.toString('utf8')) as { type: string; timestamp?: bigint | number; message?: string };
+      out.push(reply.type === 'ack' ? { ok: true, timestamp: BigInt(reply.timestamp!) } : { ok: false, message: reply.message! });
+      if (out.length === data.length) { ws.close(); resolve(out); }
+    });
+    ws.on('close', () => { if (out.length < data.length) reject(new Error(`websocket closed after ${out.length} of ${data.length} replies`)); });
+  });
+}
+
+export const webSocket: Sender = {
+  name: 'WebSocket',
+  formats: ['full', 'compact'],
+  send: (t, data, format) => wsSender(format)(t, data),
+};
+
+export const unixSocket: Sender = {
+  name: 'Unix socket',
+  formats: ['full'],
+  send(t, data) {
+    return new Promise((resolve, reject) => {
+      if (!t.socketPath) { reject(new Error('no socket path')); return; }
+      const sock = net.createConnection(t.socketPath);
+      const out: SendResult[] = [];
+      let authed = false;
+      let buf = '';
+      sock.on('error', reject);
+      sock.on('connect', () => sock.write(`AUTH ${t.store} ${t.key}\n${data.map((d) => `${d}\n`).join('')}`));
+      sock.on('data', (chunk: Buffer) => {
+        buf += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) !== -1) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!authed) {
+            if (line !== 'OK') { reject(new Error(`AUTH answered ${line}`)); sock.destroy(); return; }
+            authed = true;
+            continue;
+          }
+          if (line.startsWith('OK ')) out.push({ ok: true, timestamp: BigInt(line.slice(3)) });
+          else if (line.startsWith('ERROR ')) out.push({ ok: false, message: line.slice(6) });
+          else { reject(new Error(`unexpected reply ${line}`)); sock.destroy(); return; }
+        }
+        if (out.length === data.length) { sock.end('QUIT\n'); resolve(out); }
+      });
+      sock.on('close', () => { if (out.length < data.length) reject(new Error(`socket closed after ${out.length} of ${data.length} replies`)); });
+    });
   },
 };
