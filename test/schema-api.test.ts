@@ -126,6 +126,9 @@ describe('schema API', () => {
     const bad = await api(s.url, 'POST', '/api/stores/sensors/data', '{"data":{"ok":"yes"}}', { ...h(), 'Content-Type': 'application/json' });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error, 'data does not match schema: field "ok" (bool): expected true or false, got the string "yes"');
+    const reset = await api(s.url, 'POST', '/api/stores/sensors/reset', undefined, h());
+    assert.equal(reset.status, 200, reset.text);
+    assert.equal((await api(s.url, 'GET', '/api/stores/sensors/schema', undefined, h())).json.version, 3, 'a reset empties the data, not the schema');
     const dropped = await api(s.url, 'PUT', '/api/stores/sensors/schema', V2, h());
     assert.equal(dropped.status, 400);
     assert.match(dropped.json.error, /field "ok" \(index 4\) was dropped/);

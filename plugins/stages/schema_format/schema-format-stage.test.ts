@@ -71,6 +71,21 @@ describe('schema_format stage', () => {
     assert.equal(empty.payload.toString(), '{}');
   });
 
+  it('matches escaped and non-ASCII keys exactly', () => {
+    const s: StoreSchema = { version: 1, fields: [{ index: 1, name: 'température', type: 'int16' }, { index: 2, name: 'a"b', type: 'bool' }] };
+    const v: StoreView = { name: 'u', dataType: 'schema', schema: s };
+    const raw = run('{"data":{"température":-5,"a\\"b":true}}', 'full', v);
+    assert.ok('store' in raw);
+    assert.equal(raw.payload.toString(), '{"1":-5,"2":true}');
+    const escaped = run('{"data":{"temp\\u00e9rature":7}}', 'full', v);
+    assert.ok('store' in escaped);
+    assert.equal(escaped.payload.toString(), '{"1":7}');
+    assert.equal(renderData(v, Buffer.from('{"1":7,"2":false}')), '{"température":7,"a\\"b":false}');
+    const unknown = run('{"data":{"temperature":7}}', 'full', v);
+    assert.ok(!('store' in unknown));
+    assert.equal(unknown.message, 'data does not match schema: unknown field "temperature" (the schema\'s fields are température, a"b)');
+  });
+
   it('refuses every record of a schema store without a schema, and passes other stores through', () => {
     const none: StoreView = { name: 'bare', dataType: 'schema' };
     const out = stage.process([{ store: 'bare', payload: Buffer.from('{"a":1}'), parsed: { a: 1 }, format: 'json', origin: { input: 't' } }], none);
