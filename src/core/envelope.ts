@@ -67,26 +67,41 @@ function endOfValue(b: Buffer, i: number): number {
   return i;
 }
 
+/** Raw spans of one object member: the key's text between its quotes (still escaped), the value. */
+export interface MemberSpan {
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+}
+
 /**
- * Calls `visit` for each top-level member of the JSON object in `b` (already known to be valid
- * JSON), in source order, duplicates included, with the raw span of the key's text (between its
- * quotes, still escaped: decode it with `memberKey`) and the raw span of the value. Spans, not
- * strings: hot paths (schema_format) compare keys and check values without allocating.
+ * Cursor over the top-level members of the JSON object in `b` (already known to be valid JSON):
+ * start at `objectStart(b)`; each call fills `m` with the next member and returns where to
+ * continue, or -1 after the last one. Members come in source order, duplicates included. Spans, not strings:
+ * hot paths (schema_format) compare keys and check values without allocating.
  */
+export function objectStart(b: Buffer): number {
+  return skipWs(b, 0) + 1;
+}
+
+export function nextMember(b: Buffer, i: number, m: MemberSpan): number {
+  i = skipWs(b, i);
+  if (i >= b.length || b[i] === RBRACE) return -1;
+  const keyEnd = endOfString(b, i);
+  m.keyStart = i + 1;
+  m.keyEnd = keyEnd - 1;
+  i = skipWs(b, skipWs(b, keyEnd) + 1); // past ':'
+  m.valueStart = i;
+  m.valueEnd = endOfValue(b, i);
+  i = skipWs(b, m.valueEnd);
+  return b[i] === COMMA ? i + 1 : i;
+}
+
+/** Calls `visit` with the spans of each top-level member of the JSON object in `b`. */
 export function scanMembers(b: Buffer, visit: (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void): void {
-  let i = skipWs(b, 0) + 1; // past '{'
-  for (;;) {
-    i = skipWs(b, i);
-    if (i >= b.length || b[i] === RBRACE) return;
-    const keyEnd = endOfString(b, i);
-    const keyStart = i + 1;
-    i = skipWs(b, keyEnd);
-    i = skipWs(b, i + 1); // past ':'
-    const valueEnd = endOfValue(b, i);
-    visit(keyStart, keyEnd - 1, i, valueEnd);
-    i = skipWs(b, valueEnd);
-    if (b[i] === COMMA) i++;
-  }
+  const m: MemberSpan = { keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
+  for (let i = nextMember(b, objectStart(b), m); i !== -1; i = nextMember(b, i, m)) visit(m.keyStart, m.keyEnd, m.valueStart, m.valueEnd);
 }
 
 /** The decoded text of a key span from `scanMembers`. */

@@ -91,13 +91,14 @@ export const unixSocket: Sender = {
       const sock = net.createConnection(t.socketPath);
       const out: SendResult[] = [];
       let authed = false;
+      let done = false;
       let buf = '';
       sock.on('error', reject);
       sock.on('connect', () => sock.write(`AUTH ${t.store} ${t.key}\n${data.map((d) => `${d}\n`).join('')}`));
       sock.on('data', (chunk: Buffer) => {
         buf += chunk.toString('utf8');
         let nl: number;
-        while ((nl = buf.indexOf('\n')) !== -1) {
+        while (out.length < data.length && (nl = buf.indexOf('\n')) !== -1) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (!authed) {
@@ -109,7 +110,7 @@ export const unixSocket: Sender = {
           else if (line.startsWith('ERROR ')) out.push({ ok: false, message: line.slice(6) });
           else { reject(new Error(`unexpected reply ${line}`)); sock.destroy(); return; }
         }
-        if (out.length === data.length) { sock.end('QUIT\n'); resolve(out); }
+        if (out.length === data.length && !done) { done = true; sock.end('QUIT\n'); resolve(out); }
       });
       sock.on('close', () => { if (out.length < data.length) reject(new Error(`socket closed after ${out.length} of ${data.length} replies`)); });
     });

@@ -97,11 +97,32 @@ describe('schema_format stage', () => {
     assert.equal(rec.payload.toString(), '{"x": 1.50}');
   });
 
-  it('checks JSON validity itself when no validate stage ran (unparsed payload)', () => {
-    const out = stage.process([{ store: 's', payload: Buffer.from('{"f_int8":1'), format: 'json', origin: { input: 't' } }], view);
-    assert.equal((out[0] as Rejection).code, 'TSS_ERR_INVALID_JSON');
-    const good = stage.process([{ store: 's', payload: Buffer.from('{"f_int8":-1}'), format: 'json', origin: { input: 't' } }], view);
-    assert.equal((good[0] as IngestRecord).payload.toString(), '{"1":-1}');
+  it('takes unparsed lines (Unix socket) through validate: flat objects by the grammar scan, everything else by JSON.parse', () => {
+    const line = (text: string): IngestRecord | Rejection => {
+      const rec: IngestRecord = { store: 's', payload: Buffer.from(text), format: 'json', schemaFormat: 'full', origin: { input: 'test' } };
+      const [after] = validate.process([rec], view);
+      return 'store' in after ? stage.process([after], view)[0] as IngestRecord | Rejection : after;
+    };
+    const good = line(' {"f_int8":-1, "f_string":"a\\u00e9"} ');
+    assert.ok('store' in good);
+    assert.equal(good.payload.toString(), '{"1":-1,"12":"a\\u00e9"}');
+    const broken = line('{"f_int8":1');
+    assert.ok(!('store' in broken));
+    assert.equal(broken.code, 'TSS_ERR_INVALID_JSON');
+    assert.equal(broken.message, (() => { try { JSON.parse('{"f_int8":1'); return ''; } catch (err) { return `invalid JSON: ${(err as Error).message}`; } })());
+    const nested = line('{"f_int8":{"a":[1]}}');
+    assert.ok(!('store' in nested));
+    assert.equal(nested.message, 'data does not match schema: field "f_int8" (int8): nested objects are not allowed (data is a flat object of scalar values)');
+    const array = line('[1]');
+    assert.ok(!('store' in array));
+    assert.equal(array.message, 'data does not match schema: data must be a flat JSON object of schema fields, got an array');
+  });
+
+  it('never throws on bytes that skipped validate', () => {
+    for (const junk of ['{"f_int64":12345678901234567x9}', '{"f_int8":', '{"f_string":"abc', '{', '{"f_float32":1e999x}']) {
+      const out = stage.process([{ store: 's', payload: Buffer.from(junk), format: 'json', origin: { input: 't' } }], view);
+      assert.equal(out.length, 1, junk);
+    }
   });
 
   it('judges each record of a batch on its own', () => {

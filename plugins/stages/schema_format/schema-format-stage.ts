@@ -5,11 +5,12 @@
  *                                                    ├─▶ checked per field type ─▶ {"1":72.5,"3":"room-1"}
  *   compact {"1":72.5,"3":"room-1"}               ─┘      (keys in index order, value bytes verbatim)
  *
- * Runs after `validate` (the payload is known-valid JSON). Values are checked and copied from the
- * raw token bytes, never from the parsed value, whose numbers may be rounded. Other stores pass
- * through untouched.
+ * Runs after `validate`, which guarantees the payload is valid JSON (for schema stores with a
+ * grammar scan cheaper than JSON.parse, so `parsed` may be unset). Values are checked and copied
+ * from the raw token bytes, never from a parsed value, whose numbers may be rounded. Other stores
+ * pass through untouched.
  */
-import { memberKey, scanMembers } from '../../../src/core/envelope.js';
+import { memberKey, nextMember, objectStart, type MemberSpan } from '../../../src/core/envelope.js';
 import { reject, type Rejection } from '../../../src/plugin/errors.js';
 import type { IngestRecord } from '../../../src/plugin/record.js';
 import type { Stage, StoreSchema, StoreView } from '../../../src/plugin/stage.js';
@@ -65,6 +66,7 @@ export class SchemaFormatStage implements Stage {
   /** Per-record scratch (process is synchronous): value span of each field position, or -1. */
   private starts = new Int32Array(16);
   private ends = new Int32Array(16);
+  private readonly member: MemberSpan = { keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
 
   process(records: IngestRecord[], store: StoreView): (IngestRecord | Rejection)[] {
     if (store.dataType !== 'schema') return records;
@@ -83,10 +85,6 @@ export class SchemaFormatStage implements Stage {
 
   private record(r: IngestRecord, schema: StoreSchema, layout: SchemaLayout): IngestRecord | Rejection {
     const b = r.payload;
-    if (r.parsed === undefined) {
-      // Normally `validate` ran first and parsed it; without it, validity is still required.
-      try { JSON.parse(b.toString('utf8')); } catch (err) { return reject('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`); }
-    }
     const c = firstByte(b);
     if (c !== LBRACE) return violation(`data must be a flat JSON object of schema fields, got ${kindOf(c)}`);
     const compact = r.schemaFormat === 'compact';
@@ -94,12 +92,12 @@ export class SchemaFormatStage implements Stage {
     const keys = compact ? layout.indexBytes : layout.nameBytes;
     const { starts, ends } = this;
     starts.fill(-1, 0, fields.length);
-    let problem: string | undefined;
+    const m = this.member;
     let size = 2;
     let present = 0;
     let next = 0;
-    scanMembers(b, (ks, ke, s, e) => {
-      if (problem !== undefined) return;
+    for (let i = nextMember(b, objectStart(b), m); i !== -1; i = nextMember(b, i, m)) {
+      const ks = m.keyStart, ke = m.keyEnd, s = m.valueStart, e = m.valueEnd;
       let pos = findKey(keys, b, ks, ke, next);
       if (pos === -1 && hasBackslash(b, ks, ke)) {
         const key = memberKey(b, ks, ke);
@@ -107,22 +105,20 @@ export class SchemaFormatStage implements Stage {
       }
       if (pos === -1) {
         const key = JSON.stringify(shown(memberKey(b, ks, ke)));
-        problem = compact
+        return violation(compact
           ? `unknown field index ${key} (compact data is keyed by the schema's field indices: ${listed(fields.map((f) => String(f.index)))})`
-          : `unknown field ${key} (the schema's fields are ${listed(schema.fields.map((f) => f.name))})`;
-        return;
+          : `unknown field ${key} (the schema's fields are ${listed(schema.fields.map((f) => f.name))})`);
       }
       const field = fields[pos];
-      if (starts[pos] !== -1) { problem = `field "${field.name}" appears more than once`; return; }
+      if (starts[pos] !== -1) return violation(`field "${field.name}" appears more than once`);
       const bad = checkValue(field.type, b, s, e);
-      if (bad !== undefined) { problem = `field "${field.name}" (${field.type}): ${bad}`; return; }
+      if (bad !== undefined) return violation(`field "${field.name}" (${field.type}): ${bad}`);
       starts[pos] = s;
       ends[pos] = e;
       size += layout.compactKeys[pos].length + (e - s);
       present++;
       next = pos + 1 < fields.length ? pos + 1 : 0;
-    });
-    if (problem !== undefined) return violation(problem);
+    }
     if (present > 1) size += present - 1;
     const out = Buffer.allocUnsafe(size);
     out[0] = LBRACE;

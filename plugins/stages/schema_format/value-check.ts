@@ -35,7 +35,7 @@ const INT_RANGES: Partial<Record<FieldType, IntRange>> = {
 };
 
 const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b, T = 0x74, F = 0x66, N = 0x6e, MINUS = 0x2d;
-const DOT = 0x2e, E_LOWER = 0x65, E_UPPER = 0x45, ZERO = 0x30;
+const DOT = 0x2e, E_LOWER = 0x65, E_UPPER = 0x45, ZERO = 0x30, NINE = 0x39;
 
 /** A token as an error message shows it: cut short so a huge value cannot flood the reply. */
 export function shown(token: string): string {
@@ -55,7 +55,7 @@ function checkInt(type: FieldType, b: Buffer, s: number, e: number): string | un
   let value = 0;
   for (let i = neg ? s + 1 : s; i < e; i++) {
     const c = b[i];
-    if (c === DOT || c === E_LOWER || c === E_UPPER) {
+    if (c < ZERO || c > NINE) {
       return `${shown(b.toString('latin1', s, e))} is not an integer (write integers in plain digits, without a fraction or exponent)`;
     }
     value = value * 10 + (c - ZERO);
