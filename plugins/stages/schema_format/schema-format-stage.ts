@@ -15,7 +15,7 @@ import { reject, type Rejection } from '../../../src/plugin/errors.js';
 import type { IngestRecord } from '../../../src/plugin/record.js';
 import type { Stage, StoreSchema, StoreView } from '../../../src/plugin/stage.js';
 import { layoutOf, type SchemaLayout } from '../../../src/stores/schema-layout.js';
-import { checkValue, shown } from './value-check.js';
+import { checkValue, fieldCheck, shown, type FieldCheck } from './value-check.js';
 
 const LBRACE = 0x7b, RBRACE = 0x7d, COMMA = 0x2c;
 const MAX_LISTED = 10;
@@ -62,6 +62,17 @@ function hasBackslash(b: Buffer, ks: number, ke: number): boolean {
   return false;
 }
 
+const checkCache = new WeakMap<SchemaLayout, FieldCheck[]>();
+
+function checksOf(layout: SchemaLayout): FieldCheck[] {
+  let checks = checkCache.get(layout);
+  if (!checks) {
+    checks = layout.byIndexOrder.map((f) => fieldCheck(f.type));
+    checkCache.set(layout, checks);
+  }
+  return checks;
+}
+
 export class SchemaFormatStage implements Stage {
   /** Per-record scratch (process is synchronous): value span of each field position, or -1. */
   private starts = new Int32Array(16);
@@ -80,10 +91,11 @@ export class SchemaFormatStage implements Stage {
       this.starts = new Int32Array(layout.byIndexOrder.length);
       this.ends = new Int32Array(layout.byIndexOrder.length);
     }
-    return records.map((r) => this.record(r, schema, layout));
+    const checks = checksOf(layout);
+    return records.map((r) => this.record(r, schema, layout, checks));
   }
 
-  private record(r: IngestRecord, schema: StoreSchema, layout: SchemaLayout): IngestRecord | Rejection {
+  private record(r: IngestRecord, schema: StoreSchema, layout: SchemaLayout, checks: readonly FieldCheck[]): IngestRecord | Rejection {
     const b = r.payload;
     const c = firstByte(b);
     if (c !== LBRACE) return violation(`data must be a flat JSON object of schema fields, got ${kindOf(c)}`);
@@ -91,7 +103,7 @@ export class SchemaFormatStage implements Stage {
     const fields = layout.byIndexOrder;
     const keys = compact ? layout.indexBytes : layout.nameBytes;
     const { starts, ends } = this;
-    starts.fill(-1, 0, fields.length);
+    for (let i = 0; i < fields.length; i++) starts[i] = -1;
     const m = this.member;
     let size = 2;
     let present = 0;
@@ -111,7 +123,7 @@ export class SchemaFormatStage implements Stage {
       }
       const field = fields[pos];
       if (starts[pos] !== -1) return violation(`field "${field.name}" appears more than once`);
-      const bad = checkValue(field.type, b, s, e);
+      const bad = checkValue(checks[pos], b, s, e);
       if (bad !== undefined) return violation(`field "${field.name}" (${field.type}): ${bad}`);
       starts[pos] = s;
       ends[pos] = e;

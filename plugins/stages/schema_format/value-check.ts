@@ -49,8 +49,7 @@ function describe(b: Buffer, s: number, e: number): string {
   return `the number ${shown(b.toString('latin1', s, e))}`;
 }
 
-function checkInt(type: FieldType, b: Buffer, s: number, e: number): string | undefined {
-  const r = INT_RANGES[type]!;
+function checkInt(r: IntRange, b: Buffer, s: number, e: number): string | undefined {
   const neg = b[s] === MINUS;
   let value = 0;
   for (let i = neg ? s + 1 : s; i < e; i++) {
@@ -91,20 +90,34 @@ function checkFloat(type: 'float32' | 'float64', b: Buffer, s: number, e: number
   return Math.abs(Number(token)) > max ? `${shown(token)} is out of range for ${type} (largest magnitude ${max})` : undefined;
 }
 
-export function checkValue(type: FieldType, b: Buffer, s: number, e: number): string | undefined {
+/** A field type resolved once per schema, so the per-value check does no lookups by name. */
+export interface FieldCheck {
+  readonly type: FieldType;
+  /** 0 integer, 1 float32, 2 float64, 3 bool, 4 string. */
+  readonly kind: number;
+  readonly range?: IntRange;
+}
+
+export function fieldCheck(type: FieldType): FieldCheck {
+  const range = INT_RANGES[type];
+  if (range) return { type, kind: 0, range };
+  return { type, kind: type === 'float32' ? 1 : type === 'float64' ? 2 : type === 'bool' ? 3 : 4 };
+}
+
+export function checkValue(check: FieldCheck, b: Buffer, s: number, e: number): string | undefined {
   const c = b[s];
   if (c === LBRACE || c === LBRACKET) return `nested ${c === LBRACE ? 'objects' : 'arrays'} are not allowed (data is a flat object of scalar values)`;
   if (c === N) return 'null is not allowed (leave the field out instead)';
   const isNumber = c !== QUOTE && c !== T && c !== F;
-  switch (type) {
-    case 'bool':
+  switch (check.kind) {
+    case 0:
+      return isNumber ? checkInt(check.range!, b, s, e) : `expected an integer, got ${describe(b, s, e)}`;
+    case 1:
+    case 2:
+      return isNumber ? checkFloat(check.kind === 1 ? 'float32' : 'float64', b, s, e) : `expected a number, got ${describe(b, s, e)}`;
+    case 3:
       return c === T || c === F ? undefined : `expected true or false, got ${describe(b, s, e)}`;
-    case 'string':
-      return c === QUOTE ? undefined : `expected a string, got ${describe(b, s, e)}`;
-    case 'float32':
-    case 'float64':
-      return isNumber ? checkFloat(type, b, s, e) : `expected a number, got ${describe(b, s, e)}`;
     default:
-      return isNumber ? checkInt(type, b, s, e) : `expected an integer, got ${describe(b, s, e)}`;
+      return c === QUOTE ? undefined : `expected a string, got ${describe(b, s, e)}`;
   }
 }
