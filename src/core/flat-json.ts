@@ -6,16 +6,10 @@
  * top-level values or a grammar error — and the caller falls back to JSON.parse, which gives the
  * exact answer and the usual error message. It must never accept what JSON.parse rejects.
  */
+import { skipWs } from './envelope.js';
+
 const QUOTE = 0x22, BACKSLASH = 0x5c, LBRACE = 0x7b, RBRACE = 0x7d, COMMA = 0x2c, COLON = 0x3a;
 const MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, E_LOWER = 0x65, E_UPPER = 0x45;
-
-function skipWs(b: Buffer, i: number): number {
-  for (;;) {
-    const c = b[i];
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-    else return i;
-  }
-}
 
 function isHex(c: number): boolean {
   return (c >= ZERO && c <= NINE) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
