@@ -16,7 +16,7 @@ export function defaultPipelines(): Record<string, PipelineConfig> {
     main: {
       inputs: { api: { type: 'rest' } },
       stages: [{ type: 'validate' }],
-      sink: { type: 'memory' },
+      sink: { type: 'blockfile' },
     },
   };
 }

@@ -2,6 +2,7 @@
 import type { PluginDescriptor } from '../plugin/descriptor.js';
 import restInput from '../../plugins/inputs/rest/index.js';
 import validateStage from '../../plugins/stages/validate/index.js';
+import blockfileSink from '../../plugins/sinks/blockfile/index.js';
 import memorySink from '../../plugins/sinks/memory/index.js';
 
-export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, memorySink];
+export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, blockfileSink, memorySink];
