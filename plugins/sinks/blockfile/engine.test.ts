@@ -37,7 +37,7 @@ describe('descriptor and options', () => {
   it('has a sample config whose sink block validates', () => {
     const sample = fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'plugins', 'sinks', 'blockfile', 'sample.yaml'), 'utf8');
     const block: Record<string, string | number> = {};
-    for (const m of sample.matchAll(/^\s{6}(\w+):\s*([^\s#]+)/gm)) block[m[1]] = /^\d+$/.test(m[2]) ? Number(m[2]) : m[2];
+    for (const m of sample.slice(sample.indexOf('    sink:')).matchAll(/^\s{6}(\w+):\s*([^\s#]+)/gm)) block[m[1]] = /^\d+$/.test(m[2]) ? Number(m[2]) : m[2];
     assert.equal(block.type, 'blockfile');
     const { type: _type, ...options } = block;
     assert.equal(blockfileSink.options.validate(options).error, undefined);
