@@ -81,8 +81,16 @@ function withServerDefaults(block: PluginBlock, config: TsstoreConfig): PluginBl
   return block;
 }
 
+/** A pipeline as far as it could be planned (the sink is missing when it is invalid). */
+type PartialPlan = Omit<PlannedPipeline, 'sink'> & { readonly sink?: PlannedPlugin };
+
 /** Checks types and options of every pipeline; returns what is valid and every problem. */
 export function planPipelinesChecked(config: TsstoreConfig, registry: PluginRegistry): { pipelines: PlannedPipeline[]; problems: ConfigProblem[] } {
+  const { plans, problems } = planAll(config, registry);
+  return { pipelines: plans.filter((p): p is PlannedPipeline => p.sink !== undefined), problems };
+}
+
+function planAll(config: TsstoreConfig, registry: PluginRegistry): { plans: PartialPlan[]; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const plan = (kind: Kind, id: string, block: unknown, at: string): PlannedPlugin | undefined => {
     if (!isObject(block)) { problems.push({ path: at, message: 'must be an object with a type' }); return undefined; }
@@ -106,8 +114,8 @@ export function planPipelinesChecked(config: TsstoreConfig, registry: PluginRegi
     return error ? undefined : { kind, id, type: type as string, options: value as Record<string, unknown>, path: at, enabled: enabled !== false };
   };
 
-  const pipelines: PlannedPipeline[] = [];
-  if (!isObject(config.pipelines)) return { pipelines, problems };
+  const plans: PartialPlan[] = [];
+  if (!isObject(config.pipelines)) return { plans, problems };
   const names = Object.keys(config.pipelines);
   if (names.length === 0) problems.push({ path: 'pipelines', message: 'needs at least one pipeline' });
   for (const name of names) {
@@ -128,11 +136,12 @@ export function planPipelinesChecked(config: TsstoreConfig, registry: PluginRegi
     const stages = Array.isArray(p.stages)
       ? p.stages.map((s, i) => plan('stage', `${name}.stage${i}`, s, `${at}.stages.${i}`)).filter((x): x is PlannedPlugin => !!x)
       : [];
-    if (p.sink === undefined) { problems.push({ path: `${at}.sink`, message: 'is required: a pipeline needs a sink' }); continue; }
-    const sink = plan('sink', `${name}.sink`, p.sink, `${at}.sink`);
-    if (sink) pipelines.push({ name, inputs, stages, sink });
+    let sink: PlannedPlugin | undefined;
+    if (p.sink === undefined) problems.push({ path: `${at}.sink`, message: 'is required: a pipeline needs a sink' });
+    else sink = plan('sink', `${name}.sink`, p.sink, `${at}.sink`);
+    plans.push({ name, inputs, stages, sink });
   }
-  return { pipelines, problems };
+  return { plans, problems };
 }
 
 /** Plans every pipeline or throws a ConfigError with every problem. */
@@ -172,7 +181,9 @@ function sinkStageContext(id: string, kind: string, logger: Logger, dataDir: str
  * there is no problem at all.
  */
 export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): { pipelines: BuiltPipeline[]; problems: ConfigProblem[] } {
-  const { pipelines: plans, problems } = planPipelinesChecked(config, deps.registry);
+  // Inputs of a pipeline whose sink or stages are invalid are still built, so their resource
+  // claims are checked too: every problem at once.
+  const { plans, problems } = planAll(config, deps.registry);
   const dataDir = config.store.base_path;
   const binding = deps.binding ?? {};
   const claims: { resource: Resource; by: string }[] = [];
@@ -188,7 +199,8 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
   };
   for (const plan of plans) {
     const logger = deps.logger;
-    const sink = attempt(plan.sink.path, () => deps.registry.get('sink', plan.sink.type)!.create(plan.sink.options, sinkStageContext(plan.sink.id, 'sink', logger, dataDir)));
+    const planned = plan.sink;
+    const sink = planned && attempt(planned.path, () => deps.registry.get('sink', planned.type)!.create(planned.options, sinkStageContext(planned.id, 'sink', logger, dataDir)));
     const stages = plan.stages.map((s) => attempt(s.path, () => deps.registry.get('stage', s.type)!.create(s.options, sinkStageContext(s.id, 'stage', logger, dataDir))));
     const inputs: BuiltInput[] = [];
     for (const planned of plan.inputs) {
@@ -212,7 +224,7 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
       }
       inputs.push({ id: planned.id, type: planned.type, path: planned.path, plugin });
     }
-    if (sink && stages.every((s) => s)) built.push({ name: plan.name, plan, sink, stages: stages as Stage[], inputs });
+    if (planned && sink && stages.every((s) => s)) built.push({ name: plan.name, plan: { ...plan, sink: planned }, sink, stages: stages as Stage[], inputs });
   }
   return { pipelines: problems.length ? [] : built, problems };
 }
