@@ -23,6 +23,12 @@ for (const name of fs.existsSync(contrib) ? fs.readdirSync(contrib).sort() : [])
   if (!fs.existsSync(path.join(dir, 'tsconfig.json'))) continue;
   const link = path.join(dir, 'node_modules', 'tsstore');
   fs.mkdirSync(path.dirname(link), { recursive: true });
-  if (!fs.existsSync(link)) fs.symlinkSync(path.relative(path.dirname(link), root), link, 'dir');
+  const target = path.relative(path.dirname(link), root);
+  let current;
+  try { current = fs.readlinkSync(link); } catch { current = undefined; }
+  if (current !== target) {
+    fs.rmSync(link, { force: true, recursive: true });
+    fs.symlinkSync(target, link, 'dir');
+  }
   run(bin('tsc'), ['-p', path.join(dir, 'tsconfig.json')]);
 }

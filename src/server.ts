@@ -49,6 +49,8 @@ export class TsstoreServer {
     private readonly lock: DataLock,
   ) {}
 
+  /** The first (with the default config: the only) pipeline's runner. */
+  get runner(): PipelineRunner { return this.runners[0]; }
   get url(): string { return this.http.url; }
   get port(): number { return this.http.port; }
 

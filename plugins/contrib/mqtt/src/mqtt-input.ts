@@ -96,7 +96,10 @@ export class MqttInput implements InputPlugin {
 
   private onMessage(packet: IPublishPacket, done: (err?: Error) => void): void {
     if (this.stopping) return; // neither stored nor acknowledged: redelivered after a restart
-    const work = this.store(packet).then((ack) => {
+    const work = this.store(packet).catch((err: Error) => {
+      this.ctx.logger.error({ topic: packet.topic, err: err.stack ?? String(err) }, 'Failed to handle an MQTT message; it stays unacknowledged.');
+      return false;
+    }).then((ack) => {
       if (packet.qos === 0) return;
       if (ack) done();
       else this.dropConnection();
@@ -124,6 +127,10 @@ export class MqttInput implements InputPlugin {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const store = this.options.store ?? this.pattern!.storeOf(topic);
     const log = { topic, qos: packet.qos, dup: packet.dup };
+    if (packet.retain && !this.options.store_retained) {
+      this.ctx.logger.debug(log, 'Skipped a retained MQTT message replayed on subscribe.');
+      return true;
+    }
     if (!store) {
       this.ctx.logger.warn(log, 'Dropped an MQTT message whose topic names no store (it does not fit store_from).');
       return true;

@@ -28,6 +28,8 @@ export interface MqttInputOptions {
   readonly keepalive_s: number;
   readonly reconnect_period_ms: number;
   readonly connect_timeout_ms: number;
+  /** Store the retained message the broker replays on subscribe (default: skip it). */
+  readonly store_retained: boolean;
   /** QoS 0 messages being stored at once before the input stops reading. */
   readonly max_inflight: number;
 }
@@ -59,5 +61,6 @@ export const mqttOptionsSchema: Joi.ObjectSchema<MqttInputOptions> = Joi.object<
   keepalive_s: Joi.number().integer().min(0).max(65535).default(60),
   reconnect_period_ms: Joi.number().integer().min(10).max(3_600_000).default(1000),
   connect_timeout_ms: Joi.number().integer().min(100).max(600_000).default(10_000),
+  store_retained: Joi.boolean().default(false),
   max_inflight: Joi.number().integer().min(1).max(100_000).default(256),
 }).xor('store', 'store_from').with('store', 'topics');

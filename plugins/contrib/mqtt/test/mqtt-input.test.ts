@@ -130,6 +130,30 @@ describe('mqtt input', () => {
     assert.deepEqual(codes, ['TSS_ERR_STORE_NOT_FOUND', 'TSS_ERR_INVALID_JSON', 'ok']);
   });
 
+  it('skips the retained message replayed on subscribe unless store_retained', async () => {
+    const broker = await startBroker();
+    cleanups.push(() => broker.stop());
+    const pub = await publisher(broker.url);
+    cleanups.push(() => pub.endAsync());
+    await new Promise<void>((resolve, reject) => pub.publish('ret/x', '{"old":1}', { qos: 1, retain: true }, (err) => (err ? reject(err) : resolve())));
+    const h = await harness(broker, { store_from: 'ret/+store', client_id: 'tsstore-ret-a' });
+    await h.createStore('x');
+    let ready = subscribed(broker, 'tsstore-ret-a');
+    await h.start();
+    await ready;
+    await new Promise<void>((resolve, reject) => pub.publish('ret/x', '{"new":2}', { qos: 1, retain: true }, (err) => (err ? reject(err) : resolve())));
+    // The broker sends the replayed message before the new one, and the input handles them in order.
+    await h.waitForRecords('x', 1);
+    assert.deepEqual((await h.records('x')).map((r) => text(r.data)), ['{"new":2}'], 'published while subscribed: stored; replayed on subscribe: skipped');
+    assert.deepEqual(h.emits.length, 1);
+    const keep = await harness(broker, { store_from: 'ret/+store', client_id: 'tsstore-ret-b', store_retained: true });
+    await keep.createStore('x');
+    ready = subscribed(broker, 'tsstore-ret-b');
+    await keep.start();
+    await ready;
+    assert.deepEqual((await keep.waitForRecords('x', 1)).map((r) => text(r.data)), ['{"new":2}']);
+  });
+
   it('reconnects on its own after the broker restarts', async () => {
     let broker = await startBroker();
     const port = broker.port;
