@@ -6,8 +6,10 @@ import { loadConfig } from '../src/config/load-config.js';
 import { silentLogger } from '../src/core/logger.js';
 import { loadPluginsChecked } from '../src/pipeline/plugin-loader.js';
 import { TsstoreServer } from '../src/server.js';
+import restInput from '../plugins/inputs/rest/index.js';
+import { inputHarness } from '../src/testing/index.js';
 import { writeFixturePlugin } from './support/fixture-plugin.js';
-import { ADMIN_KEY, api, tempDir, writeConfig } from './support/server.js';
+import { ADMIN_KEY, api, spawnServer, tempDir, writeConfig } from './support/server.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
@@ -40,6 +42,41 @@ describe('third-party plugins', () => {
     const newest = await api(server.url, 'GET', '/api/stores/acme/data/newest', undefined, key);
     assert.equal(newest.json.count, 1);
     assert.equal(String(newest.json.objects[0].timestamp), JSON.parse(posted.text).timestamp);
+  });
+
+  it('tsstore serve (the real CLI) loads the package named in the config', async () => {
+    const dir = tempDir('tss-plugin-');
+    writeFixturePlugin(dir, { name: 'acme-input', version: '1.2.3' });
+    const file = writeConfig(dir, {
+      plugins: ['./acme-input'],
+      pipelines: { main: { inputs: { acme: { type: 'fixture_post' } }, stages: [{ type: 'validate' }], sink: { type: 'blockfile' } } },
+    });
+    const child = await spawnServer(['--no-socket', '--config', file], { TSSTORE_DATA_PATH: path.join(dir, 'data') });
+    cleanups.push(async () => { child.child.kill('SIGTERM'); await child.exited; });
+    const created = await api(child.url, 'POST', '/api/stores', { name: 'c' }, { 'X-Admin-Key': ADMIN_KEY });
+    const key = { 'X-API-Key': created.json.api_key as string, 'Content-Type': 'application/json' };
+    assert.equal((await api(child.url, 'POST', '/fixture/c', '{"via":"cli"}', key)).status, 201);
+    assert.equal((await api(child.url, 'POST', '/api/stores/c/data', '{"data":1}', key)).status, 404, 'rest is not in this pipeline');
+    child.child.kill('SIGTERM');
+    assert.equal(await child.exited, 0);
+  });
+
+  it('inputHarness runs an input against a real catalog, HTTP server and pipeline', async () => {
+    const h = await inputHarness(restInput, { options: { body_limit: 128 } });
+    cleanups.push(() => h.stop());
+    assert.deepEqual(h.resources, [{ kind: 'http-route', id: 'POST /api/stores/:store/data' }]);
+    assert.equal(h.options.batch_body_limit, 64 * 1024 * 1024, 'defaults applied');
+    const key = await h.createStore('h');
+    const ok = await api(h.url, 'POST', '/api/stores/h/data', '{"timestamp":1704067200000000001,"data":{"a":1}}', { 'X-API-Key': key, 'Content-Type': 'application/json' });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal((await api(h.url, 'POST', '/api/stores/h/data', '{"data":1}', { 'X-API-Key': 'tsstore_00000000-0000-4000-8000-000000000000', 'Content-Type': 'application/json' })).status, 401);
+    assert.equal((await api(h.url, 'POST', '/api/stores/h/data', `{"data":"${'x'.repeat(200)}"}`, { 'X-API-Key': key, 'Content-Type': 'application/json' })).status, 413);
+    const stale = await api(h.url, 'POST', '/api/stores/h/data', '{"timestamp":5,"data":2}', { 'X-API-Key': key, 'Content-Type': 'application/json' });
+    assert.equal(stale.status, 409);
+    const rows = await h.records('h');
+    assert.deepEqual(rows.map((r) => [r.timestamp, r.data?.toString()]), [[1704067200000000001n, '{"a":1}']]);
+    assert.deepEqual(h.emits.map((e) => (e.results[0].ok ? 'ok' : e.results[0].code)), ['ok', 'TSS_ERR_TIMESTAMP_ORDER']);
+    await assert.rejects(inputHarness(restInput, { options: { colour: 1 } }), /invalid options for input rest: colour: "colour" is not allowed/);
   });
 
   it('refuses an API version mismatch, duplicates and missing packages, each naming the package, all at once', () => {
