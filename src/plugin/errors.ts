@@ -14,6 +14,7 @@ export const ERRORS = {
   TSS_ERR_STORE_EXISTS: { status: 409, message: 'store already exists' },
   TSS_ERR_STORE_NAME: { status: 400, message: 'invalid store name' },
   TSS_ERR_STORE_OPTIONS: { status: 400, message: 'invalid store options' },
+  TSS_ERR_WRONG_PIPELINE: { status: 409, message: 'store belongs to another pipeline' },
   TSS_ERR_BAD_REQUEST: { status: 400, message: 'bad request' },
   TSS_ERR_INVALID_JSON: { status: 400, message: 'invalid JSON' },
   TSS_ERR_DATA_REQUIRED: { status: 400, message: 'data is required' },
