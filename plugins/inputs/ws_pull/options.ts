@@ -17,10 +17,12 @@ export interface WsPullOptions {
   readonly max_message_size: number;
   /** Frames above this make the ws library close the connection (1009); it is redialled. */
   readonly max_frame_size: number;
-  /** Most records handed to the pipeline in one emit. */
+  /** Most records (and bytes) handed to the pipeline in one emit. */
   readonly batch_max_records: number;
-  /** Messages queued while an emit is outstanding before the socket stops being read. */
+  readonly batch_max_bytes: number;
+  /** Messages (or bytes) queued while an emit is outstanding before the socket stops being read. */
   readonly max_pending_messages: number;
+  readonly max_pending_bytes: number;
   /** Cursor writes to connections.json are coalesced to at most one per this interval. */
   readonly persist_interval_ms: number;
   readonly max_connections_per_store: number;
@@ -35,8 +37,10 @@ export const DEFAULT_OPTIONS: WsPullOptions = {
   handshake_timeout_ms: 10_000,
   max_message_size: 1024 * 1024,
   max_frame_size: 64 * 1024 * 1024,
-  batch_max_records: 1000,
-  max_pending_messages: 10_000,
+  batch_max_records: 4000,
+  batch_max_bytes: 4 * 1024 * 1024,
+  max_pending_messages: 16_000,
+  max_pending_bytes: 16 * 1024 * 1024,
   persist_interval_ms: 1000,
   max_connections_per_store: 64,
 };
@@ -53,7 +57,9 @@ export const wsPullOptionsSchema: Joi.ObjectSchema<WsPullOptions> = Joi.object<W
   max_message_size: Joi.number().integer().min(64).max(1 << 30).default(DEFAULT_OPTIONS.max_message_size),
   max_frame_size: Joi.number().integer().min(Joi.ref('max_message_size')).max(1 << 30).default(DEFAULT_OPTIONS.max_frame_size),
   batch_max_records: Joi.number().integer().min(1).max(100_000).default(DEFAULT_OPTIONS.batch_max_records),
+  batch_max_bytes: Joi.number().integer().min(1024).max(1 << 30).default(DEFAULT_OPTIONS.batch_max_bytes),
   max_pending_messages: Joi.number().integer().min(1).max(1_000_000).default(DEFAULT_OPTIONS.max_pending_messages),
+  max_pending_bytes: Joi.number().integer().min(1024).max(1 << 30).default(DEFAULT_OPTIONS.max_pending_bytes),
   persist_interval_ms: ms(0, 3_600_000, DEFAULT_OPTIONS.persist_interval_ms),
   max_connections_per_store: Joi.number().integer().min(1).max(10_000).default(DEFAULT_OPTIONS.max_connections_per_store),
 });

@@ -58,6 +58,7 @@ export class PullConnection {
   private pongTimer?: NodeJS.Timeout;
   private lastSeen = 0;
   private queue: Buffer[] = [];
+  private queuedBytes = 0;
   private flushScheduled = false;
   private flushing?: Promise<void>;
   private paused = false;
@@ -84,7 +85,7 @@ export class PullConnection {
    */
   async stop(mode: 'shutdown' | 'discard'): Promise<void> {
     this.stopped = true;
-    if (mode === 'discard') { this.discarding = true; this.queue = []; }
+    if (mode === 'discard') { this.discarding = true; this.queue = []; this.queuedBytes = 0; }
     this.clearTimers();
     if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = undefined; }
     this.nextRetryAt = undefined;
@@ -237,13 +238,14 @@ export class PullConnection {
   private received(data: Buffer, _isBinary: boolean): void {
     this.counters.messages_received++;
     this.lastSeen = Date.now();
-    const { max_message_size, max_pending_messages } = this.deps.options;
+    const { max_message_size, max_pending_messages, max_pending_bytes } = this.deps.options;
     if (data.length > max_message_size) {
       this.noteError(`message skipped: ${data.length} bytes is above max_message_size (${max_message_size})`);
       return;
     }
     this.queue.push(data);
-    if (this.queue.length >= max_pending_messages && !this.paused && this.ws) {
+    this.queuedBytes += data.length;
+    if ((this.queue.length >= max_pending_messages || this.queuedBytes >= max_pending_bytes) && !this.paused && this.ws) {
       this.ws.pause();
       this.paused = true;
     }
@@ -264,11 +266,15 @@ export class PullConnection {
   }
 
   private async flushQueue(): Promise<void> {
-    const { batch_max_records, max_pending_messages } = this.deps.options;
+    const { batch_max_records, batch_max_bytes, max_pending_messages, max_pending_bytes } = this.deps.options;
     while (this.queue.length > 0 && !this.discarding) {
-      const take = this.queue.length <= batch_max_records ? this.queue : this.queue.slice(0, batch_max_records);
-      this.queue = take === this.queue ? [] : this.queue.slice(batch_max_records);
-      if (this.paused && this.queue.length <= max_pending_messages / 2) {
+      let n = 0;
+      let bytes = 0;
+      while (n < this.queue.length && n < batch_max_records && (n === 0 || bytes + this.queue[n].length <= batch_max_bytes)) bytes += this.queue[n++].length;
+      const take = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+      this.queue = take === this.queue ? [] : this.queue.slice(n);
+      this.queuedBytes -= bytes;
+      if (this.paused && this.queue.length <= max_pending_messages / 2 && this.queuedBytes <= max_pending_bytes / 2) {
         this.paused = false;
         this.ws?.resume();
       }

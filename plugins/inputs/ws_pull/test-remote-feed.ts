@@ -124,7 +124,10 @@ export class RemoteFeed {
 
   private pump(c: Client): void {
     if (this.mode !== 'stream' || !this.clients.has(c)) return;
+    let burst = 0;
     while (c.next <= this.produced) {
+      // Yield now and then: the feed shares its process (and event loop) with tsstore in tests.
+      if (++burst > 1000) { setImmediate(() => this.pump(c)); return; }
       if (this.closeAfter !== undefined && c.sent >= this.closeAfter) {
         c.ws.close(1000, 'feed closes after a batch');
         this.clients.delete(c);

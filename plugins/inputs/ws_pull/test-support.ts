@@ -7,9 +7,9 @@ import { FEED_BASE } from './test-remote-feed.js';
 export const FAST_PULL_OPTIONS = {
   backoff_min_ms: 20,
   backoff_max_ms: 150,
-  ping_interval_ms: 100,
-  pong_timeout_ms: 150,
-  handshake_timeout_ms: 400,
+  ping_interval_ms: 200,
+  pong_timeout_ms: 1000,
+  handshake_timeout_ms: 1000,
   persist_interval_ms: 20,
 };
 

@@ -47,7 +47,7 @@ describe('ws_pull: exactly once across tsstore restarts (blockfile sink)', () =>
     const feed = await RemoteFeed.start();
     const dataDir = tempDir();
     const cfgDir = tempDir('tsstore-cfg-');
-    const config = writeConfig(cfgDir, { pipelines: pullPipelines(BLOCKFILE, { persist_interval_ms: 200 }) });
+    const config = writeConfig(cfgDir, { pipelines: pullPipelines(BLOCKFILE, { persist_interval_ms: 200, ping_interval_ms: 1000, pong_timeout_ms: 5000 }) });
     const env = { TSSTORE_DATA_PATH: dataDir, TSSTORE_CONFIG: config };
     try {
       feed.produce(20_000);
