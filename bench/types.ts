@@ -1,3 +1,4 @@
+/** One line of a benchmark report. */
 export interface BenchRow {
   name: string;
   records: number;

@@ -16,7 +16,7 @@ export function defaultPipelines(): Record<string, PipelineConfig> {
     main: {
       inputs: { api: { type: 'rest' }, edge: { type: 'ws_pull' } },
       stages: [{ type: 'validate' }],
-      sink: { type: 'memory' },
+      sink: { type: 'blockfile' },
     },
   };
 }
