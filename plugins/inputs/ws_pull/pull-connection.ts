@@ -236,6 +236,7 @@ export class PullConnection {
   }
 
   private received(data: Buffer, _isBinary: boolean): void {
+    if (this.discarding) return;
     this.counters.messages_received++;
     this.lastSeen = Date.now();
     const { max_message_size, max_pending_messages, max_pending_bytes } = this.deps.options;
