@@ -96,9 +96,11 @@ export class PullConnection {
       else ws.terminate();
       // A peer that never answers the close frame is cut; the 'close' event always follows.
       const hard = setTimeout(() => ws.terminate(), 1000);
-      const giveUp = new Promise<void>((resolve) => setTimeout(resolve, 3000).unref());
+      let giveUpTimer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<void>((resolve) => { giveUpTimer = setTimeout(resolve, 3000); });
       await Promise.race([closed, giveUp]);
       clearTimeout(hard);
+      clearTimeout(giveUpTimer);
     }
     if (this.queue.length > 0) this.scheduleFlush();
     while (this.flushing || this.flushScheduled) await (this.flushing ?? new Promise((r) => setImmediate(r)));
