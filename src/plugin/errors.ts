@@ -27,6 +27,8 @@ export const ERRORS = {
   TSS_ERR_SCHEMA_VIOLATION: { status: 400, message: 'data does not match schema' },
   TSS_ERR_QUERY_INVALID: { status: 400, message: 'invalid query parameter' },
   TSS_ERR_NOT_FOUND: { status: 404, message: 'not found' },
+  TSS_ERR_CONNECTION_NOT_FOUND: { status: 404, message: 'connection not found' },
+  TSS_ERR_CONNECTION_LIMIT: { status: 409, message: 'too many connections for this store' },
   TSS_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
   TSS_ERR_RECORD_TOO_LARGE: { status: 413, message: 'record larger than the store can hold' },
   TSS_ERR_MESSAGE_TOO_LARGE: { status: 413, message: 'message too large' },

@@ -63,6 +63,7 @@ export class StoreCatalog implements StoreAccess {
   private readonly mutex = new Mutex();
   private readonly sinks: ReadonlyMap<string, Sink>;
   private readonly defaultPipeline: string;
+  private readonly dropListeners = new Set<(store: string) => void | Promise<void>>();
 
   constructor(
     readonly dataDir: string,
@@ -192,12 +193,28 @@ export class StoreCatalog implements StoreAccess {
     await this.mutex.run(async () => {
       const entry = this.entry(name);
       this.stores.delete(name);
+      await this.notifyDropped(name);
       await entry.sink.dropStore(name);
       // store.json goes first, so a crash mid-removal never leaves a half store that loads.
       await fs.promises.rm(path.join(entry.spec.dir, 'store.json'), { force: true });
       await fs.promises.rm(entry.spec.dir, { recursive: true, force: true });
       this.logger.info({ store: name }, 'Store deleted.');
     });
+  }
+
+  onStoreDropped(listener: (store: string) => void | Promise<void>): () => void {
+    this.dropListeners.add(listener);
+    return () => { this.dropListeners.delete(listener); };
+  }
+
+  private async notifyDropped(name: string): Promise<void> {
+    await Promise.all([...this.dropListeners].map(async (listener) => {
+      try {
+        await listener(name);
+      } catch (err) {
+        this.logger.error({ store: name, err: (err as Error)?.stack ?? String(err) }, 'A store-deletion listener failed; deleting the store anyway.');
+      }
+    }));
   }
 
   async reset(name: string): Promise<void> {
