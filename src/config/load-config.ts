@@ -34,7 +34,11 @@ export interface LoadOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** Flag overrides, applied last. `socketPath: null` disables the Unix socket. */
-  readonly flags?: { readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string };
+  readonly flags?: {
+    readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string;
+    /** TLS certificate and key files (relative to the working directory). */
+    readonly tlsCert?: string; readonly tlsKey?: string;
+  };
 }
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -76,14 +80,18 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<TsstoreConfig>
   const server = (raw.server ?? {}) as Raw;
   const store = (raw.store ?? {}) as Raw;
   const tlsRaw = (server.tls ?? {}) as Raw;
-  const tlsCert: string | undefined = env.TSSTORE_TLS_CERT || tlsRaw.cert || tlsRaw.cert_file;
-  const tlsKey: string | undefined = env.TSSTORE_TLS_KEY || tlsRaw.key || tlsRaw.key_file;
-  const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT;
+  const flags = opts.flags ?? {};
+  const dir = file ? path.dirname(file) : cwd;
+  // Flags and environment name files from the working directory, the config file from its own.
+  const fromFile = (p: string | undefined): string | undefined => (p ? path.resolve(dir, p) : undefined);
+  const fromCwd = (p: string | undefined): string | undefined => (p ? path.resolve(cwd, p) : undefined);
+  const tlsCert = fromCwd(flags.tlsCert) ?? fromCwd(env.TSSTORE_TLS_CERT || undefined) ?? fromFile(tlsRaw.cert || tlsRaw.cert_file);
+  const tlsKey = fromCwd(flags.tlsKey) ?? fromCwd(env.TSSTORE_TLS_KEY || undefined) ?? fromFile(tlsRaw.key || tlsRaw.key_file);
+  const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT && !flags.tlsCert;
   if (!tlsOff && Boolean(tlsCert) !== Boolean(tlsKey)) {
-    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (TSSTORE_TLS_CERT / TSSTORE_TLS_KEY)' });
+    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (--tls-cert / --tls-key, TSSTORE_TLS_CERT / TSSTORE_TLS_KEY, or server.tls.cert / server.tls.key)' });
   }
   const envPort = envInt(env, 'TSSTORE_PORT', problems);
-  const flags = opts.flags ?? {};
 
   let socketPath: string | null = server.socket_path === '' ? null : (server.socket_path ?? DEFAULTS.server.socket_path);
   if (env.TSSTORE_SOCKET_PATH !== undefined) socketPath = env.TSSTORE_SOCKET_PATH || null;
@@ -91,14 +99,13 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<TsstoreConfig>
 
   if (problems.length) throw new ConfigError(problems, file);
 
-  const dir = file ? path.dirname(file) : cwd;
   return {
     server: {
       host: flags.host ?? (env.TSSTORE_HOST || server.host || DEFAULTS.server.host),
       port: flags.port ?? envPort ?? server.port ?? DEFAULTS.server.port,
       socket_path: socketPath,
       admin_key: env.TSSTORE_ADMIN_KEY || server.admin_key || undefined,
-      tls: !tlsOff && tlsCert && tlsKey ? { cert: path.resolve(dir, tlsCert), key: path.resolve(dir, tlsKey) } : undefined,
+      tls: !tlsOff && tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined,
       ws_max_frame: server.ws_max_frame ?? DEFAULTS.server.ws_max_frame,
     },
     store: {

@@ -3,7 +3,7 @@
  * reports every problem at once (unknown types with the known ones, option errors with their
  * paths, two inputs claiming one resource); `construct` creates the plugin instances (no I/O).
  */
-import type { Logger, InputContext, HttpHost, StoreAccess } from '../plugin/descriptor.js';
+import type { Logger, InputContext, HttpHost, PluginMetrics, StoreAccess } from '../plugin/descriptor.js';
 import type { InputPlugin } from '../plugin/input.js';
 import type { Sink } from '../plugin/sink.js';
 import type { Stage } from '../plugin/stage.js';
@@ -82,10 +82,12 @@ export interface ConstructDeps {
   readonly dataDir: string;
   readonly stores: StoreAccess;
   readonly http: HttpHost;
+  /** The server's metrics facility for one plugin instance (PluginContext.metrics). */
+  readonly metrics?: (kind: 'input' | 'stage' | 'sink', id: string) => PluginMetrics;
 }
 
 export function constructSinkAndStages(p: PlannedPipeline, deps: Omit<ConstructDeps, 'stores' | 'http'>): { sink: Sink; stages: Stage[] } {
-  const ctx = (id: string, kind: string) => ({ id, logger: deps.logger.child({ [kind]: id }), dataDir: deps.dataDir });
+  const ctx = (id: string, kind: 'stage' | 'sink') => ({ id, logger: deps.logger.child({ [kind]: id }), dataDir: deps.dataDir, metrics: deps.metrics?.(kind, id) });
   const sink = deps.registry.get('sink', p.sink.type)!.create(p.sink.options, ctx(p.sink.id, 'sink'));
   const stages = p.stages.map((s) => deps.registry.get('stage', s.type)!.create(s.options, ctx(s.id, 'stage')));
   return { sink, stages };
@@ -96,7 +98,7 @@ export function constructInputs(p: PlannedPipeline, deps: ConstructDeps): BuiltP
   const claimed = new Map<string, string>();
   const problems: ConfigProblem[] = [];
   const inputs = p.inputs.map((planned) => {
-    const ctx: InputContext = { id: planned.id, logger: deps.logger.child({ input: planned.id }), dataDir: deps.dataDir, stores: deps.stores, http: deps.http };
+    const ctx: InputContext = { id: planned.id, logger: deps.logger.child({ input: planned.id }), dataDir: deps.dataDir, stores: deps.stores, http: deps.http, metrics: deps.metrics?.('input', planned.id) };
     const plugin = deps.registry.get('input', planned.type)!.create(planned.options, ctx);
     for (const r of plugin.resources?.() ?? []) {
       const key = `${r.kind} ${r.id}`;
