@@ -23,7 +23,7 @@ describe('TLS: WebSocket write over wss://', () => {
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`))); });
     const reply = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
     ws.send('{"timestamp":1704067200000000001,"data":{"over":"tls"}}');
-    assert.equal(await reply, '{"type":"ack","timestamp":1704067200000000001,"block_num":0,"size":13}');
+    assert.equal(await reply, '{"type":"ack","timestamp":1704067200000000001,"block_num":0,"size":14}');
     ws.close();
   });
 });
