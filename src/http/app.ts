@@ -31,10 +31,14 @@ export class HttpServer {
   readonly router = new Router();
   private server?: http.Server | https.Server;
   private readonly sockets = new Set<import('node:net').Socket>();
+  /** Refused credentials (warn: an operator wants to see them); other client errors (debug: the
+   * pipeline already logs per-record rejections with store, input and code). Both rate-limited. */
+  private readonly authErrors: RateLimitedLog;
   private readonly clientErrors: RateLimitedLog;
 
   constructor(private readonly options: HttpOptions, private readonly logger: Logger) {
-    this.clientErrors = new RateLimitedLog(logger, 'info');
+    this.authErrors = new RateLimitedLog(logger, 'warn');
+    this.clientErrors = new RateLimitedLog(logger, 'debug');
     this.app.on('error', (err: NodeJS.ErrnoException) => {
       if (!QUIET_ERRORS.has(err.code ?? '')) this.logger.error({ err: err.stack ?? String(err) }, 'HTTP server error.');
     });
@@ -51,7 +55,7 @@ export class HttpServer {
         if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) }, 'Request failed.');
         else if (e.status !== 404 || (ctx.params as Record<string, string> | undefined)?.store) {
           const store = (ctx.params as Record<string, string> | undefined)?.store;
-          this.clientErrors.log(e.code, { code: e.code, status: e.status, method: ctx.method, route: (ctx as { _matchedRoute?: string })._matchedRoute ?? ctx.path, ...(store ? { store } : {}), err: e.message }, 'Request refused.');
+          (e.status === 401 ? this.authErrors : this.clientErrors).log(e.code, { code: e.code, status: e.status, method: ctx.method, route: (ctx as { _matchedRoute?: string })._matchedRoute ?? ctx.path, ...(store ? { store } : {}), err: e.message }, 'Request refused.');
         }
         ctx.status = e.status;
         ctx.type = 'application/json';
@@ -102,6 +106,7 @@ export class HttpServer {
 
   /** Stop accepting; let requests in flight finish for up to `graceMs`, then cut what is left. */
   async close(graceMs = 5_000): Promise<void> {
+    this.authErrors.close();
     this.clientErrors.close();
     const server = this.server;
     if (!server) return;
