@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { ADMIN_KEY, runCli, tempDir } from './support/server.js';
+import { ADMIN_KEY, BIN, runCli, tempDir } from './support/server.js';
 
 import { BASE, COUNT, canonicalLines } from './support/records.js';
 
@@ -40,6 +41,14 @@ describe('import and export (100k records, byte-identical)', () => {
 
     const again = await cli(['import', 'io', input]);
     assert.match(again.stderr, /Imported 0 records .* skipped 100,000 already stored/);
+  });
+
+  it('stops quietly when the reader of its output goes away (export | head)', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" export io | head -n 2`], { env: { ...process.env, ...env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_CONFIG: '' }, encoding: 'utf8', cwd: work, timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, lines.slice(0, 2).join(''));
+    assert.equal(r.stderr, '');
+    assert.equal(fs.existsSync(path.join(dataDir, 'tsstore.lock')), false, 'the data path is released');
   });
 
   it('round-trips through CSV (timestamp,data) exactly', async () => {

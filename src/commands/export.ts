@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { once } from 'node:events';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { Progress, formatCount } from '../cli/progress.js';
@@ -55,6 +54,14 @@ Goes through the running server that owns the data path (or --url), else reads t
     const out = flags.output ? fs.createWriteStream(flags.output) : process.stdout;
     const progress = new Progress(`export ${store}`);
     let count = 0;
+    // A reader that goes away (`| head`) ends the export quietly, as with any Unix tool.
+    let readerGone = false;
+    let failure: Error | undefined;
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (err.code === 'EPIPE') readerGone = true;
+      else failure = new AdminError(`cannot write ${flags.output ?? 'the output'}: ${err.message}`);
+    };
+    out.on('error', onError);
     try {
       const info = await data.info(store);
       // Progress by timestamp position within the span actually exported.
@@ -62,11 +69,17 @@ Goes through the running server that owns the data path (or --url), else reads t
       const hi = [to, info.newest].filter((x): x is bigint => x !== undefined).reduce((a, b) => (a < b ? a : b), lo);
       const span = Number(hi - lo);
       const write = async (text: string): Promise<void> => {
-        if (!out.write(text)) await once(out, 'drain');
+        if (failure) throw failure;
+        if (out.write(text) || readerGone) return;
+        await new Promise<void>((resolve) => {
+          const done = (): void => { out.off('drain', done); out.off('close', done); resolve(); };
+          out.on('drain', done);
+          out.on('close', done);
+        });
       };
       if (format === 'csv') await write(CSV_HEADER);
       let cursor = from;
-      for (;;) {
+      while (!readerGone) {
         const page = await data.read(store, cursor, to, PAGE_LIMIT);
         if (page.length === 0) break;
         let chunk = '';
@@ -81,9 +94,11 @@ Goes through the running server that owns the data path (or --url), else reads t
       if (flags.output) {
         await new Promise<void>((resolve, reject) => (out as fs.WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
       }
+      if (failure) throw failure;
     } finally {
       await data.close();
     }
+    if (readerGone) return;
     const secs = progress.elapsedSeconds;
     progress.done(`Exported ${formatCount(count)} records of ${store} via ${data.via}${flags.output ? ` to ${flags.output}` : ''} in ${secs.toFixed(1)} s (${formatCount(secs > 0 ? count / secs : count)} records/s).`);
   }
