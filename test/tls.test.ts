@@ -57,11 +57,23 @@ describe('TLS: HTTPS and WSS on the same port', () => {
 describe('TLS from the command line', () => {
   it('serve --tls-cert/--tls-key serves HTTPS', async () => {
     const cert = makeSelfSignedCert();
-    const srv = await spawnServer(['--no-socket', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile], { TSSTORE_DATA_PATH: tempDir() });
+    const dataDir = tempDir();
+    const srv = await spawnServer(['--no-socket', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile], { TSSTORE_DATA_PATH: dataDir });
     try {
       assert.match(srv.url, /^https:/);
       const res = await httpsRequest(`${srv.url}/ready`, 'GET', undefined, {}, cert.cert);
       assert.equal(res.status, 200, res.text);
+      // The CLI finds the server through the data path's lock and talks HTTPS to it.
+      const env = { TSSTORE_DATA_PATH: dataDir, TSSTORE_ADMIN_KEY: ADMIN_KEY };
+      assert.equal((await runCli(['create', 'tls'], { env })).code, 0);
+      const file = path.join(tempDir(), 'in.ndjson');
+      const records = '{"timestamp":1704067200000000001,"data":{"a":1}}\n{"timestamp":1704067200000000002,"data":[2]}\n';
+      fs.writeFileSync(file, records);
+      const imported = await runCli(['import', 'tls', file], { env });
+      assert.match(imported.stderr, /Imported 2 records into tls via server https:/);
+      assert.equal((await runCli(['export', 'tls'], { env })).stdout, records);
+      const status = JSON.parse((await runCli(['status', '--json', '--interval', '0ms'], { env })).stdout) as { stores: { store: string; records: number }[] };
+      assert.deepEqual(status.stores.map((x) => [x.store, x.records]), [['tls', 2]]);
     } finally {
       srv.child.kill('SIGTERM');
       assert.equal(await srv.exited, 0);
