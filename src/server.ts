@@ -35,7 +35,7 @@ import type { PluginRegistry } from './pipeline/registry.js';
 import { PipelineRunner } from './pipeline/runner.js';
 import { DataLock } from './stores/data-lock.js';
 import { StoreCatalog } from './stores/store-catalog.js';
-import { DEFAULT_STORE_OPTIONS } from './stores/store-options.js';
+import { storeDefaults } from './stores/store-options.js';
 
 export const MIN_ADMIN_KEY_LENGTH = 20;
 
@@ -127,11 +127,7 @@ export class TsstoreServer {
         logger.info({ pipeline: p.name, sink: p.plan.sink.id, type: p.plan.sink.type }, 'Sink opened.');
       }
       const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
-      const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), {
-        ...DEFAULT_STORE_OPTIONS,
-        numBlocks: config.store.num_blocks, dataBlockSize: config.store.data_block_size,
-        indexBlockSize: config.store.index_block_size, dataType: config.store.data_type,
-      });
+      const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), storeDefaults(config));
       await catalog.load();
       const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
       const runners = pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));

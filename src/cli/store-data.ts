@@ -9,16 +9,13 @@ import type { TsstoreConfig } from '../config/config-types.js';
 import { endOfValue, skipWs, topLevelSpans } from '../core/envelope.js';
 import { parseJsonExact } from '../core/json-exact.js';
 import { silentLogger } from '../core/logger.js';
-import { buildPipelines, defaultPipelineName } from '../pipeline/pipeline-builder.js';
-import { loadPlugins } from '../pipeline/plugin-loader.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { TssError } from '../plugin/errors.js';
 import type { DataType } from '../plugin/record.js';
-import type { Sink } from '../plugin/sink.js';
-import { DataLock, readLiveOwner } from '../stores/data-lock.js';
+import { readLiveOwner } from '../stores/data-lock.js';
 import { renderData } from '../stores/data-render.js';
 import { StoreCatalog } from '../stores/store-catalog.js';
-import { DEFAULT_STORE_OPTIONS } from '../stores/store-options.js';
+import { openLocalDataPath, type LocalDataPath } from './local-data-path.js';
 import { AdminError } from './store-admin.js';
 
 /** One record read from an import file. */
@@ -61,14 +58,13 @@ export interface StoreData {
 export const PAGE_LIMIT = 10_000;
 
 class LocalStoreData implements StoreData {
-  constructor(
-    private readonly dataDir: string,
-    private readonly catalog: StoreCatalog,
-    private readonly runners: ReadonlyMap<string, PipelineRunner>,
-    private readonly lock: DataLock,
-  ) {}
+  private readonly catalog: StoreCatalog;
 
-  get via(): string { return `data path ${this.dataDir}`; }
+  constructor(private readonly local: LocalDataPath, private readonly runners: ReadonlyMap<string, PipelineRunner>) {
+    this.catalog = local.catalog;
+  }
+
+  get via(): string { return `data path ${this.local.dataDir}`; }
 
   async info(store: string): Promise<StoreInfo> {
     const meta = this.catalog.meta(store);
@@ -97,9 +93,8 @@ class LocalStoreData implements StoreData {
   async close(): Promise<void> {
     try {
       for (const r of this.runners.values()) await r.drain();
-      for (const r of this.runners.values()) await r.sink.close();
     } finally {
-      this.lock.release();
+      await this.local.close();
     }
   }
 }
@@ -251,26 +246,7 @@ export async function openStoreData(config: TsstoreConfig, command: string, opts
     if (!auth) throw new AdminError(`${opts.url ? `the server ${url}` : `a tsstore server owns ${dataDir}; it`} needs a key: set TSSTORE_ADMIN_KEY, or pass --api-key (or TSSTORE_API_KEY) with the store's key`);
     return new RemoteStoreData(url, auth);
   }
-  const registry = loadPlugins(config.plugins, config.source.dir, config.source.file);
-  const pipelines = buildPipelines(config, { registry, logger: silentLogger() });
-  const lock = DataLock.acquire(dataDir, command);
-  const opened: Sink[] = [];
-  try {
-    for (const p of pipelines) {
-      await p.sink.open();
-      opened.push(p.sink);
-    }
-    const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
-    const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, silentLogger(), {
-      ...DEFAULT_STORE_OPTIONS, numBlocks: config.store.num_blocks, dataBlockSize: config.store.data_block_size,
-      indexBlockSize: config.store.index_block_size, dataType: config.store.data_type,
-    });
-    await catalog.load();
-    const runners = new Map(pipelines.map((p) => [p.name, new PipelineRunner(p.name, p.stages, p.sink, catalog, silentLogger())]));
-    return new LocalStoreData(dataDir, catalog, runners, lock);
-  } catch (err) {
-    for (const sink of opened) await sink.close().catch(() => undefined);
-    lock.release();
-    throw err;
-  }
+  const local = await openLocalDataPath(config, command);
+  const runners = new Map(local.pipelines.map((p) => [p.name, new PipelineRunner(p.name, p.stages, p.sink, local.catalog, silentLogger())]));
+  return new LocalStoreData(local, runners);
 }

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
+import { SerialQueue } from '../core/serial-queue.js';
 import { TssError } from '../plugin/errors.js';
 import type { Logger, StoreAccess } from '../plugin/descriptor.js';
 import type { DataType } from '../plugin/record.js';
@@ -48,19 +49,10 @@ export interface CreatedStore extends NewKey {
   readonly name: string;
 }
 
-/** Serialises catalog changes (create/drop/reset/keys): rare, and must not interleave. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 export class StoreCatalog implements StoreAccess {
   private readonly stores = new Map<string, StoreEntry>();
-  private readonly mutex = new Mutex();
+  /** Serialises catalog changes (create/drop/reset/keys): rare, and must not interleave. */
+  private readonly mutex = new SerialQueue();
   private readonly sinks: ReadonlyMap<string, Sink>;
   private readonly defaultPipeline: string;
   private readonly dropListeners = new Set<(store: string) => void | Promise<void>>();

@@ -13,7 +13,8 @@ import path from 'node:path';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { stringifyExact } from '../../../src/core/json-out.js';
-import { readBody } from '../../../src/http/body.js';
+import { readJsonObject } from '../../../src/http/body.js';
+import { SerialQueue } from '../../../src/core/serial-queue.js';
 import type { InputContext } from '../../../src/plugin/descriptor.js';
 import { TssError } from '../../../src/plugin/errors.js';
 import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
@@ -26,14 +27,6 @@ import { PullConnection } from './pull-connection.js';
 const ROUTE = '/api/stores/:store/ws/connections';
 const BODY_LIMIT = 64 * 1024;
 
-class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
 
 interface StoreConnections {
   readonly conns: Map<string, PullConnection>;
@@ -155,7 +148,7 @@ export class WsPullInput implements InputPlugin {
     const idOf = (ctx: Context): string => (ctx as Context & { params: Record<string, string> }).params.id;
 
     router.post(ROUTE, storeAuth, async (ctx) => {
-      const body = await jsonBody(ctx);
+      const body = await readJsonObject(ctx, BODY_LIMIT, 'an object {"mode","url","format"?,"headers"?}');
       const req = parseConnectionRequest(body);
       const conn = await this.create(storeOf(ctx), req);
       send(ctx, 201, conn.status());
@@ -218,18 +211,6 @@ export class WsPullInput implements InputPlugin {
       return id;
     });
   }
-}
-
-async function jsonBody(ctx: Context): Promise<Record<string, unknown>> {
-  const raw = await readBody(ctx, BODY_LIMIT);
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new TssError('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"mode","url","format"?,"headers"?}');
-  return v as Record<string, unknown>;
 }
 
 function send(ctx: Context, status: number, body: object): void {
