@@ -1,7 +1,10 @@
 /** Built-in plugins, registered through the same path as outside packages. */
 import type { PluginDescriptor } from '../plugin/descriptor.js';
 import restInput from '../../plugins/inputs/rest/index.js';
+import websocketInput from '../../plugins/inputs/websocket/index.js';
+import unixSocketInput from '../../plugins/inputs/unix_socket/index.js';
 import validateStage from '../../plugins/stages/validate/index.js';
 import memorySink from '../../plugins/sinks/memory/index.js';
+import blockfileSink from '../../plugins/sinks/blockfile/index.js';
 
-export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, memorySink];
+export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, websocketInput, unixSocketInput, validateStage, memorySink, blockfileSink];
