@@ -99,7 +99,7 @@ export class SocketConnection {
     if (this.state !== 'data') { this.socket.destroy(); return this.done; }
     this.flushBatch();
     await this.replies.whenAnswered();
-    this.socket.end();
+    this.endAndDrain();
     return this.done;
   }
 
@@ -202,7 +202,17 @@ export class SocketConnection {
     this.state = 'closing';
     clearTimeout(this.authTimer);
     this.socket.pause();
-    void this.replies.whenAnswered().then(() => { if (!this.closed) this.socket.end(); });
+    void this.replies.whenAnswered().then(() => this.endAndDrain());
+  }
+
+  /**
+   * Send FIN, then read (and ignore) until the client's FIN: a socket left paused would never see
+   * the EOF and would never close.
+   */
+  private endAndDrain(): void {
+    if (this.closed) return;
+    this.socket.end();
+    this.socket.resume();
   }
 
   private authTimeout(): void {
@@ -224,7 +234,7 @@ export class SocketConnection {
     if (this.state !== 'closing') {
       this.state = 'closing';
       clearTimeout(this.authTimer);
-      void this.replies.whenAnswered().then(() => { if (!this.closed) this.socket.end(); });
+      void this.replies.whenAnswered().then(() => this.endAndDrain());
     }
   }
 
