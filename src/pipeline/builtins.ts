@@ -4,7 +4,7 @@ import restInput from '../../plugins/inputs/rest/index.js';
 import websocketInput from '../../plugins/inputs/websocket/index.js';
 import unixSocketInput from '../../plugins/inputs/unix_socket/index.js';
 import validateStage from '../../plugins/stages/validate/index.js';
-import memorySink from '../../plugins/sinks/memory/index.js';
 import blockfileSink from '../../plugins/sinks/blockfile/index.js';
+import memorySink from '../../plugins/sinks/memory/index.js';
 
-export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, websocketInput, unixSocketInput, validateStage, memorySink, blockfileSink];
+export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, websocketInput, unixSocketInput, validateStage, blockfileSink, memorySink];

@@ -140,6 +140,9 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
       else if (!spans) end = blockPos(nextSeq) + BLOCK_HEADER_SIZE + need;
       else end = blockPos(nextSeq + blocks - 1) + BLOCK_HEADER_SIZE + (need - (blocks - 1) * payload);
       if ((!inTarget && touched + blocks > numBlocks) || !fits(end)) {
+        // A record needing the whole ring cannot share a write with the block being appended
+        // to: seal that block so the next batch starts fresh (and makes progress).
+        if (batch.length === 0 && cur) cur.sealed = true;
         stop = true;
         break;
       }
