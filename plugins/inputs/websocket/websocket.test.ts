@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { sleep, WsClient } from '../../../test/support/clients.js';
@@ -68,6 +69,25 @@ describe('websocket input', () => {
     const plain = await api(s.url, 'GET', `/api/stores/sensors/ws/write?api_key=${key}`);
     assert.equal(plain.status, 426);
     assert.match(plain.json.error, /upgrade required/);
+  });
+
+  it('answers a handshake ws refuses with 400 and keeps serving (no handler left hanging)', async () => {
+    const { port } = new URL(s.url);
+    for (let i = 0; i < 20; i++) {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const sock = net.connect(Number(port), '127.0.0.1');
+        let got = '';
+        sock.on('data', (c) => { got += c.toString(); });
+        sock.on('close', () => resolve(got));
+        sock.on('error', reject);
+        sock.write(`GET /api/stores/sensors/ws/write?api_key=${key} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      });
+      assert.match(reply, /^HTTP\/1\.1 400/);
+    }
+    const c = await WsClient.open(url());
+    c.send('{"data": "after bad handshakes"}');
+    assert.equal(frame((await c.take(1))[0]).type, 'ack');
+    c.close();
   });
 
   it('answers pipelined messages in order; an error never closes the connection', async () => {
