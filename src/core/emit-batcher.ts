@@ -37,6 +37,11 @@ export class EmitBatcher {
     else this.scheduled ??= setImmediate(this.flush);
   }
 
+  /** `submit` as a promise (for request/response inputs). */
+  run(records: IngestRecord[]): Promise<RecordResult[]> {
+    return new Promise((resolve) => this.submit(records, resolve));
+  }
+
   /** Records handed to `emit` (or waiting for it) and not answered yet. */
   get busy(): boolean {
     return this.inflight > 0 || this.records.length > 0;

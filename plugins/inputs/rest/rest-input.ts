@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import { decodeEnvelope, parseTimestampToken } from '../../../src/core/envelope.js';
 import { acceptedJson } from '../../../src/core/json-out.js';
 import { readBody, mediaType } from '../../../src/http/body.js';
+import { EmitBatcher } from '../../../src/core/emit-batcher.js';
 import { decodeElement, splitJsonArray, splitNdjson } from './batch-body.js';
 import { TssError, type Rejection } from '../../../src/plugin/errors.js';
 import type { InputContext } from '../../../src/plugin/descriptor.js';
@@ -34,6 +35,8 @@ export function failWith(r: Rejection): never {
 
 export class RestInput implements InputPlugin {
   private emit?: Emit;
+  /** Single inserts that arrive in the same event-loop turn share one emit. */
+  private batcher?: EmitBatcher;
   private stopped = false;
 
   constructor(private readonly options: RestInputOptions, private readonly ctx: InputContext) {}
@@ -44,6 +47,7 @@ export class RestInput implements InputPlugin {
 
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
+    this.batcher = new EmitBatcher(emit);
     const { router, storeAuth } = this.ctx.http;
     router.post('/api/stores/:store/data', storeAuth, (ctx) => this.insert(ctx));
     router.post('/api/stores/:store/data/batch', storeAuth, (ctx) => this.insertBatch(ctx));
@@ -51,6 +55,7 @@ export class RestInput implements InputPlugin {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.batcher?.settle();
   }
 
   private async insert(ctx: Context): Promise<void> {
@@ -63,7 +68,7 @@ export class RestInput implements InputPlugin {
     }
     const body = await readBody(ctx, this.options.body_limit);
     const record = this.toRecord(ctx, store, body);
-    const [result] = await this.emit([record]);
+    const [result] = await this.batcher!.run([record]);
     respond(ctx, result);
   }
 
