@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
@@ -157,6 +158,30 @@ describe('websocket input', () => {
 });
 
 describe('websocket input liveness and shutdown', () => {
+  it('is not taken for a stalled HTTP request by node\'s request timeouts after it has talked', async () => {
+    const s = await startServer({ pipelines: pipelines({ ping_interval_ms: 0 }) });
+    try {
+      const key = await s.createStore('sensors');
+      const srv = (s.server.http as unknown as { server: http.Server }).server;
+      srv.headersTimeout = 50;
+      srv.requestTimeout = 100;
+      const c = await WsClient.open(`${s.url.replace(/^http/, 'ws')}/api/stores/sensors/ws/write?api_key=${key}`);
+      c.send('{"data": 1}');
+      await c.take(1);
+      await sleep(300);
+      // Run node's periodic timeout check now instead of waiting its 30 s period.
+      const sym = Object.getOwnPropertySymbols(srv).find((x) => x.description === 'http.server.connectionsCheckingInterval')!;
+      (srv as unknown as Record<symbol, { _onTimeout(): void }>)[sym]._onTimeout();
+      await sleep(100);
+      assert.equal(c.ws.readyState, WebSocket.OPEN);
+      c.send('{"data": 2}');
+      assert.equal(frame((await c.take(1))[0]).type, 'ack');
+      c.close();
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('keeps an idle client that answers pings, and drops a peer that does not', async () => {
     const s = await startServer({ pipelines: pipelines({ ping_interval_ms: 100 }) });
     const key = await s.createStore('sensors');
