@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { sleep, WsClient } from '../../../test/support/clients.js';
-import { api, startServer, type TestServer } from '../../../test/support/server.js';
+import { api, startServer, tempDir, type TestServer } from '../../../test/support/server.js';
 import { parseJsonExact } from '../../../src/core/json-exact.js';
 
 const pipelines = (stream: Record<string, unknown> = {}) => ({
@@ -154,6 +156,33 @@ describe('websocket input', () => {
     }
     assert.equal(stamps.size, 2000);
     for (const c of clients) c.close();
+  });
+});
+
+describe('websocket input over TLS', () => {
+  it('serves WSS on the HTTPS port, refusals included', async () => {
+    const dir = tempDir('tss-tls-');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const s = await startServer({ pipelines: pipelines(), config: { server: { tls: { cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem') } } } });
+    try {
+      assert.match(s.url, /^https:/);
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+      const key = await s.createStore('sensors');
+      const u = `${s.url.replace(/^https/, 'wss')}/api/stores/sensors/ws/write`;
+      const c = await WsClient.open(`${u}?api_key=${key}`, { rejectUnauthorized: false });
+      c.send('{"timestamp": 1704067200000000001, "data": {"secure": true}}');
+      assert.equal(frame((await c.take(1))[0]).timestamp, 1704067200000000001n);
+      c.close();
+      const refused = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${u}?api_key=tsstore_00000000-0000-4000-8000-000000000000`, { rejectUnauthorized: false });
+        ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); res.resume(); ws.terminate(); });
+        ws.on('error', () => undefined);
+      });
+      assert.equal(refused, 401);
+    } finally {
+      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      await s.stop();
+    }
   });
 });
 
