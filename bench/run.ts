@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runEngineBench } from './engine.js';
 import { runInputBench } from './inputs.js';
+import { runPullBench } from './pull.js';
 import type { BenchRow } from './types.js';
 
 const COLUMNS: [keyof BenchRow, string][] = [
@@ -26,6 +27,7 @@ export function markdownTable(rows: readonly BenchRow[]): string {
 export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]> }[] = [
   { id: 'engine', title: 'Block-file engine (in process)', run: runEngineBench },
   { id: 'inputs', title: 'Inputs (tsstore serve in a child process, clients in the bench process)', run: runInputBench },
+  { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
 ];
 
 function machine(): string {

@@ -19,7 +19,13 @@ function walk(dir, out) {
   return out;
 }
 
+// Root build output, then each outside plugin package's own build (plugins/contrib/*/dist).
 let files = walk(dist, []).sort();
+const contrib = path.join(root, 'plugins', 'contrib');
+for (const name of fs.existsSync(contrib) ? fs.readdirSync(contrib).sort() : []) {
+  const out = path.join(contrib, name, 'dist');
+  if (fs.existsSync(out)) files.push(...walk(out, []).sort());
+}
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('scripts/test.js: no test files found under dist/ — did the build run?');

@@ -2,10 +2,15 @@
  * The tsstore server: composes config, plugins, the store catalog, the HTTP server and the
  * pipeline, and runs their lifecycle.
  *
- * start: load plugins → plan pipelines (all config problems at once) → lock the data path →
- *        open the sink → attach stores → start inputs → listen → advertise the URL in the lock.
- * stop:  stop listening → stop inputs (they answer what they received) → drain the pipeline →
- *        close the sink → release the lock.
+ * start: load plugins → build every pipeline (plan + construct, no I/O; all config problems at
+ *        once, resource conflicts included) → lock the data path → open the sinks → attach stores
+ *        → start inputs → listen → advertise the URL in the lock.
+ * stop:  stop listening → stop inputs (they answer what they received) → drain the pipelines →
+ *        close the sinks → release the lock.
+ *
+ * Several pipelines: each has its runner and sink; a store belongs to one pipeline (store.json
+ * `pipeline`, default `main` or the first); inputs emit into their own pipeline's runner. With one
+ * pipeline (the default) the runner skips the ownership check altogether.
  */
 import type { TsstoreConfig } from './config/config-types.js';
 import { createLogger } from './core/logger.js';
@@ -14,8 +19,8 @@ import { registerQueryRoutes } from './http/query-routes.js';
 import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
-import type { InputPlugin } from './plugin/input.js';
-import { constructInputs, constructSinkAndStages, planPipelines } from './pipeline/pipeline-builder.js';
+import type { Sink } from './plugin/sink.js';
+import { buildPipelines, defaultPipelineName, type BuiltInput, type InputBinding } from './pipeline/pipeline-builder.js';
 import { loadPlugins } from './pipeline/plugin-loader.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { PipelineRunner } from './pipeline/runner.js';
@@ -30,7 +35,7 @@ export interface ServerOptions {
 }
 
 export class TsstoreServer {
-  private inputs: { id: string; type: string; plugin: InputPlugin }[] = [];
+  private inputs: BuiltInput[] = [];
   private stopping?: Promise<void>;
 
   private constructor(
@@ -38,11 +43,14 @@ export class TsstoreServer {
     readonly logger: Logger,
     readonly registry: PluginRegistry,
     readonly catalog: StoreCatalog,
-    readonly runner: PipelineRunner,
+    /** One runner per pipeline, in config order. */
+    readonly runners: readonly PipelineRunner[],
     readonly http: HttpServer,
     private readonly lock: DataLock,
   ) {}
 
+  /** The first (with the default config: the only) pipeline's runner. */
+  get runner(): PipelineRunner { return this.runners[0]; }
   get url(): string { return this.http.url; }
   get port(): number { return this.http.port; }
 
@@ -52,39 +60,52 @@ export class TsstoreServer {
       throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `an admin key of at least ${MIN_ADMIN_KEY_LENGTH} characters is required: set TSSTORE_ADMIN_KEY or server.admin_key in the config${adminKey ? ` (the one given has ${adminKey.length})` : ''}`);
     }
     const logger = options.logger ?? createLogger(config.log.level);
-    const registry = loadPlugins(config.plugins, config.source.dir);
-    const [plan] = planPipelines(config, registry);
+    const registry = loadPlugins(config.plugins, config.source.dir, config.source.file);
+    const binding: InputBinding = {};
+    const pipelines = buildPipelines(config, { registry, logger, binding });
     const dataDir = config.store.base_path;
-    const { sink, stages } = constructSinkAndStages(plan, { registry, logger, dataDir });
 
     const lock = DataLock.acquire(dataDir, 'server');
+    const opened: Sink[] = [];
     let server: TsstoreServer | undefined;
     try {
-      await sink.open();
-      const catalog = new StoreCatalog(dataDir, sink, logger.child({ component: 'catalog' }), {
+      for (const p of pipelines) {
+        await p.sink.open();
+        opened.push(p.sink);
+      }
+      const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
+      const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), {
         ...DEFAULT_STORE_OPTIONS,
         numBlocks: config.store.num_blocks, dataBlockSize: config.store.data_block_size,
         indexBlockSize: config.store.index_block_size, dataType: config.store.data_type,
       });
       await catalog.load();
-      const runner = new PipelineRunner(plan.name, stages, sink, catalog, logger.child({ pipeline: plan.name }));
+      const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
+      const runners = pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf));
       const http = new HttpServer({ host: config.server.host, port: config.server.port, tls: config.server.tls, wsMaxFrame: config.server.ws_max_frame }, logger.child({ component: 'http' }));
-      server = new TsstoreServer(config, logger, registry, catalog, runner, http, lock);
-      const deps = { catalog, sinkOf: () => sink, adminKey };
+      server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock);
+      const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
-      server.inputs = [...constructInputs(plan, { registry, logger, dataDir, stores: catalog, http: http.host(catalog, adminKey) })];
-      for (const input of server.inputs) {
-        await input.plugin.start(runner.emit);
-        logger.info({ input: input.id, type: input.type }, 'Input started.');
+      binding.stores = catalog;
+      binding.http = http.host(catalog, adminKey);
+      for (const [i, p] of pipelines.entries()) {
+        for (const input of p.inputs) {
+          server.inputs.push(input);
+          await input.plugin.start(runners[i].emit);
+          logger.info({ pipeline: p.name, input: input.id, type: input.type }, 'Input started.');
+        }
       }
       await http.listen();
       lock.advertise(http.url);
-      logger.info({ url: http.url, dataDir, stores: catalog.list().length, tls: Boolean(config.server.tls) }, 'tsstore is serving.');
+      logger.info({ url: http.url, dataDir, stores: catalog.list().length, pipelines: pipelines.map((p) => p.name), tls: Boolean(config.server.tls) }, 'tsstore is serving.');
       return server;
     } catch (err) {
       if (server) await server.stop().catch(() => undefined);
-      else { await sink.close().catch(() => undefined); lock.release(); }
+      else {
+        for (const sink of opened) await sink.close().catch(() => undefined);
+        lock.release();
+      }
       throw err;
     }
   }
@@ -102,8 +123,10 @@ export class TsstoreServer {
       await input.plugin.stop().catch((err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'));
     }
     await httpClosed;
-    await this.runner.drain();
-    await this.runner.sink.close();
+    await Promise.all(this.runners.map((r) => r.drain()));
+    for (const r of this.runners) {
+      await r.sink.close().catch((err: Error) => this.logger.error({ pipeline: r.name, err: err.message }, 'Sink failed to close cleanly.'));
+    }
     this.lock.release();
     this.logger.info({}, 'Stopped.');
   }

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { TsstoreConfig } from '../config/config-types.js';
 import { silentLogger } from '../core/logger.js';
 import { parseJsonExact } from '../core/json-exact.js';
-import { constructSinkAndStages, planPipelines } from '../pipeline/pipeline-builder.js';
+import { buildPipelines, defaultPipelineName } from '../pipeline/pipeline-builder.js';
 import { loadPlugins } from '../pipeline/plugin-loader.js';
 import type { Sink } from '../plugin/sink.js';
 import { DataLock, readLiveOwner } from '../stores/data-lock.js';
@@ -76,18 +76,22 @@ class RemoteAdmin implements StoreAdmin {
 }
 
 class LocalAdmin implements StoreAdmin {
-  constructor(private readonly dataDir: string, private readonly catalog: StoreCatalog, private readonly sink: Sink, private readonly lock: DataLock) {}
+  constructor(private readonly dataDir: string, private readonly catalog: StoreCatalog, private readonly sinks: readonly Sink[], private readonly lock: DataLock) {}
   get via(): string { return `data path ${this.dataDir}`; }
   async create(name: string, options: Record<string, unknown>) { return this.catalog.create(name, options); }
   async list() { return this.catalog.list(); }
-  async stats(name: string) { return storeStats(this.catalog, this.sink, name); }
+  async stats(name: string) { return storeStats(this.catalog, this.catalog.sinkOf(name), name); }
   async remove(name: string) { await this.catalog.drop(name); }
   async reset(name: string) { await this.catalog.reset(name); }
   async keys(name: string) { return this.catalog.listKeys(name); }
   async revoke(name: string, keyId: string) { await this.catalog.revokeKey(name, keyId); }
   async regenerate(name: string) { return this.catalog.regenerateKey(name); }
   async close() {
-    try { await this.sink.close(); } finally { this.lock.release(); }
+    try {
+      for (const sink of this.sinks) await sink.close();
+    } finally {
+      this.lock.release();
+    }
   }
 }
 
@@ -98,20 +102,24 @@ export async function openStoreAdmin(config: TsstoreConfig, command: string): Pr
     if (!config.server.admin_key) throw new AdminError(`a tsstore server (pid ${owner.pid}) owns ${dataDir}; set TSSTORE_ADMIN_KEY (or server.admin_key in the config) so this command can ask it`);
     return new RemoteAdmin(owner.url, config.server.admin_key);
   }
-  const registry = loadPlugins(config.plugins, config.source.dir);
-  const [plan] = planPipelines(config, registry);
-  const { sink } = constructSinkAndStages(plan, { registry, logger: silentLogger(), dataDir });
+  const registry = loadPlugins(config.plugins, config.source.dir, config.source.file);
+  const pipelines = buildPipelines(config, { registry, logger: silentLogger() });
   const lock = DataLock.acquire(dataDir, command);
+  const opened: Sink[] = [];
   try {
-    await sink.open();
-    const catalog = new StoreCatalog(dataDir, sink, silentLogger(), {
+    for (const p of pipelines) {
+      await p.sink.open();
+      opened.push(p.sink);
+    }
+    const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
+    const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, silentLogger(), {
       ...DEFAULT_STORE_OPTIONS, numBlocks: config.store.num_blocks, dataBlockSize: config.store.data_block_size,
       indexBlockSize: config.store.index_block_size, dataType: config.store.data_type,
     });
     await catalog.load();
-    return new LocalAdmin(dataDir, catalog, sink, lock);
+    return new LocalAdmin(dataDir, catalog, opened, lock);
   } catch (err) {
-    await sink.close().catch(() => undefined);
+    for (const sink of opened) await sink.close().catch(() => undefined);
     lock.release();
     throw err;
   }

@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
+import { ConfigError } from '../config/load-config.js';
+import { checkConfig } from '../pipeline/check-config.js';
 import { TsstoreServer } from '../server.js';
 
 export default class Serve extends BaseCommand<typeof Serve> {
@@ -19,12 +21,12 @@ export default class Serve extends BaseCommand<typeof Serve> {
 
   async run(): Promise<void> {
     const { flags } = this;
-    const config = await this.loadConfig({
-      socketPath: flags['no-socket'] ? null : flags.socket,
-      port: flags.port,
-      host: flags.host,
-      logLevel: flags['log-level'],
+    // The whole config is checked first, so a bad one is refused with every problem at once.
+    const { config, problems } = await checkConfig({
+      file: this.flags.config,
+      flags: { socketPath: flags['no-socket'] ? null : flags.socket, port: flags.port, host: flags.host, logLevel: flags['log-level'] },
     });
+    if (problems.length) throw new ConfigError(problems, config.source.file);
     // Listen for signals before starting: a SIGTERM during startup must not kill the process
     // with the default action; it stops the server as soon as it is up.
     let signalled: NodeJS.Signals | undefined;

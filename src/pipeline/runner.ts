@@ -26,6 +26,8 @@ export class PipelineRunner {
     readonly sink: Sink,
     private readonly stores: Pick<StoreAccess, 'view'>,
     private readonly logger: Logger,
+    /** With several pipelines: the pipeline each store belongs to (records for others are rejected). */
+    private readonly ownerOf?: (store: string) => string | undefined,
   ) {}
 
   /** The Emit handed to inputs. */
@@ -65,6 +67,14 @@ export class PipelineRunner {
       const r = reject('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
       records.forEach((_, i) => put(i, r));
       return;
+    }
+    if (this.ownerOf) {
+      const owner = this.ownerOf(store);
+      if (owner !== this.name) {
+        const r = reject('TSS_ERR_WRONG_PIPELINE', `store ${store} belongs to pipeline ${owner}; this input feeds pipeline ${this.name}`);
+        records.forEach((_, i) => put(i, r));
+        return;
+      }
     }
     let live = records;
     let slots = records.map((_, i) => i);

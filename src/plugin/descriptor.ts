@@ -45,6 +45,14 @@ export interface StoreAccess {
    * TSS_ERR_API_KEY_REQUIRED / _FORMAT / _INVALID (401) or TSS_ERR_STORE_NOT_FOUND (404).
    */
   authenticate(store: string, apiKey: string | undefined): StoreView;
+  /**
+   * Be told when a store is deleted. The listener runs after the store stopped taking requests'
+   * authentication but before its data and directory are removed; the deletion waits for a
+   * returned promise (so an input can stop its work on the store and finish what is in flight).
+   * A listener that throws or rejects is logged and does not stop the deletion. Returns a
+   * function that removes the listener.
+   */
+  onStoreDropped(listener: (store: string) => void | Promise<void>): () => void;
 }
 
 /** The shared HTTP server (one port for REST, WebSocket and management routes). */

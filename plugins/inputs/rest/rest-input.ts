@@ -42,7 +42,8 @@ export class RestInput implements InputPlugin {
   constructor(private readonly options: RestInputOptions, private readonly ctx: InputContext) {}
 
   resources(): Resource[] {
-    return [{ kind: 'http-route', id: 'POST /api/stores/:store/data' }, { kind: 'http-route', id: 'POST /api/stores/:store/data/batch' }];
+    // One claim stands for both routes (data and data/batch): they always come together.
+    return [{ kind: 'http-route', id: 'POST /api/stores/:store/data' }];
   }
 
   async start(emit: Emit): Promise<void> {

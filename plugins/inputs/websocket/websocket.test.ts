@@ -212,7 +212,7 @@ describe('websocket input liveness and shutdown', () => {
   });
 
   it('keeps an idle client that answers pings, and drops a peer that does not', async () => {
-    const s = await startServer({ pipelines: pipelines({ ping_interval_ms: 100 }) });
+    const s = await startServer({ pipelines: pipelines({ ping_interval_ms: 400 }) });
     const key = await s.createStore('sensors');
     const u = `${s.url.replace(/^http/, 'ws')}/api/stores/sensors/ws/write?api_key=${key}`;
     const idle = await WsClient.open(u);
@@ -220,7 +220,7 @@ describe('websocket input liveness and shutdown', () => {
     idle.ws.on('ping', () => pings++);
     const dead = await WsClient.open(u, { autoPong: false });
     assert.equal(await dead.closed, 1006);
-    await sleep(500);
+    await sleep(1000);
     assert.ok(pings >= 3, `pings seen: ${pings}`);
     assert.equal(idle.ws.readyState, WebSocket.OPEN);
     idle.send('{"data": "after idling"}');
