@@ -5,16 +5,25 @@
  * start: load plugins → build every pipeline (plan + construct, no I/O; all config problems at
  *        once, resource conflicts included) → lock the data path → open the sinks → attach stores
  *        → start inputs → listen → advertise the URL in the lock.
- * stop:  stop listening → stop inputs (they answer what they received) → drain the pipelines →
- *        close the sinks → release the lock.
+ *        `/ready` answers 200 from here on.
+ * stop:  `/ready` turns 503 → stop listening → stop inputs (they answer what they received) →
+ *        drain the pipelines → close the sinks → release the lock.
  *
  * Several pipelines: each has its runner and sink; a store belongs to one pipeline (store.json
  * `pipeline`, default `main` or the first); inputs emit into their own pipeline's runner. With one
  * pipeline (the default) the runner skips the ownership check altogether.
+ *
+ * Each server has its own metrics registry (src/metrics), so servers in one process never share
+ * counters. TLS material is read and checked before anything starts.
  */
+import fs from 'node:fs';
+import tls from 'node:tls';
 import type { TsstoreConfig } from './config/config-types.js';
 import { createLogger } from './core/logger.js';
+import { ConfigError } from './config/load-config.js';
 import { HttpServer } from './http/app.js';
+import { registerOpsRoutes } from './http/ops-routes.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import { registerQueryRoutes } from './http/query-routes.js';
 import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
@@ -34,9 +43,36 @@ export interface ServerOptions {
   readonly logger?: Logger;
 }
 
+/** Reads and parses the TLS certificate and key, so a bad path or PEM stops `serve` at once. */
+function checkTls(config: TsstoreConfig): void {
+  const t = config.server.tls;
+  if (!t) return;
+  const problems: { path: string; message: string }[] = [];
+  const read = (file: string, what: string, at: string): Buffer | undefined => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      problems.push({ path: at, message: `cannot read the TLS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      return undefined;
+    }
+  };
+  const cert = read(t.cert, 'certificate', 'server.tls.cert');
+  const key = read(t.key, 'key', 'server.tls.key');
+  if (cert && key) {
+    try {
+      tls.createSecureContext({ cert, key });
+    } catch (err) {
+      problems.push({ path: 'server.tls', message: `the certificate ${t.cert} and key ${t.key} are not a usable PEM pair: ${(err as Error).message}` });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems, config.source.file);
+}
+
 export class TsstoreServer {
   private inputs: BuiltInput[] = [];
   private stopping?: Promise<void>;
+  private sinksOpen = false;
+  private inputsStarted = false;
 
   private constructor(
     readonly config: TsstoreConfig,
@@ -47,7 +83,21 @@ export class TsstoreServer {
     readonly runners: readonly PipelineRunner[],
     readonly http: HttpServer,
     private readonly lock: DataLock,
+    readonly metrics: ServerMetrics,
   ) {}
+
+  /** Why `/ready` answers 503; empty when the server is ready. */
+  notReady(): string[] {
+    const reasons: string[] = [];
+    if (this.stopping) reasons.push('server is shutting down');
+    for (const r of this.runners) {
+      const open = r.sink.isOpen ? r.sink.isOpen() : this.sinksOpen;
+      if (!open) reasons.push(this.runners.length > 1 ? `sink of pipeline ${r.name} is not open` : 'sink is not open');
+    }
+    if (!this.inputsStarted) reasons.push('inputs are not started');
+    if (this.runners.some((r) => !r.accepting)) reasons.push('pipeline is not accepting records');
+    return reasons;
+  }
 
   /** The first (with the default config: the only) pipeline's runner. */
   get runner(): PipelineRunner { return this.runners[0]; }
@@ -62,7 +112,9 @@ export class TsstoreServer {
     const logger = options.logger ?? createLogger(config.log.level);
     const registry = loadPlugins(config.plugins, config.source.dir, config.source.file);
     const binding: InputBinding = {};
-    const pipelines = buildPipelines(config, { registry, logger, binding });
+    const metrics = new ServerMetrics();
+    const pipelines = buildPipelines(config, { registry, logger, binding, metrics: metrics.plugin.bind(metrics) });
+    checkTls(config);
     const dataDir = config.store.base_path;
 
     const lock = DataLock.acquire(dataDir, 'server');
@@ -72,6 +124,7 @@ export class TsstoreServer {
       for (const p of pipelines) {
         await p.sink.open();
         opened.push(p.sink);
+        logger.info({ pipeline: p.name, sink: p.plan.sink.id, type: p.plan.sink.type }, 'Sink opened.');
       }
       const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
       const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), {
@@ -81,9 +134,18 @@ export class TsstoreServer {
       });
       await catalog.load();
       const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
-      const runners = pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf));
-      const http = new HttpServer({ host: config.server.host, port: config.server.port, tls: config.server.tls, wsMaxFrame: config.server.ws_max_frame }, logger.child({ component: 'http' }));
-      server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock);
+      const runners = pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));
+      const http = new HttpServer({
+        host: config.server.host, port: config.server.port, tls: config.server.tls, wsMaxFrame: config.server.ws_max_frame,
+        onError: (code) => metrics.httpError(code),
+      }, logger.child({ component: 'http' }));
+      server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock, metrics);
+      server.sinksOpen = true;
+      const self = server;
+      metrics.watchStores({ list: () => catalog.list(), stats: (store) => catalog.sinkOf(store).stats(store) });
+      metrics.scrapeGauge('tsstore_http_open_connections', 'Open client connections on the HTTP(S) port (keep-alive and WebSocket).', () => http.connections);
+      metrics.scrapeGauge('tsstore_ready', '1 when /ready answers 200, else 0.', () => (self.notReady().length === 0 ? 1 : 0));
+      registerOpsRoutes(http.router, { metrics, notReady: () => self.notReady() });
       const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
@@ -97,6 +159,7 @@ export class TsstoreServer {
         }
       }
       await http.listen();
+      server.inputsStarted = true;
       lock.advertise(http.url);
       logger.info({ url: http.url, dataDir, stores: catalog.list().length, pipelines: pipelines.map((p) => p.name), tls: Boolean(config.server.tls) }, 'tsstore is serving.');
       return server;
@@ -120,12 +183,19 @@ export class TsstoreServer {
     this.logger.info({}, 'Stopping: no new connections; finishing what was received.');
     const httpClosed = this.http.close();
     for (const input of [...this.inputs].reverse()) {
-      await input.plugin.stop().catch((err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'));
+      await input.plugin.stop().then(
+        () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
+        (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
+      );
     }
     await httpClosed;
     await Promise.all(this.runners.map((r) => r.drain()));
+    this.sinksOpen = false;
     for (const r of this.runners) {
-      await r.sink.close().catch((err: Error) => this.logger.error({ pipeline: r.name, err: err.message }, 'Sink failed to close cleanly.'));
+      await r.sink.close().then(
+        () => this.logger.info({ pipeline: r.name }, 'Sink closed.'),
+        (err: Error) => this.logger.error({ pipeline: r.name, err: err.message }, 'Sink failed to close cleanly.'),
+      );
     }
     this.lock.release();
     this.logger.info({}, 'Stopped.');

@@ -60,7 +60,7 @@ function request(base: string, adminKey: string, method: string, path: string, b
   });
 }
 
-class RemoteAdmin implements StoreAdmin {
+export class RemoteAdmin implements StoreAdmin {
   constructor(private readonly url: string, private readonly adminKey: string) {}
   get via(): string { return `server ${this.url}`; }
   private call(method: string, path: string, body?: unknown): Promise<unknown> { return request(this.url, this.adminKey, method, path, body); }

@@ -10,13 +10,16 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'TSSTORE_ADMIN_KEY=change-me-to-20-chars-or-more <%= config.bin %> serve',
     '<%= config.bin %> serve --socket /tmp/tsstore.sock --port 8080',
     '<%= config.bin %> serve --no-socket --config ./tsstore.config.yaml',
+    '<%= config.bin %> serve --tls-cert /etc/tsstore/cert.pem --tls-key /etc/tsstore/key.pem',
   ];
   static override flags = {
     socket: Flags.string({ description: 'Unix socket path (default /var/run/tsstore/tsstore.sock, or TSSTORE_SOCKET_PATH)', exclusive: ['no-socket'] }),
     'no-socket': Flags.boolean({ description: 'Do not listen on a Unix socket', default: false }),
     port: Flags.integer({ char: 'p', description: 'HTTP port (default 21080, or TSSTORE_PORT)', min: 0, max: 65535 }),
     host: Flags.string({ description: 'HTTP listen address (default 0.0.0.0, or TSSTORE_HOST)' }),
-    'log-level': Flags.string({ description: 'Log level', options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+    'log-level': Flags.string({ description: 'Log level (default info, or TSSTORE_LOG_LEVEL, or log.level)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+    'tls-cert': Flags.string({ description: 'TLS certificate (PEM): serve HTTPS and WSS on the port (or TSSTORE_TLS_CERT, server.tls.cert)', dependsOn: ['tls-key'] }),
+    'tls-key': Flags.string({ description: 'TLS private key (PEM) for --tls-cert (or TSSTORE_TLS_KEY, server.tls.key)', dependsOn: ['tls-cert'] }),
   };
 
   async run(): Promise<void> {
@@ -24,7 +27,10 @@ export default class Serve extends BaseCommand<typeof Serve> {
     // The whole config is checked first, so a bad one is refused with every problem at once.
     const { config, problems } = await checkConfig({
       file: this.flags.config,
-      flags: { socketPath: flags['no-socket'] ? null : flags.socket, port: flags.port, host: flags.host, logLevel: flags['log-level'] },
+      flags: {
+        socketPath: flags['no-socket'] ? null : flags.socket, port: flags.port, host: flags.host, logLevel: flags['log-level'],
+        tlsCert: flags['tls-cert'], tlsKey: flags['tls-key'],
+      },
     });
     if (problems.length) throw new ConfigError(problems, config.source.file);
     // Listen for signals before starting: a SIGTERM during startup must not kill the process

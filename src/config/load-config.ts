@@ -34,7 +34,11 @@ export interface LoadOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** Flag overrides, applied last. `socketPath: null` disables the Unix socket. */
-  readonly flags?: { readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string };
+  readonly flags?: {
+    readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string;
+    /** TLS certificate and key files (relative to the working directory). */
+    readonly tlsCert?: string; readonly tlsKey?: string;
+  };
 }
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -102,27 +106,30 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
   const store = objectOr(raw.store);
   const tlsRaw = objectOr(server.tls);
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-  const tlsCert: string | undefined = env.TSSTORE_TLS_CERT || str(tlsRaw.cert) || str(tlsRaw.cert_file);
-  const tlsKey: string | undefined = env.TSSTORE_TLS_KEY || str(tlsRaw.key) || str(tlsRaw.key_file);
-  const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT;
+  const flags = opts.flags ?? {};
+  const dir = file ? path.dirname(file) : cwd;
+  // Flags and environment name files from the working directory, the config file from its own.
+  const fromFile = (p: string | undefined): string | undefined => (p ? path.resolve(dir, p) : undefined);
+  const fromCwd = (p: string | undefined): string | undefined => (p ? path.resolve(cwd, p) : undefined);
+  const tlsCert = fromCwd(flags.tlsCert) ?? fromCwd(env.TSSTORE_TLS_CERT || undefined) ?? fromFile(str(tlsRaw.cert) ?? str(tlsRaw.cert_file));
+  const tlsKey = fromCwd(flags.tlsKey) ?? fromCwd(env.TSSTORE_TLS_KEY || undefined) ?? fromFile(str(tlsRaw.key) ?? str(tlsRaw.key_file));
+  const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT && !flags.tlsCert;
   if (!tlsOff && Boolean(tlsCert) !== Boolean(tlsKey)) {
-    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (TSSTORE_TLS_CERT / TSSTORE_TLS_KEY)' });
+    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (--tls-cert / --tls-key, TSSTORE_TLS_CERT / TSSTORE_TLS_KEY, or server.tls.cert / server.tls.key)' });
   }
   const envPort = envInt(env, 'TSSTORE_PORT', problems);
-  const flags = opts.flags ?? {};
 
   let socketPath: string | null = server.socket_path === '' ? null : (server.socket_path ?? DEFAULTS.server.socket_path);
   if (env.TSSTORE_SOCKET_PATH !== undefined) socketPath = env.TSSTORE_SOCKET_PATH || null;
   if (flags.socketPath !== undefined) socketPath = flags.socketPath;
 
-  const dir = file ? path.dirname(file) : cwd;
   const config: TsstoreConfig = {
     server: {
       host: flags.host ?? (env.TSSTORE_HOST || server.host || DEFAULTS.server.host),
       port: flags.port ?? envPort ?? server.port ?? DEFAULTS.server.port,
       socket_path: socketPath,
       admin_key: env.TSSTORE_ADMIN_KEY || server.admin_key || undefined,
-      tls: !tlsOff && tlsCert && tlsKey ? { cert: path.resolve(dir, tlsCert), key: path.resolve(dir, tlsKey) } : undefined,
+      tls: !tlsOff && tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined,
       ws_max_frame: server.ws_max_frame ?? DEFAULTS.server.ws_max_frame,
     },
     store: {

@@ -27,7 +27,7 @@ function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
-function skipWs(b: Buffer, i: number): number {
+export function skipWs(b: Buffer, i: number): number {
   while (i < b.length && isWs(b[i])) i++;
   return i;
 }
@@ -45,7 +45,7 @@ function endOfString(b: Buffer, i: number): number {
 }
 
 /** Index just past the JSON value starting at `i` (input already known to be valid JSON). */
-function endOfValue(b: Buffer, i: number): number {
+export function endOfValue(b: Buffer, i: number): number {
   const c = b[i];
   if (c === QUOTE) return endOfString(b, i);
   if (c === LBRACE || c === LBRACKET) {
@@ -68,7 +68,7 @@ function endOfValue(b: Buffer, i: number): number {
 }
 
 /** Spans of the top-level members of a JSON object (last occurrence wins, like JSON.parse). */
-function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string, [number, number]> {
+export function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string, [number, number]> {
   const spans = new Map<string, [number, number]>();
   let i = skipWs(b, 0) + 1; // past '{'
   for (;;) {

@@ -12,6 +12,7 @@ import Router from '@koa/router';
 import websocket from 'koa-easy-ws';
 import { ERRORS, TssError, toTssError } from '../plugin/errors.js';
 import type { HttpHost, Logger, StoreAccess } from '../plugin/descriptor.js';
+import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { storeAuth } from './auth.js';
 
 export interface HttpOptions {
@@ -20,6 +21,8 @@ export interface HttpOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Hard cap for one WebSocket frame: above it the connection is closed with 1009. */
   readonly wsMaxFrame: number;
+  /** Told about every error answer (for metrics). */
+  readonly onError?: (code: string) => void;
 }
 
 const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -29,8 +32,14 @@ export class HttpServer {
   readonly router = new Router();
   private server?: http.Server | https.Server;
   private readonly sockets = new Set<import('node:net').Socket>();
+  /** Refused credentials (warn: an operator wants to see them); other client errors (debug: the
+   * pipeline already logs per-record rejections with store, input and code). Both rate-limited. */
+  private readonly authErrors: RateLimitedLog;
+  private readonly clientErrors: RateLimitedLog;
 
   constructor(private readonly options: HttpOptions, private readonly logger: Logger) {
+    this.authErrors = new RateLimitedLog(logger, 'warn');
+    this.clientErrors = new RateLimitedLog(logger, 'debug');
     this.app.on('error', (err: NodeJS.ErrnoException) => {
       if (!QUIET_ERRORS.has(err.code ?? '')) this.logger.error({ err: err.stack ?? String(err) }, 'HTTP server error.');
     });
@@ -42,7 +51,13 @@ export class HttpServer {
         }
       } catch (err) {
         const e = err instanceof TssError ? err : mapForeign(err);
+        this.options.onError?.(e.code);
+        // ctx.path, never ctx.url: a query string may carry a key (?api_key=, ?admin_key=).
         if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) }, 'Request failed.');
+        else if (e.status !== 404 || (ctx.params as Record<string, string> | undefined)?.store) {
+          const store = (ctx.params as Record<string, string> | undefined)?.store;
+          (e.status === 401 ? this.authErrors : this.clientErrors).log(e.code, { code: e.code, status: e.status, method: ctx.method, route: (ctx as { _matchedRoute?: string })._matchedRoute ?? ctx.path, ...(store ? { store } : {}), err: e.message }, 'Request refused.');
+        }
         ctx.status = e.status;
         ctx.type = 'application/json';
         ctx.body = JSON.stringify({ error: e.message, code: e.code });
@@ -88,6 +103,11 @@ export class HttpServer {
     });
   }
 
+  /** Open client connections (HTTP keep-alive and upgraded WebSockets). */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   get port(): number {
     return (this.server?.address() as AddressInfo | null)?.port ?? this.options.port;
   }
@@ -99,6 +119,8 @@ export class HttpServer {
 
   /** Stop accepting; let requests in flight finish for up to `graceMs`, then cut what is left. */
   async close(graceMs = 5_000): Promise<void> {
+    this.authErrors.close();
+    this.clientErrors.close();
     const server = this.server;
     if (!server) return;
     this.server = undefined;

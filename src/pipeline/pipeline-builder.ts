@@ -11,7 +11,7 @@
  * store catalog and the HTTP server exist, before any input starts. An input that touches them in
  * its constructor (against the contract) gets a clear error.
  */
-import type { Logger, InputContext, HttpHost, StoreAccess } from '../plugin/descriptor.js';
+import type { Logger, InputContext, HttpHost, PluginMetrics, StoreAccess } from '../plugin/descriptor.js';
 import type { InputPlugin, Resource } from '../plugin/input.js';
 import type { Sink } from '../plugin/sink.js';
 import type { Stage } from '../plugin/stage.js';
@@ -65,6 +65,8 @@ export interface BuildDeps {
   readonly registry: PluginRegistry;
   readonly logger: Logger;
   readonly binding?: InputBinding;
+  /** The server's metrics facility for one plugin instance (PluginContext.metrics). */
+  readonly metrics?: (kind: 'input' | 'stage' | 'sink', id: string) => PluginMetrics;
 }
 
 /** The pipeline a store belongs to when it names none: `main` if configured, else the first. */
@@ -172,8 +174,8 @@ function unbound(what: string, id: string): never {
   throw new Error(`input ${id} used ctx.${what} in its constructor; plugins may use it from start() on`);
 }
 
-function sinkStageContext(id: string, kind: string, logger: Logger, dataDir: string) {
-  return { id, logger: logger.child({ [kind]: id }), dataDir };
+function sinkStageContext(id: string, kind: 'stage' | 'sink', logger: Logger, dataDir: string, metrics: BuildDeps['metrics']) {
+  return { id, logger: logger.child({ [kind]: id }), dataDir, metrics: metrics?.(kind, id) };
 }
 
 /**
@@ -200,13 +202,13 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
   for (const plan of plans) {
     const logger = deps.logger;
     const planned = plan.sink;
-    const sink = planned && attempt(planned.path, () => deps.registry.get('sink', planned.type)!.create(planned.options, sinkStageContext(planned.id, 'sink', logger, dataDir)));
-    const stages = plan.stages.map((s) => attempt(s.path, () => deps.registry.get('stage', s.type)!.create(s.options, sinkStageContext(s.id, 'stage', logger, dataDir))));
+    const sink = planned && attempt(planned.path, () => deps.registry.get('sink', planned.type)!.create(planned.options, sinkStageContext(planned.id, 'sink', logger, dataDir, deps.metrics)));
+    const stages = plan.stages.map((s) => attempt(s.path, () => deps.registry.get('stage', s.type)!.create(s.options, sinkStageContext(s.id, 'stage', logger, dataDir, deps.metrics))));
     const inputs: BuiltInput[] = [];
     for (const planned of plan.inputs) {
       if (!planned.enabled) continue;
       const ctx: InputContext = {
-        id: planned.id, logger: logger.child({ pipeline: plan.name, input: planned.id }), dataDir,
+        id: planned.id, logger: logger.child({ pipeline: plan.name, input: planned.id }), dataDir, metrics: deps.metrics?.('input', planned.id),
         get stores() { return binding.stores ?? unbound('stores', planned.id); },
         get http() { return binding.http ?? unbound('http', planned.id); },
       };

@@ -54,6 +54,10 @@ export class BlockFileSink implements Sink {
     this.state = 'closed';
   }
 
+  isOpen(): boolean {
+    return this.state === 'open';
+  }
+
   private assertOpen(): void {
     if (this.state !== 'open') throw new TssError('TSS_ERR_SINK_CLOSED');
   }

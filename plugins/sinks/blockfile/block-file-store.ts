@@ -63,6 +63,9 @@ export class BlockFileStore {
   /** Bumped by reset: reads started before it discard what they read. */
   private epoch = 0;
   private overwritten = 0;
+  /** Since open, for stats (metrics): physical group commits and fsync/fdatasync calls. */
+  private commits = 0;
+  private fsyncs = 0;
 
   private constructor(
     readonly name: string,
@@ -210,8 +213,8 @@ export class BlockFileStore {
   }
 
   private async syncForAck(): Promise<void> {
-    if (this.settings.fsync === 'always') await this.fh.sync();
-    else if (this.settings.fsync === 'batch') await this.fh.datasync();
+    if (this.settings.fsync === 'always') { this.fsyncs++; await this.fh.sync(); }
+    else if (this.settings.fsync === 'batch') { this.fsyncs++; await this.fh.datasync(); }
     else this.dirty = true;
   }
 
@@ -225,6 +228,7 @@ export class BlockFileStore {
       b.endOffset = batch.appendEnd;
     }
     for (const nb of batch.newBlocks) this.ring.push(nb);
+    this.commits++;
     this.totals.count += batch.accepted;
     this.totals.bytes += batch.acceptedBytes;
     this.newestTs = batch.newestTs;
@@ -273,6 +277,7 @@ export class BlockFileStore {
     if (!this.dirty || this.closed) return;
     this.dirty = false;
     try {
+      this.fsyncs++;
       await this.fh.datasync();
     } catch (err) {
       this.dirty = true;
@@ -448,6 +453,8 @@ export class BlockFileStore {
         blockSize,
         fsync: this.settings.fsync,
         discardedBlocksAtOpen: this.discardedAtOpen,
+        commits: this.commits,
+        fsyncs: this.fsyncs,
       },
     };
   }
