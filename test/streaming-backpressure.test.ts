@@ -8,6 +8,7 @@ import type net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sinkState } from './fixtures/gated-sink.js';
 import { LineClient, sleep, until, WsClient } from './support/clients.js';
+import { metricValue, parseMetrics } from './support/prometheus.js';
 import { api, startServer, tempDir, type TestServer } from './support/server.js';
 
 /** Waits until the sink has stopped receiving records (two polls apart agree) and returns the count. */
@@ -93,6 +94,9 @@ describe('streaming inputs against a gated sink', () => {
     const received = await settledReceived();
     assert.ok(received < total / 4, `the server kept reading: ${received} records reached the sink`);
     assert.ok(c.socket.writableLength > 0, 'the client still has unsent bytes: the server stopped reading');
+    const m = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+    assert.ok(metricValue(m, 'tsstore_input_reads_paused_total', { input: 'local', store: 'bp' }) >= 1);
+    assert.equal(metricValue(m, 'tsstore_input_open_connections', { input: 'local', store: 'bp' }), 1);
     sinkState.release();
     const replies = await c.take(total, 60_000);
     assert.ok(replies.every((r) => r.startsWith('OK ')));
@@ -121,6 +125,9 @@ describe('streaming inputs against a gated sink', () => {
     for (let i = 0; i < total; i++) c.send(`{"data":{"seq":${i}}}`);
     const received = await settledReceived();
     assert.ok(received < total / 4, `the server kept reading: ${received} records reached the sink`);
+    const m = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+    assert.ok(metricValue(m, 'tsstore_input_reads_paused_total', { input: 'stream', store: 'bp' }) >= 1);
+    assert.equal(metricValue(m, 'tsstore_input_open_connections', { input: 'stream', store: 'bp' }), 1);
     sinkState.release();
     const frames = await c.take(total, 60_000);
     assert.ok(frames.every((f) => f.startsWith('{"type":"ack"')));

@@ -22,6 +22,10 @@ export interface ConnectionSettings {
   readonly authTimeoutMs: number;
   readonly highWater: number;
   readonly lowWater: number;
+  /** Called when the client has authenticated (metrics). */
+  readonly onAuthenticated?: (store: string) => void;
+  /** Called each time reading is paused (metrics). */
+  readonly onPause?: (store: string) => void;
 }
 
 const NL = 0x0a;
@@ -71,7 +75,7 @@ export class SocketConnection {
     this.origin = { input: inputId, remote: 'unix' };
     this.replies = new OrderedReplies(batcher, {
       write: (lines) => this.write(lines),
-      pause: () => { this.socket.pause(); },
+      pause: () => { this.socket.pause(); settings.onPause?.(this.store); },
       resume: () => { if (!this.stopping && this.state !== 'closing') this.socket.resume(); },
     }, renderResult, settings.highWater, settings.lowWater);
     this.done = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -85,8 +89,9 @@ export class SocketConnection {
     this.authTimer = setTimeout(() => this.authTimeout(), settings.authTimeoutMs);
   }
 
-  get authenticated(): boolean {
-    return this.state === 'data';
+  /** The authenticated store ('' before AUTH). */
+  get storeName(): string {
+    return this.store;
   }
 
   /**
@@ -176,6 +181,7 @@ export class SocketConnection {
     this.authTimer = undefined;
     this.store = m[1];
     this.state = 'data';
+    this.settings.onAuthenticated?.(this.store);
     this.replies.reply('OK\n');
   }
 

@@ -49,17 +49,24 @@ export class UnixSocketInput implements InputPlugin {
     await claimSocketPath(socketPath);
     const batcher = new EmitBatcher(emit);
     this.batcher = batcher;
+    const openConnections = this.ctx.metrics?.gauge('open_connections', 'Open connections.', ['store']);
+    const pauses = this.ctx.metrics?.counter('reads_paused_total', 'Times reading from a connection was paused for back-pressure.', ['store']);
     const settings = {
       maxLine: this.options.max_line,
       authTimeoutMs: this.options.auth_timeout_ms,
       highWater: this.options.max_in_flight,
       lowWater: Math.floor(this.options.max_in_flight / 2),
+      onAuthenticated: openConnections && ((store: string) => openConnections.inc({ store })),
+      onPause: pauses && ((store: string) => pauses.inc({ store })),
     };
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       if (this.stopping) { socket.destroy(); return; }
       const conn = new SocketConnection(socket, this.ctx.stores, batcher, settings, this.ctx.id, this.ctx.logger);
       this.connections.add(conn);
-      void conn.done.then(() => this.connections.delete(conn));
+      void conn.done.then(() => {
+        this.connections.delete(conn);
+        if (conn.storeName) openConnections?.dec({ store: conn.storeName });
+      });
     });
     server.on('error', (err) => this.ctx.logger.error({ path: socketPath, err: err.message }, 'Unix socket server error.'));
     await new Promise<void>((resolve, reject) => {

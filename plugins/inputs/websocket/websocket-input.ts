@@ -7,7 +7,7 @@
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
 import { EmitBatcher } from '../../../src/core/emit-batcher.js';
-import type { InputContext } from '../../../src/plugin/descriptor.js';
+import type { InputContext, PluginCounter, PluginGauge } from '../../../src/plugin/descriptor.js';
 import { TssError } from '../../../src/plugin/errors.js';
 import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
 import type { StoreView } from '../../../src/plugin/stage.js';
@@ -32,6 +32,8 @@ export class WebSocketInput implements InputPlugin {
   private pinger?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private readonly settings: WsSettings;
+  private openConnections?: PluginGauge;
+  private pauses?: PluginCounter;
 
   constructor(private readonly options: WebSocketInputOptions, private readonly ctx: InputContext) {
     this.settings = { maxMessage: options.max_message, highWater: options.max_in_flight, lowWater: Math.floor(options.max_in_flight / 2) };
@@ -43,6 +45,8 @@ export class WebSocketInput implements InputPlugin {
 
   async start(emit: Emit): Promise<void> {
     this.batcher = new EmitBatcher(emit);
+    this.openConnections = this.ctx.metrics?.gauge('open_connections', 'Open connections.', ['store']);
+    this.pauses = this.ctx.metrics?.counter('reads_paused_total', 'Times reading from a connection was paused for back-pressure.', ['store']);
     const { router, storeAuth } = this.ctx.http;
     router.get(WS_WRITE_ROUTE, storeAuth, (ctx) => this.accept(ctx));
     if (this.options.ping_interval_ms > 0) {
@@ -70,9 +74,12 @@ export class WebSocketInput implements InputPlugin {
     socket.off('close', onClose!);
     if (!ws) return;
     if (this.stopping) { ws.on('error', () => undefined); ws.close(1001, 'server shutting down'); return; }
-    const conn = new WsWriteConnection(ws, socket, store.name, format === 'compact' ? 'compact' : 'full', this.batcher, this.settings, this.ctx.id, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, this.ctx.logger);
+    const labels = { store: store.name };
+    const pauses = this.pauses?.labels(labels);
+    const conn = new WsWriteConnection(ws, socket, store.name, format === 'compact' ? 'compact' : 'full', this.batcher, { ...this.settings, onPause: pauses && (() => pauses.inc()) }, this.ctx.id, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, this.ctx.logger);
     this.connections.add(conn);
-    void conn.done.then(() => this.connections.delete(conn));
+    this.openConnections?.inc(labels);
+    void conn.done.then(() => { this.connections.delete(conn); this.openConnections?.dec(labels); });
   }
 
   stop(): Promise<void> {

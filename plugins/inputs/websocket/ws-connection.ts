@@ -17,6 +17,8 @@ export interface WsSettings {
   readonly maxMessage: number;
   readonly highWater: number;
   readonly lowWater: number;
+  /** Called each time reading is paused (metrics). */
+  readonly onPause?: () => void;
 }
 
 export function errorFrame(code: ErrorCode, message: string): string {
@@ -56,7 +58,7 @@ export class WsWriteConnection {
     this.origin = { input: inputId, remote };
     this.replies = new OrderedReplies(batcher, {
       write: (frames) => this.send(frames),
-      pause: () => { this.readPaused = true; this.ws.pause(); },
+      pause: () => { this.readPaused = true; this.ws.pause(); settings.onPause?.(); },
       resume: () => { this.readPaused = false; if (!this.stopping) this.ws.resume(); },
     }, renderResult, settings.highWater, settings.lowWater);
     this.done = new Promise((resolve) => ws.once('close', () => resolve()));
