@@ -102,46 +102,49 @@ async function createStore(url: string): Promise<string> {
 export async function runInputBench(): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsstore-bench-inputs-'));
   const sock = path.join(dir, 'tsstore.sock');
+  const baseSock = path.join(dir, 'baseline.sock');
+  const memConfig = path.join(dir, 'memory.config.json');
+  fs.writeFileSync(memConfig, JSON.stringify({ pipelines: { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }], sink: { type: 'memory' } } } }));
+  const serving = /"url":"(http:\/\/[^"]+)"[^\n]*tsstore is serving/;
+  const procs: Proc[] = [];
   const rows: BenchRow[] = [];
   try {
+    // Every server is up before measuring; each tsstore row is measured next to its baseline, so
+    // the machine's load (2 shared cores) is as alike as it gets within a pair.
     const server = await start([path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--socket', sock],
-      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, 'data'), TSSTORE_CONFIG: '', TSSTORE_LOG_LEVEL: 'info' },
-      /"url":"(http:\/\/[^"]+)"[^\n]*tsstore is serving/);
+      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, 'data'), TSSTORE_CONFIG: '', TSSTORE_LOG_LEVEL: 'info' }, serving);
+    procs.push(server);
+    // The REST path without the disk: separates the HTTP + pipeline cost from the fsync round trip.
+    const mem = await start([path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--no-socket'],
+      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, 'data-mem'), TSSTORE_CONFIG: memConfig, TSSTORE_LOG_LEVEL: 'info' }, serving);
+    procs.push(mem);
+    const unixBase = await start([path.join(__dirname, 'baselines', 'unix-append-server.js'), baseSock, path.join(dir, 'baseline.log')], {}, /READY/);
+    procs.push(unixBase);
+    const koa = await start([path.join(__dirname, 'baselines', 'koa-post-server.js')], {}, /READY (\d+)/);
+    procs.push(koa);
+
     const url = server.ready[1];
     const pid = server.child.pid!;
-    try {
-      const key = await createStore(url);
-      const wsUrl = `${url.replace(/^http/, 'ws')}/api/stores/bench/ws/write?api_key=${key}`;
-      const auth = `AUTH bench ${key}\n`;
-      const fsync = 'batch';
-      rows.push(await measure('REST single, 1 client', pid, () => restSingle(url, key, 1, SECONDS), { fsync }));
-      rows.push(await measure('REST single, 16 clients', pid, () => restSingle(url, key, 16, SECONDS), { fsync }));
-      rows.push(await measure('REST batch, 1000/request, 4 clients', pid, () => restBatch(url, key, 4, 1000, SECONDS), { fsync, note: 'latency per request' }));
-      rows.push(await measure('WebSocket, 1 connection strict', pid, () => wsLoad(wsUrl, 1, 1, SECONDS), { fsync }));
-      rows.push(await measure('WebSocket, 4 connections x 64 in flight', pid, () => wsLoad(wsUrl, 4, 64, SECONDS), { fsync }));
-      rows.push(await measure('Unix socket, 1 connection strict', pid, () => unixLoad(sock, auth, 1, 1, SECONDS), { fsync }));
-      rows.push(await measure('Unix socket, 4 connections x 64 in flight', pid, () => unixLoad(sock, auth, 4, 64, SECONDS), { fsync }));
-    } finally {
-      await stop(server);
-    }
-
+    const key = await createStore(url);
+    const memKey = await createStore(mem.ready[1]);
+    const wsUrl = `${url.replace(/^http/, 'ws')}/api/stores/bench/ws/write?api_key=${key}`;
+    const auth = `AUTH bench ${key}\n`;
+    const fsync = 'batch';
+    rows.push(await measure('REST single, 1 client', pid, () => restSingle(url, key, 1, SECONDS), { fsync }));
+    rows.push(await measure('REST single, 16 clients', pid, () => restSingle(url, key, 16, SECONDS), { fsync }));
+    rows.push(await measure('baseline: bare koa + @koa/router POST, 16 clients', koa.child.pid!, () => restSingle(`http://127.0.0.1:${koa.ready[1]}`, 'none', 16, SECONDS),
+      { note: 'JSON.parse + 201, no storage' }));
+    rows.push(await measure('REST single, 16 clients, memory sink', mem.child.pid!, () => restSingle(mem.ready[1], memKey, 16, SECONDS), { fsync: 'none', note: 'no disk: the HTTP + pipeline cost alone' }));
+    rows.push(await measure('REST batch, 1000/request, 4 clients', pid, () => restBatch(url, key, 4, 1000, SECONDS), { fsync, note: 'latency per request' }));
+    rows.push(await measure('WebSocket, 1 connection strict', pid, () => wsLoad(wsUrl, 1, 1, SECONDS), { fsync }));
+    rows.push(await measure('WebSocket, 4 connections x 64 in flight', pid, () => wsLoad(wsUrl, 4, 64, SECONDS), { fsync }));
+    rows.push(await measure('Unix socket, 1 connection strict', pid, () => unixLoad(sock, auth, 1, 1, SECONDS), { fsync }));
     rows.push(rawFsync(path.join(dir, 'fsync-probe'), Math.min(SECONDS, 2)));
-    const baseSock = path.join(dir, 'baseline.sock');
-    const unixBase = await start([path.join(__dirname, 'baselines', 'unix-append-server.js'), baseSock, path.join(dir, 'baseline.log')], {}, /READY/);
-    try {
-      rows.push(await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'AUTH x y\n', 4, 64, SECONDS),
-        { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn' }));
-    } finally {
-      await stop(unixBase);
-    }
-    const koa = await start([path.join(__dirname, 'baselines', 'koa-post-server.js')], {}, /READY (\d+)/);
-    try {
-      rows.push(await measure('baseline: bare koa + @koa/router POST, 16 clients', koa.child.pid!, () => restSingle(`http://127.0.0.1:${koa.ready[1]}`, 'none', 16, SECONDS),
-        { note: 'JSON.parse + 201, no storage' }));
-    } finally {
-      await stop(koa);
-    }
+    rows.push(await measure('Unix socket, 4 connections x 64 in flight', pid, () => unixLoad(sock, auth, 4, 64, SECONDS), { fsync }));
+    rows.push(await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'AUTH x y\n', 4, 64, SECONDS),
+      { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn' }));
   } finally {
+    for (const p of procs.reverse()) await stop(p);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return rows;
