@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runEngineBench } from './engine.js';
+import { runInputBench } from './inputs.js';
 import { runPullBench } from './pull.js';
 import type { BenchRow } from './types.js';
 
@@ -25,6 +26,7 @@ export function markdownTable(rows: readonly BenchRow[]): string {
 /** Benchmarks in report order. */
 export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]> }[] = [
   { id: 'engine', title: 'Block-file engine (in process)', run: runEngineBench },
+  { id: 'inputs', title: 'Inputs (tsstore serve in a child process, clients in the bench process)', run: runInputBench },
   { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
 ];
 

@@ -33,16 +33,33 @@ export default class Serve extends BaseCommand<typeof Serve> {
       },
     });
     if (problems.length) throw new ConfigError(problems, config.source.file);
-    const server = await TsstoreServer.start(config);
-    await new Promise<void>((resolve) => {
-      const onSignal = (signal: NodeJS.Signals): void => {
-        server.logger.info({ signal }, 'Signal received; shutting down.');
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        server.stop().then(resolve, (err: Error) => { server.logger.error({ err: err.message }, 'Shutdown failed.'); process.exitCode = 1; resolve(); });
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    });
+    // Listen for signals before starting: a SIGTERM during startup must not kill the process
+    // with the default action; it stops the server as soon as it is up.
+    let signalled: NodeJS.Signals | undefined;
+    let onStarted: (() => void) | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      signalled = signal;
+      onStarted?.();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    let server: TsstoreServer;
+    try {
+      server = await TsstoreServer.start(config);
+    } catch (err) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      throw err;
+    }
+    if (!signalled) await new Promise<void>((resolve) => { onStarted = resolve; });
+    server.logger.info({ signal: signalled }, 'Signal received; shutting down.');
+    try {
+      await server.stop();
+    } catch (err) {
+      server.logger.error({ err: (err as Error).message }, 'Shutdown failed.');
+      process.exitCode = 1;
+    }
   }
 }

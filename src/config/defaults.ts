@@ -14,7 +14,7 @@ export const DEFAULTS = {
 export function defaultPipelines(): Record<string, PipelineConfig> {
   return {
     main: {
-      inputs: { api: { type: 'rest' }, edge: { type: 'ws_pull' } },
+      inputs: { api: { type: 'rest' }, stream: { type: 'websocket' }, local: { type: 'unix_socket' }, edge: { type: 'ws_pull' } },
       stages: [{ type: 'validate' }],
       sink: { type: 'blockfile' },
     },

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import Router from '@koa/router';
 import websocket from 'koa-easy-ws';
@@ -83,6 +84,18 @@ export class HttpServer {
       ? https.createServer({ cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, handler)
       : http.createServer(handler);
     this.server.on('connection', (s) => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)); });
+    // Upgrade requests go through koa too (koa-easy-ws answers them), but via node's 'upgrade'
+    // event: without an 'upgrade' listener node keeps its HTTP parser on the socket, reads the
+    // WebSocket frames as the start of a next request, and its headers timeout then kills a
+    // WebSocket that has been quiet for a minute.
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (head.length > 0) socket.unshift(head);
+      const res = new http.ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as Socket);
+      res.once('finish', () => { res.detachSocket(socket as Socket); socket.end(); });
+      void handler(req, res);
+    });
     this.server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

@@ -34,6 +34,7 @@ export const ERRORS = {
   TSS_ERR_MESSAGE_TOO_LARGE: { status: 413, message: 'message too large' },
   TSS_ERR_LINE_TOO_LONG: { status: 413, message: 'line too long' },
   TSS_ERR_UNSUPPORTED_MEDIA: { status: 415, message: 'unsupported content type' },
+  TSS_ERR_UPGRADE_REQUIRED: { status: 426, message: 'upgrade required' },
   TSS_ERR_READS_UNSUPPORTED: { status: 501, message: "this store's sink does not serve reads" },
   TSS_ERR_DISK_FULL: { status: 507, message: 'insufficient storage' },
   TSS_ERR_STORE_LOCKED: { status: 423, message: 'store directory is locked by another process' },
