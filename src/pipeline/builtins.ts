@@ -4,5 +4,6 @@ import restInput from '../../plugins/inputs/rest/index.js';
 import validateStage from '../../plugins/stages/validate/index.js';
 import blockfileSink from '../../plugins/sinks/blockfile/index.js';
 import memorySink from '../../plugins/sinks/memory/index.js';
+import natsJetStreamSink from '../../plugins/sinks/nats_jetstream/index.js';
 
-export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, blockfileSink, memorySink];
+export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, blockfileSink, memorySink, natsJetStreamSink];
