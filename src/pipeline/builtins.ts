@@ -5,5 +5,6 @@ import validateStage from '../../plugins/stages/validate/index.js';
 import blockfileSink from '../../plugins/sinks/blockfile/index.js';
 import memorySink from '../../plugins/sinks/memory/index.js';
 import natsJetStreamSink from '../../plugins/sinks/nats_jetstream/index.js';
+import blockfileForwardSink from '../../plugins/sinks/blockfile_forward/index.js';
 
-export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, blockfileSink, memorySink, natsJetStreamSink];
+export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, validateStage, blockfileSink, memorySink, natsJetStreamSink, blockfileForwardSink];
