@@ -166,6 +166,35 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
     }
   });
 
+  it('reports a missing stream in stats, retries, and forwards once the stream exists', async () => {
+    const dataDir = tempDir();
+    const sink = forwardSink(nats.url, dataDir, { stream: 'LATE', subject: 'late.<store>', create_stream: false });
+    const nc = await connect({ servers: nats.url });
+    try {
+      await sink.open();
+      await sink.createStore(spec(dataDir, 'st'));
+      const res = await sink.write('st', Array.from({ length: 10 }, (_, i) => ({ data: Buffer.from(`x${i}`) })));
+      assert.ok(res.every((r) => r.ok));
+      const failing = await until('the error to show', async () => {
+        const x = extra(await sink.stats('st'));
+        return x.forwardState === 'error' ? x : undefined;
+      });
+      assert.equal(failing.forwardUplink, 'connected');
+      assert.match(String(failing.forwardLastError), /stream 'LATE' does not exist \(create it, or set create_stream: true\)/);
+      assert.equal(failing.forwardLagRecords, 10);
+      await (await nc.jetstreamManager()).streams.add({ name: 'LATE', subjects: ['late.>'] });
+      await until('forwarding to catch up', async () => {
+        const x = extra(await sink.stats('st'));
+        return x.forwardLagRecords === 0 && x.forwardState === 'idle' ? x : undefined;
+      });
+      await sink.close();
+      assertExactlyOnce(await streamTimestamps(nats.url, 'LATE', 'late.st'), res.map((r) => (r.ok ? r.timestamp : -1n)));
+    } finally {
+      await sink.close();
+      await nc.close();
+    }
+  });
+
   it('resumes after tsstore is killed with -9 mid-forward: exactly once in the stream', async () => {
     const dataDir = tempDir();
     const cfgDir = tempDir('tsstore-cfg-');
@@ -173,7 +202,7 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
       pipelines: {
         main: {
           inputs: { api: { type: 'rest' } },
-          sink: { type: 'blockfile_forward', forward: { servers: [nats.url], stream: 'KILL', subject: 'kill.<store>', create_stream: true, batch: 20, max_in_flight: 20, retry_max: '500ms' } },
+          sink: { type: 'blockfile_forward', forward: { servers: [nats.url], stream: 'KILL', subject: 'kill.<store>', create_stream: true, batch: 10, max_in_flight: 10, retry_max: '500ms' } },
         },
       },
     });

@@ -138,9 +138,9 @@ export class StoreForwarder {
   /** Moves a trusted cursor up to what the stream already holds (a crash after PubAck). */
   private async reconcile(): Promise<void> {
     if (!this.cursorTrusted) return;
-    this.cursorTrusted = false;
     const remote = await this.link.lastRecord(this.name);
     const s = await this.source.stats(this.name);
+    this.cursorTrusted = false;
     if (!remote || s.newest === undefined || remote.timestamp > s.newest) return;
     if (this.cursor !== undefined && remote.timestamp <= this.cursor) return;
     this.logger.info({ store: this.name, from: String(this.cursor ?? ''), to: String(remote.timestamp) }, 'Forward cursor moved up to the stream\'s last record of the store.');

@@ -83,11 +83,13 @@ export class JetStreamLink {
 
   async close(): Promise<void> {
     this.stopped = true;
+    const wasConnected = this.state_ === 'connected';
     this.state_ = 'closed';
     this.wakeSleep?.();
     const nc = this.nc;
     this.nc = undefined;
-    if (nc) await nc.drain().catch(() => nc.close().catch(() => undefined));
+    // drain() waits for the server, so it never ends while the uplink is down.
+    if (nc) await (wasConnected ? nc.drain() : nc.close()).catch(() => nc.close().catch(() => undefined));
     await this.loop;
     for (const w of this.waiters.splice(0)) w();
   }
