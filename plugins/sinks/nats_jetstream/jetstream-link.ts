@@ -354,6 +354,7 @@ export function describeNatsError(err: unknown, o: Pick<JetStreamOptions, 'serve
       return `JetStream is not enabled on the NATS server at ${o.servers.join(', ')}`;
     default: {
       const msg = e.message ?? String(err);
+      if (/certificate|tls|ssl|self.signed/i.test(msg)) return `NATS TLS handshake failed: ${msg} (check tls: ca_file, cert_file, key_file)`;
       if (/jetstream not enabled/i.test(msg)) return `JetStream is not enabled on the NATS server at ${o.servers.join(', ')}`;
       return `NATS error: ${msg}${e.chainedError ? ` (${e.chainedError.message})` : ''}`;
     }

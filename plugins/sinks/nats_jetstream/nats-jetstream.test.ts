@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -152,6 +153,40 @@ describe('nats_jetstream sink', { skip: NATS_SKIP }, () => {
       await right.close();
     } finally {
       await secured.dispose();
+    }
+  });
+
+  it('connects over TLS with a private CA, and names a certificate problem', async (t) => {
+    const dir = tempDir('tss-tls-');
+    const openssl = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    try {
+      openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=tss-test-ca']);
+    } catch {
+      t.skip('SKIPPED: openssl not available to make test certificates');
+      return;
+    }
+    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf']);
+    const secure = await NatsServer.start({ args: ['--tls', '--tlscert', path.join(dir, 'server.pem'), '--tlskey', path.join(dir, 'server.key')] });
+    try {
+      const good = new NatsJetStreamSink(jetStreamTestOptions(secure.url, { tls: { ca_file: path.join(dir, 'ca.pem') } }), ctx());
+      await good.open();
+      await good.createStore(specOf('s'));
+      const res = await good.write('s', [{ data: Buffer.from('over tls') }]);
+      assert.ok(res[0].ok);
+      await good.close();
+      const untrusted = new NatsJetStreamSink(jetStreamTestOptions(secure.url, { tls: true }), ctx());
+      await untrusted.open();
+      await untrusted.openStore(specOf('s'));
+      await assert.rejects(untrusted.write('s', [{ data: Buffer.from('x') }]), (e: { code?: string; message: string }) => {
+        assert.equal(e.code, 'TSS_ERR_UPSTREAM');
+        assert.match(e.message, /NATS TLS handshake failed: .*certificate/);
+        return true;
+      });
+      await untrusted.close();
+    } finally {
+      await secure.dispose();
     }
   });
 
