@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect } from 'nats';
+import { connect, headers } from 'nats';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { planPipelines } from '../../../src/pipeline/pipeline-builder.js';
@@ -21,7 +21,8 @@ const tag = (s: string): string => crypto.createHash('sha1').update(s).digest('h
 const ctx = (dataDir: string): SinkContext => ({ id: 'fwd', logger: silentLogger(), dataDir });
 
 function forwardSink(url: string, dataDir: string, forward: Record<string, unknown> = {}): BlockFileForwardSink {
-  const opts: BlockFileForwardOptions = { fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2 << 20, forward: { batch: 500, ...jetStreamTestOptions(url, forward) } };
+  const { batch = 500, ...link } = forward;
+  const opts: BlockFileForwardOptions = { fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2 << 20, forward: { batch: batch as number, ...jetStreamTestOptions(url, link) } };
   return new BlockFileForwardSink(opts, ctx(dataDir));
 }
 
@@ -158,8 +159,9 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
       assert.equal(done.forwardedRecords, inRing);
       await sink.close();
       assertExactlyOnce(await streamTimestamps(dead.url, 'WRAP', 'wrap.st'), acked.slice(1000 - inRing));
-      const saved = JSON.parse(fs.readFileSync(path.join(dataDir, 'st', CURSOR_FILE), 'utf8')) as { cursor: string; lost: number };
-      assert.deepEqual(saved, { cursor: String(acked[999]), lost: 1000 - inRing });
+      const saved = JSON.parse(fs.readFileSync(path.join(dataDir, 'st', CURSOR_FILE), 'utf8')) as { cursor: string; seq: number; lost: number };
+      assert.deepEqual({ cursor: saved.cursor, lost: saved.lost }, { cursor: String(acked[999]), lost: 1000 - inRing });
+      assert.ok(Number.isSafeInteger(saved.seq));
     } finally {
       await sink.close();
       await dead.dispose();
@@ -192,6 +194,53 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
     } finally {
       await sink.close();
       await nc.close();
+    }
+  });
+
+  it('after a crash, skips exactly the records the stream already holds, even past the duplicate window', async () => {
+    const nc = await connect({ servers: nats.url });
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: 'REC', subjects: ['rec.>'], duplicate_window: 100_000_000 });
+    const dead = await NatsServer.start();
+    await dead.stop();
+    const dataDir = tempDir();
+    const s1 = spec(dataDir, 'st');
+    const opts = { stream: 'REC', subject: 'rec.<store>', create_stream: false, batch: 10 };
+    try {
+      const first = forwardSink(nats.url, dataDir, opts);
+      await first.open();
+      await first.createStore(s1);
+      const a = await first.write('st', Array.from({ length: 30 }, (_, i) => ({ data: Buffer.from(`a${i}`) })));
+      await until('the first records to be forwarded', async () => extra(await first.stats('st')).forwardLagRecords === 0);
+      await first.close();
+      // Ten more records stored while the uplink is unreachable...
+      const offline = forwardSink(dead.url, dataDir, opts);
+      await offline.open();
+      await offline.openStore(s1);
+      const b = await offline.write('st', Array.from({ length: 10 }, (_, i) => ({ data: Buffer.from(`b${i}`) })));
+      await offline.close();
+      const ts = [...a, ...b].map((r) => (r.ok ? r.timestamp : -1n));
+      // ...of which three reached the stream with gaps before a crash lost their PubAcks.
+      const js = nc.jetstream();
+      for (const i of [31, 34, 39]) {
+        const h = headers();
+        h.set('Tss-Store', 'st');
+        h.set('Tss-Timestamp', String(ts[i]));
+        await js.publish('rec.st', Buffer.from(`b${i - 30}`), { headers: h, msgID: `st:${ts[i]}` });
+      }
+      await new Promise((r) => setTimeout(r, 300)); // past the duplicate window
+      const again = forwardSink(nats.url, dataDir, opts);
+      await again.open();
+      await again.openStore(s1);
+      await until('forwarding to catch up', async () => {
+        const x = extra(await again.stats('st'));
+        return x.forwardLagRecords === 0 && x.forwardState === 'idle' ? x : undefined;
+      });
+      await again.close();
+      assertExactlyOnce(await streamTimestamps(nats.url, 'REC', 'rec.st'), ts);
+    } finally {
+      await nc.close();
+      await dead.dispose();
     }
   });
 

@@ -5,9 +5,11 @@
  *        ◄──────────── save cursor = last acked ts ◄── await every PubAck (stop at the first failure)
  *
  * Woken by writes, or by the uplink coming back; otherwise it polls once a second and backs off
- * on errors. A crash between PubAck and cursor save republishes at most one batch, which the
- * stream's de-duplication drops; and once connected, a saved cursor is moved up to the stream's
- * last record of the store, so even a restart after the duplicate window sends nothing twice.
+ * on errors. A crash between PubAck and cursor save leaves at most one batch acknowledged but
+ * not saved. The stream's de-duplication drops its resend within the duplicate window; beyond
+ * it, the first round after a start reads the timestamps the stream holds after the saved
+ * stream sequence and skips exactly those records (a batch's publishes are concurrent, so they
+ * can land with gaps: skipping only what is there never loses a record).
  *
  * Loss accounting: the ring only ever overwrites its oldest records, so a record newer than the
  * cursor can only be gone when every record in the ring is newer than the cursor. Then the
@@ -43,7 +45,11 @@ export class StoreForwarder {
   private state: ForwardState = 'starting';
   private lastError = '';
   private cursor: bigint | undefined;
+  private cursorSeq: number | undefined;
   private lost = 0;
+  /** Records after the cursor that the stream already holds (found by reconcile). */
+  private remoteKnown: Set<bigint> | undefined;
+  private remoteKnownMax = -1n;
   private cursorTrusted = false;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -71,12 +77,13 @@ export class StoreForwarder {
   /** Loads the cursor and starts draining in the background. */
   async start(): Promise<void> {
     const saved = await readCursor(this.dir).catch((err: unknown) => {
-      this.logger.warn({ store: this.name, err: (err as Error).message }, 'Forward cursor file unreadable; resuming from the stream\'s last record of the store.');
-      return { cursor: undefined, lost: 0, damaged: true };
+      this.logger.warn({ store: this.name, err: (err as Error).message }, 'Forward cursor file unreadable; forwarding the ring from its start (de-duplication drops what the stream has within its window).');
+      return { cursor: undefined, seq: undefined, lost: 0 };
     });
     this.cursor = saved.cursor;
+    this.cursorSeq = saved.seq;
     this.lost = saved.lost;
-    this.cursorTrusted = saved.cursor !== undefined || 'damaged' in saved;
+    this.cursorTrusted = saved.cursor !== undefined && saved.seq !== undefined;
     await this.rebase();
     this.stopping = false;
     this.offConnected = this.link.onConnected(() => this.notify());
@@ -94,8 +101,10 @@ export class StoreForwarder {
   /** After the engine emptied the store: nothing forwarded, nothing pending. */
   async resetCursor(): Promise<void> {
     this.cursor = undefined;
+    this.cursorSeq = undefined;
     this.lost = 0;
     this.cursorTrusted = false;
+    this.remoteKnown = undefined;
     await writeCursor(this.dir, { cursor: undefined, lost: 0 });
     await this.rebase();
   }
@@ -132,21 +141,27 @@ export class StoreForwarder {
     this.lostSinceBase += gone;
     this.lost += gone;
     this.logger.error({ store: this.name, lost: gone, lostTotal: this.lost, cursor: String(this.cursor ?? '') }, 'The ring wrapped before these records were forwarded: they are lost to JetStream.');
-    await writeCursor(this.dir, { cursor: this.cursor, lost: this.lost });
+    await this.saveCursor();
   }
 
-  /** Moves a trusted cursor up to what the stream already holds (a crash after PubAck). */
+  private saveCursor(): Promise<void> {
+    return writeCursor(this.dir, { cursor: this.cursor, seq: this.cursorSeq, lost: this.lost });
+  }
+
+  /** Finds which records after the saved cursor the stream already holds (a crash after PubAck). */
   private async reconcile(): Promise<void> {
-    if (!this.cursorTrusted) return;
+    if (!this.cursorTrusted || this.cursor === undefined || this.cursorSeq === undefined) return;
     const remote = await this.link.lastRecord(this.name);
-    const s = await this.source.stats(this.name);
+    if (remote && remote.seq > this.cursorSeq && remote.timestamp > this.cursor) {
+      const known = await this.link.timestampsAfter(this.name, this.cursorSeq, 2 * this.opts.batch + this.opts.max_in_flight);
+      for (const ts of known) if (ts <= this.cursor) known.delete(ts);
+      if (known.size > 0) {
+        this.remoteKnown = known;
+        this.remoteKnownMax = [...known].reduce((a, b) => (b > a ? b : a), -1n);
+        this.logger.info({ store: this.name, records: known.size }, 'Records the stream already holds beyond the saved cursor will be skipped.');
+      }
+    }
     this.cursorTrusted = false;
-    if (!remote || s.newest === undefined || remote.timestamp > s.newest) return;
-    if (this.cursor !== undefined && remote.timestamp <= this.cursor) return;
-    this.logger.info({ store: this.name, from: String(this.cursor ?? ''), to: String(remote.timestamp) }, 'Forward cursor moved up to the stream\'s last record of the store.');
-    this.cursor = remote.timestamp;
-    await writeCursor(this.dir, { cursor: this.cursor, lost: this.lost });
-    await this.rebase();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -178,15 +193,24 @@ export class StoreForwarder {
           continue;
         }
         this.state = 'forwarding';
-        const acks = await Promise.allSettled(batch.map((r) => this.link.publish(js, { store: this.name, timestamp: r.timestamp, data: r.data as Buffer })));
+        const known = this.remoteKnown;
+        const acks = await Promise.allSettled(batch.map((r) => (known?.has(r.timestamp) ? Promise.resolve(undefined) : this.link.publish(js, { store: this.name, timestamp: r.timestamp, data: r.data as Buffer }))));
         let ok = 0;
         while (ok < acks.length && acks[ok].status === 'fulfilled') ok++;
+        // A lower bound of the sequences of this batch's new messages: everything of ours after the
+        // cursor lies above it, whatever order the concurrent publishes landed in.
+        let firstSeq: number | undefined;
+        for (const a of acks) {
+          if (a.status === 'fulfilled' && a.value && !a.value.duplicate && (firstSeq === undefined || a.value.seq < firstSeq)) firstSeq = a.value.seq;
+        }
         if (ok > 0) {
           this.cursor = batch[ok - 1].timestamp;
+          if (firstSeq !== undefined) this.cursorSeq = firstSeq - 1;
+          if (known && this.cursor >= this.remoteKnownMax) this.remoteKnown = undefined;
           this.forwardedSinceBase += ok;
           this.forwarded += ok;
           this.lastForwardAt = Date.now();
-          await writeCursor(this.dir, { cursor: this.cursor, lost: this.lost });
+          await this.saveCursor();
         }
         if (ok < acks.length) throw (acks[ok] as PromiseRejectedResult).reason;
         delay = 100;
