@@ -85,6 +85,7 @@ export class StoreForwarder {
     this.lost = saved.lost;
     this.cursorTrusted = saved.cursor !== undefined && saved.seq !== undefined;
     await this.rebase();
+    this.state = 'starting';
     this.stopping = false;
     this.offConnected = this.link.onConnected(() => this.notify());
     this.loop = this.run();
