@@ -33,4 +33,18 @@ if (files.length === 0) {
 }
 const args = ['--test', '--test-timeout=120000', '--test-concurrency=2', ...files.map((f) => path.relative(root, f))];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
+
+// The JetStream sink tests need a real nats-server; without one they skip, and that must not
+// pass unnoticed.
+function onPath(bin) {
+  return (process.env.PATH || '').split(path.delimiter).some((dir) => {
+    if (!dir) return false;
+    try { fs.accessSync(path.join(dir, bin), fs.constants.X_OK); return true; } catch { return false; }
+  });
+}
+const natsTests = files.some((f) => /nats_jetstream|blockfile_forward/.test(f));
+if (natsTests && !onPath('nats-server')) {
+  const line = '!'.repeat(78);
+  console.error(`\n${line}\n!!  JetStream suite skipped: nats-server is not on PATH, so the nats_jetstream and\n!!  blockfile_forward sink tests did NOT run. Install it (Debian: apt-get install\n!!  nats-server) and run the tests again.\n${line}\n`);
+}
 process.exit(r.status ?? 1);

@@ -7,5 +7,11 @@ import wsPullInput from '../../plugins/inputs/ws_pull/index.js';
 import validateStage from '../../plugins/stages/validate/index.js';
 import blockfileSink from '../../plugins/sinks/blockfile/index.js';
 import memorySink from '../../plugins/sinks/memory/index.js';
+import natsJetStreamSink from '../../plugins/sinks/nats_jetstream/index.js';
+import blockfileForwardSink from '../../plugins/sinks/blockfile_forward/index.js';
 
-export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [restInput, websocketInput, unixSocketInput, wsPullInput, validateStage, blockfileSink, memorySink];
+export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [
+  restInput, websocketInput, unixSocketInput, wsPullInput,
+  validateStage,
+  blockfileSink, memorySink, natsJetStreamSink, blockfileForwardSink,
+];
