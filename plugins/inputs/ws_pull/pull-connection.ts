@@ -31,6 +31,20 @@ export interface ConnectionDeps {
   readonly inputId: string;
   /** The cursor moved: persist it (coalesced by the caller). */
   readonly onCursor: () => void;
+  /** The connection moved from one state to another (metrics); undefined = not existing. */
+  readonly onState?: (from: ConnectionState | undefined, to: ConnectionState | undefined) => void;
+  /** A handshake succeeded (metrics: the first one is a connect, later ones reconnects). */
+  readonly onConnected?: (first: boolean) => void;
+}
+
+/** The URL without credentials or query (which may carry tokens), for logs. */
+export function loggableUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
 }
 
 function describeError(err: unknown): string {
@@ -42,7 +56,9 @@ function describeError(err: unknown): string {
 export class PullConnection {
   private cursor?: bigint;
   private lastTimestamp?: bigint;
-  private state: ConnectionState = 'disconnected';
+  private stateValue: ConnectionState = 'disconnected';
+  /** Set once the stopped connection was reported gone (metrics). */
+  private released = false;
   private ws?: WebSocket;
   /** An error was already counted for the current dial (one failure, one count). */
   private dialFailed = false;
@@ -71,9 +87,18 @@ export class PullConnection {
     this.cursor = saved.cursor;
     this.lastTimestamp = saved.last_timestamp;
     this.log = deps.logger.child({ store, connection: config.id });
+    deps.onState?.(undefined, this.stateValue);
   }
 
   get id(): string { return this.config.id; }
+
+  private get state(): ConnectionState { return this.stateValue; }
+
+  private set state(next: ConnectionState) {
+    if (next === this.stateValue) return;
+    this.deps.onState?.(this.stateValue, next);
+    this.stateValue = next;
+  }
 
   start(): void {
     this.dial();
@@ -105,6 +130,10 @@ export class PullConnection {
     if (this.queue.length > 0) this.scheduleFlush();
     while (this.flushing || this.flushScheduled) await (this.flushing ?? new Promise((r) => setImmediate(r)));
     this.state = 'disconnected';
+    if (!this.released) {
+      this.released = true;
+      this.deps.onState?.(this.stateValue, undefined);
+    }
   }
 
   persisted(): PersistedConnection {
@@ -171,10 +200,11 @@ export class PullConnection {
     this.state = 'connected';
     this.attempt = 0;
     this.counters.connects++;
+    this.deps.onConnected?.(this.counters.connects === 1);
     this.connectedAt = new Date();
     this.lastSeen = Date.now();
     this.pingTimer = setInterval(() => this.heartbeat(ws), this.deps.options.ping_interval_ms);
-    this.log.info({ url: this.config.url, cursor: this.cursor?.toString() }, 'Pull connection open.');
+    this.log.info({ url: loggableUrl(this.config.url), cursor: this.cursor?.toString() }, 'Pull connection open.');
   }
 
   private heartbeat(ws: WebSocket): void {
@@ -214,7 +244,7 @@ export class PullConnection {
     const { backoff_min_ms, backoff_max_ms } = this.deps.options;
     const delay = backoffDelay(this.attempt++, backoff_min_ms, backoff_max_ms);
     this.nextRetryAt = new Date(Date.now() + delay);
-    this.log.warn({ url: this.config.url, error: this.lastError, attempt: this.attempt, delayMs: delay }, 'Pull connection down; redialling after a delay.');
+    this.log.warn({ url: loggableUrl(this.config.url), error: this.lastError, attempt: this.attempt, delayMs: delay }, 'Pull connection down; redialling after a delay.');
     this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.dial(); }, delay);
   }
 

@@ -15,14 +15,14 @@ import type { Context } from 'koa';
 import { stringifyExact } from '../../../src/core/json-out.js';
 import { readJsonObject } from '../../../src/http/body.js';
 import { SerialQueue } from '../../../src/core/serial-queue.js';
-import type { InputContext } from '../../../src/plugin/descriptor.js';
+import type { InputContext, PluginCounter, PluginGauge } from '../../../src/plugin/descriptor.js';
 import { TssError } from '../../../src/plugin/errors.js';
 import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
 import type { StoreView } from '../../../src/plugin/stage.js';
 import { CONNECTIONS_FILE, ConnectionFileWriter, connectionsFile, readConnections, type ConnectionConfig, type PersistedConnection } from './connection-file.js';
 import { parseConnectionRequest } from './connection-request.js';
 import type { WsPullOptions } from './options.js';
-import { PullConnection } from './pull-connection.js';
+import { loggableUrl, PullConnection } from './pull-connection.js';
 
 const ROUTE = '/api/stores/:store/ws/connections';
 const BODY_LIMIT = 64 * 1024;
@@ -41,7 +41,13 @@ export class WsPullInput implements InputPlugin {
   private stopping?: Promise<void>;
   private unsubscribe?: () => void;
 
-  constructor(private readonly options: WsPullOptions, private readonly ctx: InputContext) {}
+  private readonly connectionsGauge: PluginGauge | undefined;
+  private readonly reconnects: PluginCounter | undefined;
+
+  constructor(private readonly options: WsPullOptions, private readonly ctx: InputContext) {
+    this.connectionsGauge = ctx.metrics?.gauge('connections', 'Pull connections by state.', ['store', 'state']);
+    this.reconnects = ctx.metrics?.counter('reconnects_total', 'Successful redials after a pull connection was lost.', ['store']);
+  }
 
   resources(): Resource[] {
     return [{ kind: 'http-route', id: `POST ${ROUTE}` }];
@@ -126,6 +132,11 @@ export class WsPullInput implements InputPlugin {
       logger: this.ctx.logger,
       inputId: this.ctx.id,
       onCursor: () => sc.writer.schedule(),
+      onState: (from, to) => {
+        if (from) this.connectionsGauge?.dec({ store, state: from });
+        if (to) this.connectionsGauge?.inc({ store, state: to });
+      },
+      onConnected: (first) => { if (!first) this.reconnects?.inc({ store }); },
     });
   }
 
@@ -188,7 +199,7 @@ export class WsPullInput implements InputPlugin {
         throw err;
       }
       conn.start();
-      this.ctx.logger.info({ store, connection: conn.id, url: req.url }, 'Pull connection created.');
+      this.ctx.logger.info({ store, connection: conn.id, url: loggableUrl(req.url) }, 'Pull connection created.');
       return conn;
     });
   }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startServer, type TestServer } from '../../../test/support/server.js';
+import { api, startServer, type TestServer } from '../../../test/support/server.js';
+import { loggableUrl } from './pull-connection.js';
 import { FEED_BASE, RemoteFeed } from './test-remote-feed.js';
 import { allRecords, connectionStatus, createConnection, feedProblems, pullPipelines, sleep, waitFor, type ConnectionStatus } from './test-support.js';
 
@@ -62,6 +63,30 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     assert.equal(st.duplicates, 150);
     assert.equal(feedProblems(await allRecords(s.url, 'r-replay', c.key), 250), undefined);
     assert.ok(st.errors > errorsBefore, 'the outage itself is visible');
+  });
+
+  it('publishes connection states and reconnects on /metrics, and never logs URL secrets', async () => {
+    const metric = async (line: RegExp): Promise<number | undefined> => {
+      const text = (await api(s.url, 'GET', '/metrics')).text;
+      const m = text.split('\n').find((l) => line.test(l));
+      return m === undefined ? undefined : Number(m.split(' ').pop());
+    };
+    const feed = await newFeed();
+    feed.produce(5);
+    const c = await connect('r-metrics', feed.url.replace('ws://', 'ws://user:secret@') + '?token=hush');
+    await waitFor('connected', async () => (await c.status()).status === 'connected');
+    assert.equal(await metric(/^tsstore_input_connections\{.*store="r-metrics".*state="connected"/), 1);
+    await feed.stop();
+    await waitFor('down', async () => (await c.status()).status !== 'connected');
+    assert.equal(await metric(/^tsstore_input_connections\{.*store="r-metrics".*state="connected"/), 0);
+    await feed.restart();
+    await waitFor('reconnected', async () => (await c.status()).status === 'connected');
+    assert.equal(await metric(/^tsstore_input_reconnects_total\{.*store="r-metrics"/), 1);
+    const logged = loggableUrl(feed.url.replace('ws://', 'ws://user:secret@') + '?token=hush');
+    assert.ok(!/secret|hush|user/.test(logged), logged);
+    assert.match(logged, /^ws:\/\/127\.0\.0\.1:\d+\/feed$/);
+    const states = (await api(s.url, 'GET', '/metrics')).text.split('\n').filter((l) => /^tsstore_input_connections\{.*store="r-metrics"/.test(l));
+    assert.equal(states.reduce((n, l) => n + Number(l.split(' ').pop()), 0), 1, 'one connection, counted in exactly one state');
   });
 
   it('retries refused connections with backoff and catches up when the remote is back', async () => {
