@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runEngineBench } from './engine.js';
+import { runNatsBench } from './nats.js';
 import { runInputBench } from './inputs.js';
 import { runPullBench } from './pull.js';
 import type { BenchRow } from './types.js';
@@ -28,6 +29,7 @@ export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]>
   { id: 'engine', title: 'Block-file engine (in process)', run: runEngineBench },
   { id: 'inputs', title: 'Inputs (tsstore serve in a child process, clients in the bench process)', run: runInputBench },
   { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
+  { id: 'nats', title: 'JetStream sinks (local nats-server)', run: runNatsBench },
 ];
 
 function machine(): string {
