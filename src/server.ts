@@ -22,6 +22,8 @@ import type { TsstoreConfig } from './config/config-types.js';
 import { createLogger } from './core/logger.js';
 import { ConfigError } from './config/load-config.js';
 import { HttpServer } from './http/app.js';
+import { createServerScope } from './server-scope.js';
+import { TOKENS } from './tokens.js';
 import { registerOpsRoutes } from './http/ops-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { registerQueryRoutes } from './http/query-routes.js';
@@ -30,7 +32,6 @@ import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
 import type { Sink } from './plugin/sink.js';
 import { buildPipelines, defaultPipelineName, type BuiltInput, type InputBinding } from './pipeline/pipeline-builder.js';
-import { loadPlugins } from './pipeline/plugin-loader.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { PipelineRunner } from './pipeline/runner.js';
 import { DataLock } from './stores/data-lock.js';
@@ -110,9 +111,10 @@ export class TsstoreServer {
       throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `an admin key of at least ${MIN_ADMIN_KEY_LENGTH} characters is required: set TSSTORE_ADMIN_KEY or server.admin_key in the config${adminKey ? ` (the one given has ${adminKey.length})` : ''}`);
     }
     const logger = options.logger ?? createLogger(config.log.level);
-    const registry = loadPlugins(config.plugins, config.source.dir, config.source.file);
+    const scope = createServerScope(config, logger);
+    const registry = scope.resolve<PluginRegistry>(TOKENS.PluginRegistry);
     const binding: InputBinding = {};
-    const metrics = new ServerMetrics();
+    const metrics = scope.resolve(ServerMetrics);
     const pipelines = buildPipelines(config, { registry, logger, binding, metrics: metrics.plugin.bind(metrics) });
     checkTls(config);
     const dataDir = config.store.base_path;
@@ -131,10 +133,7 @@ export class TsstoreServer {
       await catalog.load();
       const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
       const runners = pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));
-      const http = new HttpServer({
-        host: config.server.host, port: config.server.port, tls: config.server.tls, wsMaxFrame: config.server.ws_max_frame,
-        onError: (code) => metrics.httpError(code),
-      }, logger.child({ component: 'http' }));
+      const http = scope.resolve(HttpServer);
       server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock, metrics);
       server.sinksOpen = true;
       const self = server;
@@ -178,12 +177,11 @@ export class TsstoreServer {
   private async doStop(): Promise<void> {
     this.logger.info({}, 'Stopping: no new connections; finishing what was received.');
     const httpClosed = this.http.close();
-    for (const input of [...this.inputs].reverse()) {
-      await input.plugin.stop().then(
-        () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
-        (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
-      );
-    }
+    // Inputs stop side by side: each finishes and answers what it received within its own grace.
+    await Promise.all(this.inputs.map((input) => input.plugin.stop().then(
+      () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
+      (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
+    )));
     await httpClosed;
     await Promise.all(this.runners.map((r) => r.drain()));
     this.sinksOpen = false;

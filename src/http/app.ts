@@ -13,6 +13,8 @@ import websocket from 'koa-easy-ws';
 import { ERRORS, TssError, toTssError } from '../plugin/errors.js';
 import type { HttpHost, Logger, StoreAccess } from '../plugin/descriptor.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
+import { inject, injectable } from '../di.js';
+import { TOKENS } from '../tokens.js';
 import { storeAuth } from './auth.js';
 
 export interface HttpOptions {
@@ -27,6 +29,7 @@ export interface HttpOptions {
 
 const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
+@injectable()
 export class HttpServer {
   readonly app = new Koa();
   readonly router = new Router();
@@ -36,10 +39,12 @@ export class HttpServer {
    * pipeline already logs per-record rejections with store, input and code). Both rate-limited. */
   private readonly authErrors: RateLimitedLog;
   private readonly clientErrors: RateLimitedLog;
+  private readonly logger: Logger;
 
-  constructor(private readonly options: HttpOptions, private readonly logger: Logger) {
-    this.authErrors = new RateLimitedLog(logger, 'warn');
-    this.clientErrors = new RateLimitedLog(logger, 'debug');
+  constructor(@inject(TOKENS.HttpOptions) private readonly options: HttpOptions, @inject(TOKENS.Logger) logger: Logger) {
+    this.logger = logger.child({ component: 'http' });
+    this.authErrors = new RateLimitedLog(this.logger, 'warn');
+    this.clientErrors = new RateLimitedLog(this.logger, 'debug');
     this.app.on('error', (err: NodeJS.ErrnoException) => {
       if (!QUIET_ERRORS.has(err.code ?? '')) this.logger.error({ err: err.stack ?? String(err) }, 'HTTP server error.');
     });
