@@ -3,7 +3,7 @@
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'plugins/contrib/*/dist/**', 'node_modules/**', '**/node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
   ...tseslint.configs.recommended,
   {
     rules: {

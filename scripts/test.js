@@ -19,7 +19,13 @@ function walk(dir, out) {
   return out;
 }
 
+// Root build output, then each outside plugin package's own build (plugins/contrib/*/dist).
 let files = walk(dist, []).sort();
+const contrib = path.join(root, 'plugins', 'contrib');
+for (const name of fs.existsSync(contrib) ? fs.readdirSync(contrib).sort() : []) {
+  const out = path.join(contrib, name, 'dist');
+  if (fs.existsSync(out)) files.push(...walk(out, []).sort());
+}
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('scripts/test.js: no test files found under dist/ — did the build run?');
@@ -27,4 +33,18 @@ if (files.length === 0) {
 }
 const args = ['--test', '--test-timeout=120000', '--test-concurrency=2', ...files.map((f) => path.relative(root, f))];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
+
+// The JetStream sink tests need a real nats-server; without one they skip, and that must not
+// pass unnoticed.
+function onPath(bin) {
+  return (process.env.PATH || '').split(path.delimiter).some((dir) => {
+    if (!dir) return false;
+    try { fs.accessSync(path.join(dir, bin), fs.constants.X_OK); return true; } catch { return false; }
+  });
+}
+const natsTests = files.some((f) => /nats_jetstream|blockfile_forward/.test(f));
+if (natsTests && !onPath('nats-server')) {
+  const line = '!'.repeat(78);
+  console.error(`\n${line}\n!!  JetStream suite skipped: nats-server is not on PATH, so the nats_jetstream and\n!!  blockfile_forward sink tests did NOT run. Install it (Debian: apt-get install\n!!  nats-server) and run the tests again.\n${line}\n`);
+}
 process.exit(r.status ?? 1);

@@ -2,28 +2,43 @@
  * The tsstore server: composes config, plugins, the store catalog, the HTTP server and the
  * pipeline, and runs their lifecycle.
  *
- * start: load plugins → plan pipelines (all config problems at once) → lock the data path →
- *        open the sink → attach stores → start inputs → listen → advertise the URL in the lock.
- * stop:  stop listening → stop inputs (they answer what they received) → drain the pipeline →
- *        close the sink → release the lock.
+ * start: load plugins → build every pipeline (plan + construct, no I/O; all config problems at
+ *        once, resource conflicts included) → lock the data path → open the sinks → attach stores
+ *        → start inputs → listen → advertise the URL in the lock.
+ *        `/ready` answers 200 from here on.
+ * stop:  `/ready` turns 503 → stop listening → stop inputs (they answer what they received) →
+ *        drain the pipelines → close the sinks → release the lock.
+ *
+ * Several pipelines: each has its runner and sink; a store belongs to one pipeline (store.json
+ * `pipeline`, default `main` or the first); inputs emit into their own pipeline's runner. With one
+ * pipeline (the default) the runner skips the ownership check altogether.
+ *
+ * Each server has its own metrics registry (src/metrics), so servers in one process never share
+ * counters. TLS material is read and checked before anything starts.
  */
+import fs from 'node:fs';
+import tls from 'node:tls';
 import type { TsstoreConfig } from './config/config-types.js';
 import { createLogger } from './core/logger.js';
+import { ConfigError } from './config/load-config.js';
 import { HttpServer } from './http/app.js';
+import { createServerScope } from './server-scope.js';
+import { TOKENS } from './tokens.js';
+import { registerOpsRoutes } from './http/ops-routes.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import { registerQueryRoutes } from './http/query-routes.js';
 import { registerSchemaRoutes } from './http/schema-routes.js';
 import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
-import type { InputPlugin } from './plugin/input.js';
-import { constructInputs, constructSinkAndStages, planPipelines } from './pipeline/pipeline-builder.js';
-import { loadPlugins } from './pipeline/plugin-loader.js';
+import type { Sink } from './plugin/sink.js';
+import { buildPipelines, defaultPipelineName, type BuiltInput, type InputBinding } from './pipeline/pipeline-builder.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { PipelineRunner } from './pipeline/runner.js';
 import { DataLock } from './stores/data-lock.js';
 import { SchemaService } from './stores/schema-service.js';
 import { StoreCatalog } from './stores/store-catalog.js';
-import { DEFAULT_STORE_OPTIONS } from './stores/store-options.js';
+import { storeDefaults } from './stores/store-options.js';
 
 export const MIN_ADMIN_KEY_LENGTH = 20;
 
@@ -31,20 +46,64 @@ export interface ServerOptions {
   readonly logger?: Logger;
 }
 
+/** Reads and parses the TLS certificate and key, so a bad path or PEM stops `serve` at once. */
+function checkTls(config: TsstoreConfig): void {
+  const t = config.server.tls;
+  if (!t) return;
+  const problems: { path: string; message: string }[] = [];
+  const read = (file: string, what: string, at: string): Buffer | undefined => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      problems.push({ path: at, message: `cannot read the TLS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      return undefined;
+    }
+  };
+  const cert = read(t.cert, 'certificate', 'server.tls.cert');
+  const key = read(t.key, 'key', 'server.tls.key');
+  if (cert && key) {
+    try {
+      tls.createSecureContext({ cert, key });
+    } catch (err) {
+      problems.push({ path: 'server.tls', message: `the certificate ${t.cert} and key ${t.key} are not a usable PEM pair: ${(err as Error).message}` });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems, config.source.file);
+}
+
 export class TsstoreServer {
-  private inputs: { id: string; type: string; plugin: InputPlugin }[] = [];
+  private inputs: BuiltInput[] = [];
   private stopping?: Promise<void>;
+  private sinksOpen = false;
+  private inputsStarted = false;
 
   private constructor(
     readonly config: TsstoreConfig,
     readonly logger: Logger,
     readonly registry: PluginRegistry,
     readonly catalog: StoreCatalog,
-    readonly runner: PipelineRunner,
+    /** One runner per pipeline, in config order. */
+    readonly runners: readonly PipelineRunner[],
     readonly http: HttpServer,
     private readonly lock: DataLock,
+    readonly metrics: ServerMetrics,
   ) {}
 
+  /** Why `/ready` answers 503; empty when the server is ready. */
+  notReady(): string[] {
+    const reasons: string[] = [];
+    if (this.stopping) reasons.push('server is shutting down');
+    for (const r of this.runners) {
+      const open = r.sink.isOpen ? r.sink.isOpen() : this.sinksOpen;
+      if (!open) reasons.push(this.runners.length > 1 ? `sink of pipeline ${r.name} is not open` : 'sink is not open');
+    }
+    if (!this.inputsStarted) reasons.push('inputs are not started');
+    if (this.runners.some((r) => !r.accepting)) reasons.push('pipeline is not accepting records');
+    return reasons;
+  }
+
+  /** The first (with the default config: the only) pipeline's runner. */
+  get runner(): PipelineRunner { return this.runners[0]; }
   get url(): string { return this.http.url; }
   get port(): number { return this.http.port; }
 
@@ -54,40 +113,60 @@ export class TsstoreServer {
       throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `an admin key of at least ${MIN_ADMIN_KEY_LENGTH} characters is required: set TSSTORE_ADMIN_KEY or server.admin_key in the config${adminKey ? ` (the one given has ${adminKey.length})` : ''}`);
     }
     const logger = options.logger ?? createLogger(config.log.level);
-    const registry = loadPlugins(config.plugins, config.source.dir);
-    const [plan] = planPipelines(config, registry);
+    const scope = createServerScope(config, logger);
+    const registry = scope.resolve<PluginRegistry>(TOKENS.PluginRegistry);
+    const binding: InputBinding = {};
+    const metrics = scope.resolve(ServerMetrics);
+    const pipelines = buildPipelines(config, { registry, logger, binding, metrics: metrics.plugin.bind(metrics) });
+    checkTls(config);
     const dataDir = config.store.base_path;
-    const { sink, stages } = constructSinkAndStages(plan, { registry, logger, dataDir });
 
     const lock = DataLock.acquire(dataDir, 'server');
+    const opened: Sink[] = [];
     let server: TsstoreServer | undefined;
     try {
-      await sink.open();
-      const catalog = new StoreCatalog(dataDir, sink, logger.child({ component: 'catalog' }), {
-        ...DEFAULT_STORE_OPTIONS,
-        numBlocks: config.store.num_blocks, dataBlockSize: config.store.data_block_size,
-        indexBlockSize: config.store.index_block_size, dataType: config.store.data_type,
-      });
+      for (const p of pipelines) {
+        await p.sink.open();
+        opened.push(p.sink);
+        logger.info({ pipeline: p.name, sink: p.plan.sink.id, type: p.plan.sink.type }, 'Sink opened.');
+      }
+      const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
+      const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), storeDefaults(config));
       await catalog.load();
-      const runner = new PipelineRunner(plan.name, stages, sink, catalog, logger.child({ pipeline: plan.name }));
-      const http = new HttpServer({ host: config.server.host, port: config.server.port, tls: config.server.tls, wsMaxFrame: config.server.ws_max_frame }, logger.child({ component: 'http' }));
-      server = new TsstoreServer(config, logger, registry, catalog, runner, http, lock);
-      const deps = { catalog, sinkOf: () => sink, adminKey };
+      const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
+      const runners = pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));
+      const http = scope.resolve(HttpServer);
+      server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock, metrics);
+      server.sinksOpen = true;
+      const self = server;
+      metrics.watchStores({ list: () => catalog.list(), stats: (store) => catalog.sinkOf(store).stats(store) });
+      metrics.scrapeGauge('tsstore_http_open_connections', 'Open client connections on the HTTP(S) port (keep-alive and WebSocket).', () => http.connections);
+      metrics.scrapeGauge('tsstore_ready', '1 when /ready answers 200, else 0.', () => (self.notReady().length === 0 ? 1 : 0));
+      registerOpsRoutes(http.router, { metrics, notReady: () => self.notReady() });
+      const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
       registerSchemaRoutes(http.router, deps, new SchemaService(catalog));
-      server.inputs = [...constructInputs(plan, { registry, logger, dataDir, stores: catalog, http: http.host(catalog, adminKey) })];
-      for (const input of server.inputs) {
-        await input.plugin.start(runner.emit);
-        logger.info({ input: input.id, type: input.type }, 'Input started.');
+      binding.stores = catalog;
+      binding.http = http.host(catalog, adminKey);
+      for (const [i, p] of pipelines.entries()) {
+        for (const input of p.inputs) {
+          server.inputs.push(input);
+          await input.plugin.start(runners[i].emit);
+          logger.info({ pipeline: p.name, input: input.id, type: input.type }, 'Input started.');
+        }
       }
       await http.listen();
+      server.inputsStarted = true;
       lock.advertise(http.url);
-      logger.info({ url: http.url, dataDir, stores: catalog.list().length, tls: Boolean(config.server.tls) }, 'tsstore is serving.');
+      logger.info({ url: http.url, dataDir, stores: catalog.list().length, pipelines: pipelines.map((p) => p.name), tls: Boolean(config.server.tls) }, 'tsstore is serving.');
       return server;
     } catch (err) {
       if (server) await server.stop().catch(() => undefined);
-      else { await sink.close().catch(() => undefined); lock.release(); }
+      else {
+        for (const sink of opened) await sink.close().catch(() => undefined);
+        lock.release();
+      }
       throw err;
     }
   }
@@ -101,12 +180,20 @@ export class TsstoreServer {
   private async doStop(): Promise<void> {
     this.logger.info({}, 'Stopping: no new connections; finishing what was received.');
     const httpClosed = this.http.close();
-    for (const input of [...this.inputs].reverse()) {
-      await input.plugin.stop().catch((err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'));
-    }
+    // Inputs stop side by side: each finishes and answers what it received within its own grace.
+    await Promise.all(this.inputs.map((input) => input.plugin.stop().then(
+      () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
+      (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
+    )));
     await httpClosed;
-    await this.runner.drain();
-    await this.runner.sink.close();
+    await Promise.all(this.runners.map((r) => r.drain()));
+    this.sinksOpen = false;
+    for (const r of this.runners) {
+      await r.sink.close().then(
+        () => this.logger.info({ pipeline: r.name }, 'Sink closed.'),
+        (err: Error) => this.logger.error({ pipeline: r.name, err: err.message }, 'Sink failed to close cleanly.'),
+      );
+    }
     this.lock.release();
     this.logger.info({}, 'Stopped.');
   }

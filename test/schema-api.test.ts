@@ -24,7 +24,7 @@ const EVOLUTION_CASES: readonly EvolutionCase[] = [
 ];
 
 const BAD_BODIES: readonly { name: string; body: unknown; error: string }[] = [
-  { name: 'not an object', body: [1], error: 'invalid JSON: expected an object' },
+  { name: 'not an object', body: [1], error: 'invalid JSON: expected a schema object {"fields":[...]}' },
   { name: 'no fields', body: {}, error: 'invalid schema: "fields" must be an array, got nothing' },
   { name: 'empty fields', body: { fields: [] }, error: 'invalid schema: "fields" must list at least one field' },
   { name: 'unknown member', body: { fields: V1.fields, extra: 1 }, error: 'invalid schema: unknown member "extra": a schema has "fields" (and an ignored "version")' },
@@ -179,6 +179,55 @@ describe('schema CLI', () => {
       const refused = await runCli(['schema', 'get', 'logs'], { env });
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /store logs is a text store, not a schema store/);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('schema stores on disk', () => {
+  it('the block-file engine holds the compact form, never the field names', async () => {
+    const s = await startServer({
+      pipelines: { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }, { type: 'schema_format' }], sink: { type: 'blockfile' } } },
+    });
+    try {
+      const key = await s.createStore('disk', { data_type: 'schema', num_blocks: 8, data_block_size: 4096 });
+      const h = { 'X-API-Key': key };
+      assert.equal((await api(s.url, 'PUT', '/api/stores/disk/schema', V2, h)).status, 200);
+      const ins = await api(s.url, 'POST', '/api/stores/disk/data', '{"data":{"room":"lab-7","count":18,"temp":72.50}}', { ...h, 'Content-Type': 'application/json' });
+      assert.equal(ins.status, 201, ins.text);
+      assert.equal(ins.json.size, '{"1":72.50,"2":"lab-7","3":18}'.length);
+      const dir = path.join(s.dataDir, 'disk');
+      const data = fs.readdirSync(dir).filter((f) => !/^(store|keys|schema)\.json$/.test(f)).map((f) => fs.readFileSync(path.join(dir, f)));
+      const all = Buffer.concat(data);
+      assert.ok(all.includes('{"1":72.50,"2":"lab-7","3":18}'), 'the compact record is in the store files');
+      assert.ok(!all.includes('"temp"') && !all.includes('"room"'), 'no field names on disk');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('schema stores and export/import', () => {
+  it('export writes field names, import takes them back, every digit kept', async () => {
+    const s = await startServer();
+    try {
+      const env = { TSSTORE_DATA_PATH: s.dataDir, TSSTORE_ADMIN_KEY: ADMIN_KEY };
+      const keys: Record<string, string> = {};
+      for (const name of ['src', 'dst']) {
+        keys[name] = await s.createStore(name, { data_type: 'schema' });
+        assert.equal((await api(s.url, 'PUT', `/api/stores/${name}/schema`, V2, { 'X-API-Key': keys[name] })).status, 200);
+      }
+      const ins = await api(s.url, 'POST', '/api/stores/src/data', '{"timestamp":1704067200000000001,"data":{"count":4294967295,"temp":-0.50}}', { 'X-API-Key': keys.src, 'Content-Type': 'application/json' });
+      assert.equal(ins.status, 201, ins.text);
+      const file = path.join(tempDir(), 'src.ndjson');
+      const exported = await runCli(['export', 'src', '--output', file], { env });
+      assert.equal(exported.code, 0, exported.stderr);
+      assert.equal(fs.readFileSync(file, 'utf8'), '{"timestamp":1704067200000000001,"data":{"temp":-0.50,"count":4294967295}}\n');
+      const imported = await runCli(['import', 'dst', file], { env });
+      assert.equal(imported.code, 0, imported.stderr);
+      const back = await api(s.url, 'GET', '/api/stores/dst/data/time/1704067200000000001?format=compact', undefined, { 'X-API-Key': keys.dst });
+      assert.match(back.text, /"data":\{"1":-0\.50,"3":4294967295\}\}$/);
     } finally {
       await s.stop();
     }

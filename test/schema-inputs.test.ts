@@ -8,9 +8,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api, startServer, tempDir, type TestServer } from './support/server.js';
 import { fieldIndex, SHAPE_CASES, TABLE_SCHEMA, VALUE_CASES } from './support/schema-cases.js';
-import { restSingle, show, type Sender, type SendResult, type SendTarget } from './support/schema-senders.js';
+import { restBatch, restSingle, show, unixSocket, webSocket, wsPull, type Sender, type SendResult, type SendTarget } from './support/schema-senders.js';
 
-const SENDERS: readonly Sender[] = [restSingle];
+const SENDERS: readonly Sender[] = [restSingle, restBatch, webSocket, unixSocket, wsPull];
 
 /** The `data` member of a single-record read, as raw text. */
 function dataText(body: string): string {

@@ -6,16 +6,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TsstoreConfig } from '../config/config-types.js';
-import { silentLogger } from '../core/logger.js';
 import { parseJsonExact } from '../core/json-exact.js';
-import { constructSinkAndStages, planPipelines } from '../pipeline/pipeline-builder.js';
-import { loadPlugins } from '../pipeline/plugin-loader.js';
-import type { Sink } from '../plugin/sink.js';
-import { DataLock, readLiveOwner } from '../stores/data-lock.js';
-import { StoreCatalog } from '../stores/store-catalog.js';
+import { readLiveOwner } from '../stores/data-lock.js';
+import type { StoreCatalog } from '../stores/store-catalog.js';
+import { openLocalDataPath, type LocalDataPath } from './local-data-path.js';
 import { storeStats } from '../stores/store-stats.js';
 import { schemaJson, SchemaService, type SchemaBody } from '../stores/schema-service.js';
-import { DEFAULT_STORE_OPTIONS } from '../stores/store-options.js';
 
 export interface StoreAdmin {
   /** `server <url>` or `data path <dir>`, for messages. */
@@ -65,7 +61,7 @@ function request(base: string, adminKey: string, method: string, path: string, b
   });
 }
 
-class RemoteAdmin implements StoreAdmin {
+export class RemoteAdmin implements StoreAdmin {
   constructor(private readonly url: string, private readonly adminKey: string) {}
   get via(): string { return `server ${this.url}`; }
   private call(method: string, path: string, body?: unknown): Promise<unknown> { return request(this.url, this.adminKey, method, path, body); }
@@ -83,15 +79,17 @@ class RemoteAdmin implements StoreAdmin {
 }
 
 class LocalAdmin implements StoreAdmin {
+  private readonly catalog: StoreCatalog;
   private readonly schemas: SchemaService;
-  constructor(private readonly dataDir: string, private readonly catalog: StoreCatalog, private readonly sink: Sink, private readonly lock: DataLock) {
-    this.schemas = new SchemaService(catalog);
+  constructor(private readonly local: LocalDataPath) {
+    this.catalog = local.catalog;
+    this.schemas = new SchemaService(local.catalog);
   }
 
-  get via(): string { return `data path ${this.dataDir}`; }
+  get via(): string { return `data path ${this.local.dataDir}`; }
   async create(name: string, options: Record<string, unknown>) { return this.catalog.create(name, options); }
   async list() { return this.catalog.list(); }
-  async stats(name: string) { return storeStats(this.catalog, this.sink, name); }
+  async stats(name: string) { return storeStats(this.catalog, this.catalog.sinkOf(name), name); }
   async remove(name: string) { await this.catalog.drop(name); }
   async reset(name: string) { await this.catalog.reset(name); }
   async keys(name: string) { return this.catalog.listKeys(name); }
@@ -99,9 +97,7 @@ class LocalAdmin implements StoreAdmin {
   async regenerate(name: string) { return this.catalog.regenerateKey(name); }
   async getSchema(name: string) { return schemaJson(this.schemas.get(name)); }
   async setSchema(name: string, body: unknown) { return schemaJson((await this.schemas.set(name, body)).schema); }
-  async close() {
-    try { await this.sink.close(); } finally { this.lock.release(); }
-  }
+  async close() { await this.local.close(); }
 }
 
 export async function openStoreAdmin(config: TsstoreConfig, command: string): Promise<StoreAdmin> {
@@ -111,21 +107,6 @@ export async function openStoreAdmin(config: TsstoreConfig, command: string): Pr
     if (!config.server.admin_key) throw new AdminError(`a tsstore server (pid ${owner.pid}) owns ${dataDir}; set TSSTORE_ADMIN_KEY (or server.admin_key in the config) so this command can ask it`);
     return new RemoteAdmin(owner.url, config.server.admin_key);
   }
-  const registry = loadPlugins(config.plugins, config.source.dir);
-  const [plan] = planPipelines(config, registry);
-  const { sink } = constructSinkAndStages(plan, { registry, logger: silentLogger(), dataDir });
-  const lock = DataLock.acquire(dataDir, command);
-  try {
-    await sink.open();
-    const catalog = new StoreCatalog(dataDir, sink, silentLogger(), {
-      ...DEFAULT_STORE_OPTIONS, numBlocks: config.store.num_blocks, dataBlockSize: config.store.data_block_size,
-      indexBlockSize: config.store.index_block_size, dataType: config.store.data_type,
-    });
-    await catalog.load();
-    return new LocalAdmin(dataDir, catalog, sink, lock);
-  } catch (err) {
-    await sink.close().catch(() => undefined);
-    lock.release();
-    throw err;
-  }
+  const local = await openLocalDataPath(config, command);
+  return new LocalAdmin(local);
 }

@@ -10,6 +10,7 @@ export default class Create extends BaseCommand<typeof Create> {
     'data-size': Flags.integer({ description: 'Data block size in bytes, a power of two >= 64 (default 4096)' }),
     'index-size': Flags.integer({ description: 'Index block size in bytes, a power of two >= 64 (default 4096)' }),
     type: Flags.string({ description: 'Data type', options: ['json', 'text', 'binary', 'schema'] }),
+    pipeline: Flags.string({ description: 'Pipeline the store belongs to (default: main, or the first configured)' }),
     path: Flags.string({ description: 'Data path (default ./data, or TSSTORE_DATA_PATH)' }),
     json: Flags.boolean({ description: 'Print the result as JSON', default: false }),
   };
@@ -19,6 +20,7 @@ export default class Create extends BaseCommand<typeof Create> {
     if (flags.path) process.env.TSSTORE_DATA_PATH = flags.path;
     const created = await this.withAdmin((admin) => admin.create(args.name, {
       num_blocks: flags.blocks, data_block_size: flags['data-size'], index_block_size: flags['index-size'], data_type: flags.type,
+      pipeline: flags.pipeline,
     }));
     if (flags.json) {
       this.log(JSON.stringify(created));

@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
+import { ConfigError } from '../config/load-config.js';
+import { checkConfig } from '../pipeline/check-config.js';
 import { TsstoreServer } from '../server.js';
 
 export default class Serve extends BaseCommand<typeof Serve> {
@@ -8,33 +10,56 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'TSSTORE_ADMIN_KEY=change-me-to-20-chars-or-more <%= config.bin %> serve',
     '<%= config.bin %> serve --socket /tmp/tsstore.sock --port 8080',
     '<%= config.bin %> serve --no-socket --config ./tsstore.config.yaml',
+    '<%= config.bin %> serve --tls-cert /etc/tsstore/cert.pem --tls-key /etc/tsstore/key.pem',
   ];
   static override flags = {
     socket: Flags.string({ description: 'Unix socket path (default /var/run/tsstore/tsstore.sock, or TSSTORE_SOCKET_PATH)', exclusive: ['no-socket'] }),
     'no-socket': Flags.boolean({ description: 'Do not listen on a Unix socket', default: false }),
     port: Flags.integer({ char: 'p', description: 'HTTP port (default 21080, or TSSTORE_PORT)', min: 0, max: 65535 }),
     host: Flags.string({ description: 'HTTP listen address (default 0.0.0.0, or TSSTORE_HOST)' }),
-    'log-level': Flags.string({ description: 'Log level', options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+    'log-level': Flags.string({ description: 'Log level (default info, or TSSTORE_LOG_LEVEL, or log.level)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
+    'tls-cert': Flags.string({ description: 'TLS certificate (PEM): serve HTTPS and WSS on the port (or TSSTORE_TLS_CERT, server.tls.cert)', dependsOn: ['tls-key'] }),
+    'tls-key': Flags.string({ description: 'TLS private key (PEM) for --tls-cert (or TSSTORE_TLS_KEY, server.tls.key)', dependsOn: ['tls-cert'] }),
   };
 
   async run(): Promise<void> {
     const { flags } = this;
-    const config = await this.loadConfig({
-      socketPath: flags['no-socket'] ? null : flags.socket,
-      port: flags.port,
-      host: flags.host,
-      logLevel: flags['log-level'],
+    // The whole config is checked first, so a bad one is refused with every problem at once.
+    const { config, problems } = await checkConfig({
+      file: this.flags.config,
+      flags: {
+        socketPath: flags['no-socket'] ? null : flags.socket, port: flags.port, host: flags.host, logLevel: flags['log-level'],
+        tlsCert: flags['tls-cert'], tlsKey: flags['tls-key'],
+      },
     });
-    const server = await TsstoreServer.start(config);
-    await new Promise<void>((resolve) => {
-      const onSignal = (signal: NodeJS.Signals): void => {
-        server.logger.info({ signal }, 'Signal received; shutting down.');
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        server.stop().then(resolve, (err: Error) => { server.logger.error({ err: err.message }, 'Shutdown failed.'); process.exitCode = 1; resolve(); });
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    });
+    if (problems.length) throw new ConfigError(problems, config.source.file);
+    // Listen for signals before starting: a SIGTERM during startup must not kill the process
+    // with the default action; it stops the server as soon as it is up.
+    let signalled: NodeJS.Signals | undefined;
+    let onStarted: (() => void) | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      signalled = signal;
+      onStarted?.();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    let server: TsstoreServer;
+    try {
+      server = await TsstoreServer.start(config);
+    } catch (err) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      throw err;
+    }
+    if (!signalled) await new Promise<void>((resolve) => { onStarted = resolve; });
+    server.logger.info({ signal: signalled }, 'Signal received; shutting down.');
+    try {
+      await server.stop();
+    } catch (err) {
+      server.logger.error({ err: (err as Error).message }, 'Shutdown failed.');
+      process.exitCode = 1;
+    }
   }
 }

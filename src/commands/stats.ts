@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
+import { stringifyExact } from '../core/json-out.js';
 
 export default class Stats extends BaseCommand<typeof Stats> {
   static override description = "Show a store's figures: records, bytes, time span, fill.";
@@ -8,7 +9,7 @@ export default class Stats extends BaseCommand<typeof Stats> {
 
   async run(): Promise<void> {
     const stats = await this.withAdmin((admin) => admin.stats(this.args.store));
-    if (this.flags.json) { this.log(JSON.stringify(stats)); return; }
+    if (this.flags.json) { this.log(stringifyExact(stats)); return; }
     const width = Math.max(...Object.keys(stats).map((k) => k.length));
     for (const [k, v] of Object.entries(stats)) this.log(`${k.padEnd(width)}  ${v === null || v === undefined ? '-' : String(v)}`);
   }

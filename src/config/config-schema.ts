@@ -2,6 +2,8 @@
 import Joi from 'joi';
 
 const pluginBlock = Joi.object({ type: Joi.string().required() }).unknown(true);
+/** Inputs also take the core key `enabled` (not passed to the plugin). */
+const inputBlock = Joi.object({ type: Joi.string().required(), enabled: Joi.boolean() }).unknown(true);
 
 export const configSchema = Joi.object({
   server: Joi.object({
@@ -26,7 +28,7 @@ export const configSchema = Joi.object({
   log: Joi.object({ level: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') }),
   plugins: Joi.array().items(Joi.string()),
   pipelines: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), Joi.object({
-    inputs: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), pluginBlock).required(),
+    inputs: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), inputBlock).required(),
     stages: Joi.array().items(pluginBlock).default([]),
     sink: pluginBlock.required(),
   })).min(1),

@@ -6,8 +6,13 @@ export interface PluginBlock {
   readonly [option: string]: unknown;
 }
 
+/** An input's block: `enabled: false` (a core key, never passed to the plugin) turns it off. */
+export interface InputBlock extends PluginBlock {
+  readonly enabled?: boolean;
+}
+
 export interface PipelineConfig {
-  readonly inputs: Readonly<Record<string, PluginBlock>>;
+  readonly inputs: Readonly<Record<string, InputBlock>>;
   readonly stages: readonly PluginBlock[];
   readonly sink: PluginBlock;
 }

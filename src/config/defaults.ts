@@ -14,9 +14,9 @@ export const DEFAULTS = {
 export function defaultPipelines(): Record<string, PipelineConfig> {
   return {
     main: {
-      inputs: { api: { type: 'rest' } },
+      inputs: { api: { type: 'rest' }, stream: { type: 'websocket' }, local: { type: 'unix_socket' }, edge: { type: 'ws_pull' } },
       stages: [{ type: 'validate' }, { type: 'schema_format' }],
-      sink: { type: 'memory' },
+      sink: { type: 'blockfile' },
     },
   };
 }

@@ -34,7 +34,11 @@ export interface LoadOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** Flag overrides, applied last. `socketPath: null` disables the Unix socket. */
-  readonly flags?: { readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string };
+  readonly flags?: {
+    readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string;
+    /** TLS certificate and key files (relative to the working directory). */
+    readonly tlsCert?: string; readonly tlsKey?: string;
+  };
 }
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -65,52 +69,80 @@ function envInt(env: NodeJS.ProcessEnv, name: string, problems: ConfigProblem[])
   return Number(v);
 }
 
+/** Loads the config; throws a ConfigError listing every problem of the file and environment. */
 export async function loadConfig(opts: LoadOptions = {}): Promise<TsstoreConfig> {
+  const { config, problems } = await readConfig(opts);
+  if (problems.length) throw new ConfigError(problems, config.source.file);
+  return config;
+}
+
+/**
+ * Like loadConfig, but returns the problems next to a best-effort config instead of throwing, so
+ * a validator can go on and report the pipeline problems too (every problem at once). Where the
+ * file is broken, the broken parts keep their raw values.
+ */
+export async function readConfig(opts: LoadOptions = {}): Promise<{ config: TsstoreConfig; problems: ConfigProblem[] }> {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
-  const { raw, file } = await readRaw(opts, env, cwd);
   const problems: ConfigProblem[] = [];
+  let raw: Raw = {};
+  let file: string | undefined;
+  try {
+    ({ raw, file } = await readRaw(opts, env, cwd));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+    file = err.file;
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push({ path: '(root)', message: 'must be an object' });
+    raw = {};
+  }
   const { error } = configSchema.validate(raw);
   for (const d of error?.details ?? []) problems.push({ path: d.path.join('.') || '(root)', message: d.message.replace(/^"[^"]*" /, '') });
 
-  const server = (raw.server ?? {}) as Raw;
-  const store = (raw.store ?? {}) as Raw;
-  const tlsRaw = (server.tls ?? {}) as Raw;
-  const tlsCert: string | undefined = env.TSSTORE_TLS_CERT || tlsRaw.cert || tlsRaw.cert_file;
-  const tlsKey: string | undefined = env.TSSTORE_TLS_KEY || tlsRaw.key || tlsRaw.key_file;
-  const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT;
+  const objectOr = (v: unknown): Raw => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Raw : {});
+  const server = objectOr(raw.server);
+  const store = objectOr(raw.store);
+  const tlsRaw = objectOr(server.tls);
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const flags = opts.flags ?? {};
+  const dir = file ? path.dirname(file) : cwd;
+  // Flags and environment name files from the working directory, the config file from its own.
+  const fromFile = (p: string | undefined): string | undefined => (p ? path.resolve(dir, p) : undefined);
+  const fromCwd = (p: string | undefined): string | undefined => (p ? path.resolve(cwd, p) : undefined);
+  const tlsCert = fromCwd(flags.tlsCert) ?? fromCwd(env.TSSTORE_TLS_CERT || undefined) ?? fromFile(str(tlsRaw.cert) ?? str(tlsRaw.cert_file));
+  const tlsKey = fromCwd(flags.tlsKey) ?? fromCwd(env.TSSTORE_TLS_KEY || undefined) ?? fromFile(str(tlsRaw.key) ?? str(tlsRaw.key_file));
+  const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT && !flags.tlsCert;
   if (!tlsOff && Boolean(tlsCert) !== Boolean(tlsKey)) {
-    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (TSSTORE_TLS_CERT / TSSTORE_TLS_KEY)' });
+    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (--tls-cert / --tls-key, TSSTORE_TLS_CERT / TSSTORE_TLS_KEY, or server.tls.cert / server.tls.key)' });
   }
   const envPort = envInt(env, 'TSSTORE_PORT', problems);
-  const flags = opts.flags ?? {};
 
   let socketPath: string | null = server.socket_path === '' ? null : (server.socket_path ?? DEFAULTS.server.socket_path);
   if (env.TSSTORE_SOCKET_PATH !== undefined) socketPath = env.TSSTORE_SOCKET_PATH || null;
   if (flags.socketPath !== undefined) socketPath = flags.socketPath;
 
-  if (problems.length) throw new ConfigError(problems, file);
-
-  const dir = file ? path.dirname(file) : cwd;
-  return {
+  const config: TsstoreConfig = {
     server: {
       host: flags.host ?? (env.TSSTORE_HOST || server.host || DEFAULTS.server.host),
       port: flags.port ?? envPort ?? server.port ?? DEFAULTS.server.port,
       socket_path: socketPath,
       admin_key: env.TSSTORE_ADMIN_KEY || server.admin_key || undefined,
-      tls: !tlsOff && tlsCert && tlsKey ? { cert: path.resolve(dir, tlsCert), key: path.resolve(dir, tlsKey) } : undefined,
+      tls: !tlsOff && tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined,
       ws_max_frame: server.ws_max_frame ?? DEFAULTS.server.ws_max_frame,
     },
     store: {
-      base_path: path.resolve(cwd, env.TSSTORE_DATA_PATH || store.base_path || DEFAULTS.store.base_path),
+      base_path: path.resolve(cwd, env.TSSTORE_DATA_PATH || (typeof store.base_path === 'string' && store.base_path) || DEFAULTS.store.base_path),
       num_blocks: store.num_blocks ?? DEFAULTS.store.num_blocks,
       data_block_size: store.data_block_size ?? DEFAULTS.store.data_block_size,
       index_block_size: store.index_block_size ?? DEFAULTS.store.index_block_size,
       data_type: store.data_type ?? DEFAULTS.store.data_type,
     },
     log: { level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level) },
-    plugins: raw.plugins ?? [],
+    plugins: Array.isArray(raw.plugins) ? raw.plugins.filter((p: unknown): p is string => typeof p === 'string') : [],
     pipelines: (raw.pipelines as Record<string, PipelineConfig> | undefined) ?? defaultPipelines(),
     source: { file, dir },
   };
+  return { config, problems };
 }

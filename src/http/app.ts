@@ -5,12 +5,16 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import Router from '@koa/router';
 import websocket from 'koa-easy-ws';
 import { ERRORS, TssError, toTssError } from '../plugin/errors.js';
 import type { HttpHost, Logger, StoreAccess } from '../plugin/descriptor.js';
+import { RateLimitedLog } from '../core/rate-limited-log.js';
+import { inject, injectable } from '../di.js';
+import { TOKENS } from '../tokens.js';
 import { storeAuth } from './auth.js';
 
 export interface HttpOptions {
@@ -19,17 +23,28 @@ export interface HttpOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Hard cap for one WebSocket frame: above it the connection is closed with 1009. */
   readonly wsMaxFrame: number;
+  /** Told about every error answer (for metrics). */
+  readonly onError?: (code: string) => void;
 }
 
 const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
+@injectable()
 export class HttpServer {
   readonly app = new Koa();
   readonly router = new Router();
   private server?: http.Server | https.Server;
   private readonly sockets = new Set<import('node:net').Socket>();
+  /** Refused credentials (warn: an operator wants to see them); other client errors (debug: the
+   * pipeline already logs per-record rejections with store, input and code). Both rate-limited. */
+  private readonly authErrors: RateLimitedLog;
+  private readonly clientErrors: RateLimitedLog;
+  private readonly logger: Logger;
 
-  constructor(private readonly options: HttpOptions, private readonly logger: Logger) {
+  constructor(@inject(TOKENS.HttpOptions) private readonly options: HttpOptions, @inject(TOKENS.Logger) logger: Logger) {
+    this.logger = logger.child({ component: 'http' });
+    this.authErrors = new RateLimitedLog(this.logger, 'warn');
+    this.clientErrors = new RateLimitedLog(this.logger, 'debug');
     this.app.on('error', (err: NodeJS.ErrnoException) => {
       if (!QUIET_ERRORS.has(err.code ?? '')) this.logger.error({ err: err.stack ?? String(err) }, 'HTTP server error.');
     });
@@ -41,7 +56,13 @@ export class HttpServer {
         }
       } catch (err) {
         const e = err instanceof TssError ? err : mapForeign(err);
+        this.options.onError?.(e.code);
+        // ctx.path, never ctx.url: a query string may carry a key (?api_key=, ?admin_key=).
         if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) }, 'Request failed.');
+        else if (e.status !== 404 || (ctx.params as Record<string, string> | undefined)?.store) {
+          const store = (ctx.params as Record<string, string> | undefined)?.store;
+          (e.status === 401 ? this.authErrors : this.clientErrors).log(e.code, { code: e.code, status: e.status, method: ctx.method, route: (ctx as { _matchedRoute?: string })._matchedRoute ?? ctx.path, ...(store ? { store } : {}), err: e.message }, 'Request refused.');
+        }
         ctx.status = e.status;
         ctx.type = 'application/json';
         ctx.body = JSON.stringify({ error: e.message, code: e.code });
@@ -68,11 +89,28 @@ export class HttpServer {
       ? https.createServer({ cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, handler)
       : http.createServer(handler);
     this.server.on('connection', (s) => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)); });
+    // Upgrade requests go through koa too (koa-easy-ws answers them), but via node's 'upgrade'
+    // event: without an 'upgrade' listener node keeps its HTTP parser on the socket, reads the
+    // WebSocket frames as the start of a next request, and its headers timeout then kills a
+    // WebSocket that has been quiet for a minute.
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (head.length > 0) socket.unshift(head);
+      const res = new http.ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as Socket);
+      res.once('finish', () => { res.detachSocket(socket as Socket); socket.end(); });
+      void handler(req, res);
+    });
     this.server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.options.port, this.options.host, () => { this.server!.off('error', reject); resolve(); });
     });
+  }
+
+  /** Open client connections (HTTP keep-alive and upgraded WebSockets). */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   get port(): number {
@@ -86,6 +124,8 @@ export class HttpServer {
 
   /** Stop accepting; let requests in flight finish for up to `graceMs`, then cut what is left. */
   async close(graceMs = 5_000): Promise<void> {
+    this.authErrors.close();
+    this.clientErrors.close();
     const server = this.server;
     if (!server) return;
     this.server = undefined;

@@ -19,6 +19,23 @@ export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
+/**
+ * A JSON object body (capped at `limit` bytes); an empty body is `{}`. `shape` names the expected
+ * object in the error message.
+ */
+export async function readJsonObject(ctx: Context, limit: number, shape = 'an object'): Promise<Record<string, unknown>> {
+  const raw = await readBody(ctx, limit);
+  if (raw.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new TssError('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TssError('TSS_ERR_INVALID_JSON', `invalid JSON: expected ${shape}`);
+  return v as Record<string, unknown>;
+}
+
 function tooLarge(limit: number): TssError {
   return new TssError('TSS_ERR_BODY_TOO_LARGE', `request body too large: the limit is ${limit} bytes`);
 }

@@ -4,7 +4,8 @@ import type { Context } from 'koa';
 import type { StoreView } from '../plugin/stage.js';
 import { schemaJson, type SchemaService } from '../stores/schema-service.js';
 import { storeAuth } from './auth.js';
-import { jsonBody, sendJson, type RouteDeps } from './store-routes.js';
+import { readJsonObject } from './body.js';
+import { sendJson, type RouteDeps } from './store-routes.js';
 
 const SCHEMA_BODY_LIMIT = 1024 * 1024;
 
@@ -17,7 +18,7 @@ export function registerSchemaRoutes(router: Router, deps: RouteDeps, schemas: S
   });
 
   router.put('/api/stores/:store/schema', auth, async (ctx) => {
-    const body = await jsonBody(ctx, SCHEMA_BODY_LIMIT);
+    const body = await readJsonObject(ctx, SCHEMA_BODY_LIMIT, 'a schema object {"fields":[...]}');
     const { schema } = await schemas.set(store(ctx), body);
     sendJson(ctx, 200, schemaJson(schema));
   });

@@ -2,31 +2,17 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { stringifyExact } from '../core/json-out.js';
-import { TssError } from '../plugin/errors.js';
 import type { Sink } from '../plugin/sink.js';
 import type { StoreView } from '../plugin/stage.js';
 import type { StoreCatalog } from '../stores/store-catalog.js';
 import { storeStats } from '../stores/store-stats.js';
 import { requireAdmin, storeAuth } from './auth.js';
-import { readBody } from './body.js';
+import { readJsonObject } from './body.js';
 
 export interface RouteDeps {
   readonly catalog: StoreCatalog;
   readonly sinkOf: (store: string) => Sink;
   readonly adminKey: string;
-}
-
-export async function jsonBody(ctx: Context, limit: number): Promise<Record<string, unknown>> {
-  const raw = await readBody(ctx, limit);
-  if (raw.length === 0) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new TssError('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object');
-  return v as Record<string, unknown>;
 }
 
 export function sendJson(ctx: Context, status: number, body: string | object): void {
@@ -42,7 +28,7 @@ export function registerStoreRoutes(router: Router, deps: RouteDeps): void {
   const store = (ctx: Context): string => (ctx.state.store as StoreView).name;
 
   router.post('/api/stores', admin, async (ctx) => {
-    const body = await jsonBody(ctx, 64 * 1024);
+    const body = await readJsonObject(ctx, 64 * 1024);
     const created = await catalog.create(body.name, body);
     sendJson(ctx, 201, created);
   });

@@ -7,9 +7,11 @@ import semver from 'semver';
 import { PLUGIN_API_VERSION, type PluginDescriptor } from '../plugin/descriptor.js';
 
 export interface PluginSource {
-  /** npm name or path the plugin came from (`tsstore` for built-ins). */
+  /** The package's npm name (from its package.json; `tsstore` for built-ins). */
   readonly package: string;
   readonly version?: string;
+  /** The `plugins:` entry it was loaded by (an npm name or a path), absent for built-ins. */
+  readonly from?: string;
 }
 
 export interface RegisteredPlugin {
@@ -17,21 +19,34 @@ export interface RegisteredPlugin {
   readonly source: PluginSource;
 }
 
+/** `name@version (entry)`: how messages name a package. */
+export function describeSource(s: PluginSource): string {
+  const id = s.version ? `${s.package}@${s.version}` : s.package;
+  return s.from && s.from !== s.package ? `${id} (${s.from})` : id;
+}
+
 export class PluginRegistry {
   private readonly plugins = new Map<string, RegisteredPlugin>();
 
   register(descriptor: PluginDescriptor, source: PluginSource): void {
     const key = `${descriptor.kind}:${descriptor.type}`;
-    if (!/^[a-z][a-z0-9_]*$/.test(descriptor.type)) {
-      throw new Error(`plugin ${key} from ${source.package}: type must be snake_case`);
+    const from = describeSource(source);
+    if (descriptor.kind !== 'input' && descriptor.kind !== 'stage' && descriptor.kind !== 'sink') {
+      throw new Error(`plugin ${key} from ${from}: kind must be input, stage or sink`);
+    }
+    if (typeof descriptor.type !== 'string' || !/^[a-z][a-z0-9_]*$/.test(descriptor.type)) {
+      throw new Error(`plugin ${key} from ${from}: type must be snake_case`);
+    }
+    if (typeof descriptor.create !== 'function' || typeof descriptor.options?.validate !== 'function') {
+      throw new Error(`plugin ${key} from ${from}: a descriptor needs create() and a joi options schema (use defineInput/defineStage/defineSink from tsstore/plugin)`);
     }
     const range = descriptor.apiVersion;
-    if (!semver.validRange(range) || !semver.satisfies(PLUGIN_API_VERSION, range)) {
-      throw new Error(`plugin ${key} from ${source.package} needs plugin API ${range}, but this tsstore provides ${PLUGIN_API_VERSION}`);
+    if (typeof range !== 'string' || !semver.validRange(range) || !semver.satisfies(PLUGIN_API_VERSION, range)) {
+      throw new Error(`plugin ${key} from ${from} needs plugin API ${String(range)}, but this tsstore provides ${PLUGIN_API_VERSION}`);
     }
     const existing = this.plugins.get(key);
     if (existing) {
-      throw new Error(`plugin ${key} from ${source.package} is already registered by ${existing.source.package}`);
+      throw new Error(`plugin ${key} from ${from} is already registered by ${describeSource(existing.source)}`);
     }
     this.plugins.set(key, { descriptor, source });
   }

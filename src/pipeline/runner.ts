@@ -8,8 +8,13 @@
  * The returned promise resolves when the sink has every accepted record durably: that is the
  * acknowledgement the input gives its client, and the back-pressure it obeys. Per-record problems
  * are results, never exceptions.
+ *
+ * Metrics are counted per batch through series resolved once per (input, store); rejections are
+ * logged with store, input and code, rate-limited per (input, code).
  */
 import { reject, toTssError, TssError, type Rejection } from '../plugin/errors.js';
+import { RateLimitedLog } from '../core/rate-limited-log.js';
+import type { PipelineMetrics, IngestSeries } from '../metrics/server-metrics.js';
 import type { Logger, StoreAccess } from '../plugin/descriptor.js';
 import type { IngestRecord, RecordResult } from '../plugin/record.js';
 import type { Sink, SinkRecord } from '../plugin/sink.js';
@@ -19,6 +24,7 @@ export class PipelineRunner {
   private closing = false;
   private inflight = 0;
   private idle: (() => void) | undefined;
+  private readonly rejections: RateLimitedLog;
 
   constructor(
     readonly name: string,
@@ -26,7 +32,12 @@ export class PipelineRunner {
     readonly sink: Sink,
     private readonly stores: Pick<StoreAccess, 'view'>,
     private readonly logger: Logger,
-  ) {}
+    /** With several pipelines: the pipeline each store belongs to (records for others are rejected). */
+    private readonly ownerOf?: (store: string) => string | undefined,
+    private readonly metrics?: PipelineMetrics,
+  ) {
+    this.rejections = new RateLimitedLog(logger);
+  }
 
   /** The Emit handed to inputs. */
   readonly emit = async (records: IngestRecord[]): Promise<RecordResult[]> => {
@@ -56,15 +67,66 @@ export class PipelineRunner {
   async drain(): Promise<void> {
     this.closing = true;
     if (this.inflight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
+    this.rejections.close();
+  }
+
+  /** Whether `emit` still takes records. */
+  get accepting(): boolean {
+    return !this.closing;
+  }
+
+  private seriesOf(records: readonly IngestRecord[], store: string): IngestSeries | null | undefined {
+    if (!this.metrics) return undefined;
+    const input = records[0].origin.input;
+    for (let i = 1; i < records.length; i++) if (records[i].origin.input !== input) return null;
+    return this.metrics.ingest(input, store);
+  }
+
+  private rejected(store: string, record: IngestRecord, r: Rejection, series: IngestSeries | null | undefined): void {
+    const input = record.origin.input;
+    if (series !== undefined) (series ?? this.metrics!.ingest(input, store)).rejected(r.code).inc();
+    this.rejections.log(`${input}\u0000${r.code}`, { store, input, code: r.code, err: r.message }, 'Record rejected.');
   }
 
   private async runStore(store: string, records: IngestRecord[], index: number[] | null, results: RecordResult[]): Promise<void> {
-    const put = (i: number, r: RecordResult): void => { results[index ? index[i] : i] = r; };
+    // `series` is the one series of a single-input batch, null for a mixed batch (rare: resolved
+    // per record), undefined without metrics.
+    const series = this.seriesOf(records, store);
+    if (series !== undefined) {
+      let bytes = 0;
+      for (const r of records) bytes += r.payload.length;
+      if (series) { series.received.inc(records.length); series.bytes.inc(bytes); } else {
+        for (const r of records) { const s = this.metrics!.ingest(r.origin.input, store); s.received.inc(); s.bytes.inc(r.payload.length); }
+      }
+    }
+    let accepted = 0;
+    const put = (i: number, r: RecordResult): void => {
+      results[index ? index[i] : i] = r;
+      if (r.ok) {
+        if (series === null) this.metrics!.ingest(records[i].origin.input, store).accepted.inc(); else accepted++;
+      } else this.rejected(store, records[i], r, series);
+    };
+    try {
+      await this.runStages(store, records, index, results, put);
+    } finally {
+      if (series && accepted > 0) series.accepted.inc(accepted);
+    }
+  }
+
+  private async runStages(store: string, records: IngestRecord[], index: number[] | null, results: RecordResult[], put: (i: number, r: RecordResult) => void): Promise<void> {
     const view = this.stores.view(store);
     if (!view) {
       const r = reject('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
       records.forEach((_, i) => put(i, r));
       return;
+    }
+    if (this.ownerOf) {
+      const owner = this.ownerOf(store);
+      if (owner !== this.name) {
+        const r = reject('TSS_ERR_WRONG_PIPELINE', `store ${store} belongs to pipeline ${owner}; this input feeds pipeline ${this.name}`);
+        records.forEach((_, i) => put(i, r));
+        return;
+      }
     }
     let live = records;
     let slots = records.map((_, i) => i);
@@ -88,7 +150,9 @@ export class PipelineRunner {
         if (live.length === 0) return;
       }
       const batch: SinkRecord[] = live.map((r) => ({ timestamp: r.timestamp, data: r.payload }));
+      const started = this.metrics ? process.hrtime.bigint() : 0n;
       const written = await this.sink.write(store, batch);
+      if (this.metrics) this.metrics.commit(store, batch.length, Number(process.hrtime.bigint() - started) / 1e9);
       for (let i = 0; i < written.length; i++) put(slots[i], written[i]);
     } catch (err) {
       const e = toTssError(err);

@@ -27,6 +27,40 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
+/** Label values of one metric series, by label name. */
+export type MetricLabels = Readonly<Record<string, string>>;
+
+/** A monotonically increasing count (Prometheus counter). */
+export interface PluginCounter {
+  inc(labels?: MetricLabels, value?: number): void;
+  /** The series for these labels, resolved once: keep it and call `inc` on hot paths. */
+  labels(labels: MetricLabels): { inc(value?: number): void };
+}
+
+/** A value that goes up and down (Prometheus gauge), e.g. open connections. */
+export interface PluginGauge {
+  set(labels: MetricLabels, value: number): void;
+  inc(labels?: MetricLabels, value?: number): void;
+  dec(labels?: MetricLabels, value?: number): void;
+  /** The series for these labels, resolved once: keep it for hot paths. */
+  labels(labels: MetricLabels): { set(value: number): void; inc(value?: number): void; dec(value?: number): void };
+}
+
+/**
+ * Metrics a plugin may publish on the server's `GET /metrics`, without importing prom-client.
+ * Names are snake_case without prefix: a plugin of kind K registering `open_connections` appears
+ * as `tsstore_K_open_connections` with a label naming the instance (`input="<id>"`, `stage=…`,
+ * `sink=…`) added to `labelNames`. Registering the same name twice (from two instances of one
+ * plugin, or in two plugins) returns the same metric when type, help and label names agree, and
+ * throws otherwise. Suggested names: `open_connections` (gauge, inputs that hold connections),
+ * `connections` (gauge, label `state`, for outbound connections such as pulls),
+ * `reconnects_total` (counter). Metrics live as long as the server; values are per server.
+ */
+export interface PluginMetrics {
+  counter(name: string, help: string, labelNames?: readonly string[]): PluginCounter;
+  gauge(name: string, help: string, labelNames?: readonly string[]): PluginGauge;
+}
+
 /** Given to every plugin. */
 export interface PluginContext {
   /** Instance id: the plugin's key in the pipeline config (e.g. `api`, `stream`). */
@@ -34,6 +68,11 @@ export interface PluginContext {
   readonly logger: Logger;
   /** Root data directory (stores live below it). */
   readonly dataDir: string;
+  /**
+   * The server's metrics (see PluginMetrics). Optional so contexts built by older hosts and
+   * test harnesses stay valid; the tsstore server always provides it.
+   */
+  readonly metrics?: PluginMetrics;
 }
 
 /** Store lookups and authentication for inputs. Synchronous: keys live in memory. */
@@ -45,6 +84,14 @@ export interface StoreAccess {
    * TSS_ERR_API_KEY_REQUIRED / _FORMAT / _INVALID (401) or TSS_ERR_STORE_NOT_FOUND (404).
    */
   authenticate(store: string, apiKey: string | undefined): StoreView;
+  /**
+   * Be told when a store is deleted. The listener runs after the store stopped taking requests'
+   * authentication but before its data and directory are removed; the deletion waits for a
+   * returned promise (so an input can stop its work on the store and finish what is in flight).
+   * A listener that throws or rejects is logged and does not stop the deletion. Returns a
+   * function that removes the listener.
+   */
+  onStoreDropped(listener: (store: string) => void | Promise<void>): () => void;
 }
 
 /** The shared HTTP server (one port for REST, WebSocket and management routes). */

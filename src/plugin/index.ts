@@ -1,4 +1,9 @@
-/** The public plugin API (`tsstore/plugin`): contracts, descriptors, errors, clock. */
+/**
+ * The public plugin API (`tsstore/plugin`): contracts, descriptors (defineInput/defineStage/
+ * defineSink), the error catalog, the clock, joi and the exact-decoding helpers. A plugin package
+ * imports only this module (and `tsstore/testing` in its tests); never tsstore internals or the DI
+ * container. See docs/plugins.md.
+ */
 export * from './errors.js';
 export * from './record.js';
 export * from './sink.js';
@@ -6,3 +11,8 @@ export * from './stage.js';
 export * from './input.js';
 export * from './descriptor.js';
 export * from './clock.js';
+/** joi, for plugin option schemas: a plugin package needs no joi of its own. */
+export { default as Joi } from 'joi';
+/** Exact decoding helpers every input should use (timestamps beyond 2^53 stay exact). */
+export { decodeEnvelope, parseTimestampToken, type Envelope } from '../core/envelope.js';
+export { parseJsonExact } from '../core/json-exact.js';

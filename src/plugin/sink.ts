@@ -84,6 +84,12 @@ export interface Sink {
   open(): Promise<void>;
   /** Finish in-flight writes (they resolve), then release every resource. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional, cheap and synchronous: true between a completed `open()` and the start of
+   * `close()`. The server's `/ready` uses it; a sink without it counts as open between the
+   * server's own open and close calls.
+   */
+  isOpen?(): boolean;
 
   /** Initialise storage for a new, empty store. */
   createStore(spec: StoreSpec): Promise<void>;

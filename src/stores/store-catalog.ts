@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
+import { SerialQueue } from '../core/serial-queue.js';
 import { TssError } from '../plugin/errors.js';
 import type { Logger, StoreAccess } from '../plugin/descriptor.js';
 import type { DataType } from '../plugin/record.js';
@@ -23,6 +24,14 @@ export interface StoreMeta {
   readonly data_block_size: number;
   readonly index_block_size: number;
   readonly created_at: string;
+  /** The pipeline the store belongs to; absent: the default pipeline (`main`, else the first). */
+  readonly pipeline?: string;
+}
+
+/** Several pipelines: each has its own sink, and each store belongs to one pipeline. */
+export interface PipelineSinks {
+  readonly sinks: ReadonlyMap<string, Sink>;
+  readonly defaultPipeline: string;
 }
 
 /** Present in a store directory from mkdir until store.json is written. */
@@ -30,6 +39,8 @@ const CREATING_MARKER = '.creating';
 
 interface StoreEntry {
   readonly spec: StoreSpec;
+  readonly pipeline: string;
+  readonly sink: Sink;
   readonly meta: StoreMeta;
   keys: KeyRecord[];
   view: StoreView;
@@ -39,26 +50,29 @@ export interface CreatedStore extends NewKey {
   readonly name: string;
 }
 
-/** Serialises catalog changes (create/drop/reset/keys): rare, and must not interleave. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 export class StoreCatalog implements StoreAccess {
   private readonly stores = new Map<string, StoreEntry>();
-  private readonly mutex = new Mutex();
+  /** Serialises catalog changes (create/drop/reset/keys): rare, and must not interleave. */
+  private readonly mutex = new SerialQueue();
+  private readonly sinks: ReadonlyMap<string, Sink>;
+  private readonly defaultPipeline: string;
+  private readonly dropListeners = new Set<(store: string) => void | Promise<void>>();
 
   constructor(
     readonly dataDir: string,
-    private readonly sink: Sink,
+    sinks: Sink | PipelineSinks,
     private readonly logger: Logger,
     private readonly defaults: StoreOptions = DEFAULT_STORE_OPTIONS,
-  ) {}
+  ) {
+    const many = 'sinks' in sinks && sinks.sinks instanceof Map ? sinks as PipelineSinks : undefined;
+    this.sinks = many ? many.sinks : new Map([['main', sinks as Sink]]);
+    this.defaultPipeline = many ? many.defaultPipeline : 'main';
+  }
+
+  /** The pipelines stores can belong to. */
+  pipelines(): string[] {
+    return [...this.sinks.keys()];
+  }
 
   /** Attach every store found under the data path. */
   async load(): Promise<void> {
@@ -78,6 +92,12 @@ export class StoreCatalog implements StoreAccess {
         }
         continue;
       }
+      const pipeline = meta.pipeline ?? this.defaultPipeline;
+      const sink = this.sinks.get(pipeline);
+      if (!sink) {
+        this.logger.error({ store: meta.name, pipeline, pipelines: this.pipelines() }, 'Skipping a store whose pipeline is not configured; add the pipeline back to serve it.');
+        continue;
+      }
       let schema: StoreSchema | undefined;
       try {
         schema = meta.data_type === 'schema' ? await readSchema(dir) : undefined;
@@ -86,9 +106,9 @@ export class StoreCatalog implements StoreAccess {
         continue;
       }
       const spec = specOf(meta, dir);
-      await this.sink.openStore(spec);
+      await sink.openStore(spec);
       const keys = await readKeys(dir);
-      this.stores.set(meta.name, { spec, meta, keys, view: { name: meta.name, dataType: meta.data_type, ...(schema ? { schema } : {}) } });
+      this.stores.set(meta.name, { spec, pipeline, sink, meta, keys, view: { name: meta.name, dataType: meta.data_type, ...(schema ? { schema } : {}) } });
     }
     this.logger.info({ stores: this.stores.size, dataDir: this.dataDir }, 'Store catalog loaded.');
   }
@@ -103,6 +123,16 @@ export class StoreCatalog implements StoreAccess {
 
   meta(name: string): StoreMeta {
     return this.entry(name).meta;
+  }
+
+  /** The sink holding the store's data (its pipeline's sink). */
+  sinkOf(name: string): Sink {
+    return this.entry(name).sink;
+  }
+
+  /** The pipeline the store belongs to, or undefined for an unknown store. */
+  pipelineOf(name: string): string | undefined {
+    return this.stores.get(name)?.pipeline;
   }
 
   view(name: string): StoreView | undefined {
@@ -120,6 +150,12 @@ export class StoreCatalog implements StoreAccess {
   async create(name: unknown, options: Record<string, unknown> = {}): Promise<CreatedStore> {
     const storeName = checkStoreName(name);
     const opts = resolveStoreOptions(options, this.defaults);
+    const explicit = options.pipeline;
+    if (explicit !== undefined && (typeof explicit !== 'string' || !this.sinks.has(explicit))) {
+      throw new TssError('TSS_ERR_STORE_OPTIONS', `invalid pipeline: ${JSON.stringify(explicit)} is not configured; pipelines: ${this.pipelines().join(', ')}`);
+    }
+    const pipeline = (explicit as string | undefined) ?? this.defaultPipeline;
+    const sink = this.sinks.get(pipeline)!;
     return this.mutex.run(async () => {
       if (this.stores.has(storeName)) throw new TssError('TSS_ERR_STORE_EXISTS');
       const dir = path.join(this.dataDir, storeName);
@@ -133,21 +169,22 @@ export class StoreCatalog implements StoreAccess {
       const meta: StoreMeta = {
         name: storeName, data_type: opts.dataType, num_blocks: opts.numBlocks,
         data_block_size: opts.dataBlockSize, index_block_size: opts.indexBlockSize, created_at: new Date().toISOString(),
+        ...(explicit !== undefined ? { pipeline } : {}),
       };
       const spec = specOf(meta, dir);
       const { key, record } = generateKey();
       try {
-        await this.sink.createStore(spec);
+        await sink.createStore(spec);
         await writeKeys(dir, [record]);
         await writeFileAtomic(path.join(dir, 'store.json'), JSON.stringify(meta, null, 2) + '\n', 0o644);
         await fs.promises.rm(path.join(dir, CREATING_MARKER), { force: true });
       } catch (err) {
-        await this.sink.dropStore(storeName).catch(() => undefined);
+        await sink.dropStore(storeName).catch(() => undefined);
         await fs.promises.rm(dir, { recursive: true, force: true });
         throw err;
       }
-      this.stores.set(storeName, { spec, meta, keys: [record], view: { name: storeName, dataType: meta.data_type } });
-      this.logger.info({ store: storeName, dataType: meta.data_type, numBlocks: meta.num_blocks, dataBlockSize: meta.data_block_size }, 'Store created.');
+      this.stores.set(storeName, { spec, pipeline, sink, meta, keys: [record], view: { name: storeName, dataType: meta.data_type } });
+      this.logger.info({ store: storeName, pipeline, dataType: meta.data_type, numBlocks: meta.num_blocks, dataBlockSize: meta.data_block_size }, 'Store created.');
       return { name: storeName, ...key };
     });
   }
@@ -156,7 +193,8 @@ export class StoreCatalog implements StoreAccess {
     await this.mutex.run(async () => {
       const entry = this.entry(name);
       this.stores.delete(name);
-      await this.sink.dropStore(name);
+      await this.notifyDropped(name);
+      await entry.sink.dropStore(name);
       // store.json goes first, so a crash mid-removal never leaves a half store that loads.
       await fs.promises.rm(path.join(entry.spec.dir, 'store.json'), { force: true });
       await fs.promises.rm(entry.spec.dir, { recursive: true, force: true });
@@ -164,10 +202,24 @@ export class StoreCatalog implements StoreAccess {
     });
   }
 
+  onStoreDropped(listener: (store: string) => void | Promise<void>): () => void {
+    this.dropListeners.add(listener);
+    return () => { this.dropListeners.delete(listener); };
+  }
+
+  private async notifyDropped(name: string): Promise<void> {
+    await Promise.all([...this.dropListeners].map(async (listener) => {
+      try {
+        await listener(name);
+      } catch (err) {
+        this.logger.error({ store: name, err: (err as Error)?.stack ?? String(err) }, 'A store-deletion listener failed; deleting the store anyway.');
+      }
+    }));
+  }
+
   async reset(name: string): Promise<void> {
     await this.mutex.run(async () => {
-      this.entry(name);
-      await this.sink.resetStore(name);
+      await this.entry(name).sink.resetStore(name);
       this.logger.info({ store: name }, 'Store reset.');
     });
   }

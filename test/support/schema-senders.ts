@@ -5,7 +5,9 @@
  * as one NDJSON request; REST single sends them one request at a time.
  */
 import net from 'node:net';
-import WebSocket from 'ws';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket, { WebSocketServer } from 'ws';
 import { parseJsonExact } from '../../src/core/json-exact.js';
 import { api } from './server.js';
 
@@ -114,5 +116,52 @@ export const unixSocket: Sender = {
       });
       sock.on('close', () => { if (out.length < data.length) reject(new Error(`socket closed after ${out.length} of ${data.length} replies`)); });
     });
+  },
+};
+
+interface PullStatus { records_stored: number; errors: number; last_error: string | null; last_timestamp: bigint | number | null }
+
+/**
+ * Outbound pull: a local WebSocket server plays the remote; tsstore dials it and stores what it
+ * sends. Records go one at a time, each outcome read from the connection's status (a rejection
+ * is `last_error`, `record (no timestamp) rejected: <message>`).
+ */
+export const wsPull: Sender = {
+  name: 'outbound pull',
+  formats: ['full', 'compact'],
+  async send(t, data, format) {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    wss.on('error', () => undefined);
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const peer = new Promise<WebSocket>((resolve) => wss.once('connection', (ws) => { ws.on('error', () => undefined); resolve(ws); }));
+    const h = { 'X-API-Key': t.key };
+    let path: string | undefined;
+    try {
+      const created = await api(t.url, 'POST', `/api/stores/${t.store}/ws/connections`, { mode: 'pull', url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/feed`, format }, h);
+      if (created.status !== 201) throw new Error(`create pull connection: ${created.status} ${created.text}`);
+      path = `/api/stores/${t.store}/ws/connections/${created.json.id as string}`;
+      const status = async (): Promise<PullStatus> => (await api(t.url, 'GET', path!, undefined, h)).json as PullStatus;
+      const ws = await peer;
+      const out: SendResult[] = [];
+      let before = await status();
+      for (const d of data) {
+        ws.send(`{"data":${d}}`);
+        const deadline = Date.now() + 10_000;
+        let now = await status();
+        while (now.records_stored === before.records_stored && now.errors === before.errors) {
+          if (Date.now() > deadline) throw new Error(`pull connection took no decision on ${d}`);
+          await sleep(2);
+          now = await status();
+        }
+        if (now.errors > before.errors) out.push({ ok: false, message: (now.last_error ?? '').replace(/^record \(no timestamp\) rejected: /, '') });
+        else out.push({ ok: true, timestamp: BigInt(now.last_timestamp!) });
+        before = now;
+      }
+      return out;
+    } finally {
+      if (path) await api(t.url, 'DELETE', path, undefined, h);
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
   },
 };

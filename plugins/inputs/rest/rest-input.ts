@@ -7,6 +7,8 @@ import type { Context } from 'koa';
 import { decodeEnvelope, parseTimestampToken } from '../../../src/core/envelope.js';
 import { acceptedJson } from '../../../src/core/json-out.js';
 import { readBody, mediaType } from '../../../src/http/body.js';
+import { EmitBatcher } from '../../../src/core/emit-batcher.js';
+import { decodeElement, splitJsonArray, splitNdjson } from './batch-body.js';
 import { TssError, type Rejection } from '../../../src/plugin/errors.js';
 import type { InputContext } from '../../../src/plugin/descriptor.js';
 import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
@@ -33,22 +35,28 @@ export function failWith(r: Rejection): never {
 
 export class RestInput implements InputPlugin {
   private emit?: Emit;
+  /** Single inserts that arrive in the same event-loop turn share one emit. */
+  private batcher?: EmitBatcher;
   private stopped = false;
 
   constructor(private readonly options: RestInputOptions, private readonly ctx: InputContext) {}
 
   resources(): Resource[] {
+    // One claim stands for both routes (data and data/batch): they always come together.
     return [{ kind: 'http-route', id: 'POST /api/stores/:store/data' }];
   }
 
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
+    this.batcher = new EmitBatcher(emit);
     const { router, storeAuth } = this.ctx.http;
     router.post('/api/stores/:store/data', storeAuth, (ctx) => this.insert(ctx));
+    router.post('/api/stores/:store/data/batch', storeAuth, (ctx) => this.insertBatch(ctx));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.batcher?.settle();
   }
 
   private async insert(ctx: Context): Promise<void> {
@@ -61,8 +69,40 @@ export class RestInput implements InputPlugin {
     }
     const body = await readBody(ctx, this.options.body_limit);
     const record = this.toRecord(ctx, store, body);
-    const [result] = await this.emit([record]);
+    const [result] = await this.batcher!.run([record]);
     respond(ctx, result);
+  }
+
+  /**
+   * Batch insert: NDJSON or a JSON array of envelopes, one emit for all of them, 200 with a
+   * result per record (`index` counts envelopes from 0; blank NDJSON lines are not counted).
+   */
+  private async insertBatch(ctx: Context): Promise<void> {
+    if (this.stopped || !this.emit) throw new TssError('TSS_ERR_SHUTTING_DOWN');
+    const store = ctx.state.store as StoreView;
+    const media = mediaType(ctx);
+    const ndjson = NDJSON_TYPES.has(media);
+    if (!ndjson && media !== 'application/json') {
+      throw new TssError('TSS_ERR_UNSUPPORTED_MEDIA', `unsupported content type: a batch is application/x-ndjson (one envelope per line) or application/json (an array of envelopes), got ${media || 'none'}`);
+    }
+    const body = await readBody(ctx, this.options.batch_body_limit);
+    const elements = ndjson ? splitNdjson(body) : splitJsonArray(body);
+    const schemaFormat = ctx.query.format === 'compact' ? 'compact' : 'full';
+    const origin = { input: this.ctx.id, remote: ctx.ip };
+    const results = new Array<RecordResult>(elements.length);
+    const records: IngestRecord[] = [];
+    const slots: number[] = [];
+    for (let i = 0; i < elements.length; i++) {
+      const env = decodeElement(elements[i]);
+      if (!env.ok) { results[i] = env; continue; }
+      records.push({ store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat, origin });
+      slots.push(i);
+    }
+    const written = await this.emit(records);
+    for (let j = 0; j < written.length; j++) results[slots[j]] = written[j];
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    ctx.body = batchJson(results);
   }
 
   private toRecord(ctx: Context, store: StoreView, body: Buffer): IngestRecord {
@@ -83,6 +123,19 @@ export class RestInput implements InputPlugin {
     }
     return { store: store.name, timestamp, payload: body, format: 'raw', origin };
   }
+}
+
+const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
+
+/** `{"results":[{"index",…}],"accepted":N,"rejected":M}`, built by hand to keep timestamps exact. */
+export function batchJson(results: readonly RecordResult[]): string {
+  const parts = new Array<string>(results.length);
+  let accepted = 0;
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    if (r.ok) { accepted++; parts[i] = `{"index":${i},"timestamp":${r.timestamp},"block_num":${r.blockNum},"size":${r.size}}`; } else parts[i] = `{"index":${i},"error":${JSON.stringify(r.message)},"code":"${r.code}"}`;
+  }
+  return `{"results":[${parts.join(',')}],"accepted":${accepted},"rejected":${results.length - accepted}}`;
 }
 
 export function respond(ctx: Context, result: RecordResult): void {

@@ -18,6 +18,7 @@ export class MemorySink implements Sink, SinkReader {
 
   async open(): Promise<void> { this.open_ = true; }
   async close(): Promise<void> { this.open_ = false; }
+  isOpen(): boolean { return this.open_; }
 
   async createStore(spec: StoreSpec): Promise<void> { this.check(); this.stores.set(spec.name, []); }
   async openStore(spec: StoreSpec): Promise<void> { this.check(); if (!this.stores.has(spec.name)) this.stores.set(spec.name, []); }

@@ -1,0 +1,12 @@
+/** One line of a benchmark report. */
+export interface BenchRow {
+  name: string;
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  rssMb: number;
+  fsync?: string;
+  note?: string;
+}

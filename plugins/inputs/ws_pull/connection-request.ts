@@ -1,0 +1,57 @@
+/** Checks a `POST .../ws/connections` body; every problem is a 400 naming the field. */
+import http from 'node:http';
+import { TssError } from '../../../src/plugin/errors.js';
+import type { SchemaFormat } from '../../../src/plugin/record.js';
+
+export interface ConnectionRequest {
+  readonly url: string;
+  readonly format: SchemaFormat;
+  readonly headers: Record<string, string>;
+}
+
+const FIELDS = ['mode', 'url', 'format', 'headers'];
+/** Set by the WebSocket client itself; a caller's value would break the handshake. */
+const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+
+function bad(message: string): TssError {
+  return new TssError('TSS_ERR_BAD_REQUEST', message);
+}
+
+export function parseConnectionRequest(body: Record<string, unknown>): ConnectionRequest {
+  const unknown = Object.keys(body).filter((k) => !FIELDS.includes(k));
+  if (unknown.length) throw bad(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; allowed: ${FIELDS.join(', ')}`);
+
+  if (body.mode === undefined) throw bad('mode is required: "pull" (tsstore dials the url and stores what the remote sends)');
+  if (body.mode !== 'pull') throw bad(`unsupported mode ${JSON.stringify(body.mode)}: only "pull" is supported`);
+
+  if (typeof body.url !== 'string' || body.url === '') throw bad('url is required: a ws:// or wss:// URL');
+  let url: URL;
+  try {
+    url = new URL(body.url);
+  } catch {
+    throw bad(`url is not a valid URL: ${JSON.stringify(body.url)}`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw bad(`url must use the ws:// or wss:// scheme, got ${url.protocol}//`);
+  if (!url.hostname) throw bad('url has no host');
+  if (url.hash) throw bad('url must not contain a fragment (#...)');
+
+  const format = body.format ?? 'full';
+  if (format !== 'full' && format !== 'compact') throw bad(`format must be "full" or "compact", got ${JSON.stringify(format)}`);
+
+  const headers: Record<string, string> = {};
+  if (body.headers !== undefined && body.headers !== null) {
+    if (typeof body.headers !== 'object' || Array.isArray(body.headers)) throw bad('headers must be an object of header names to string values');
+    for (const [name, value] of Object.entries(body.headers as Record<string, unknown>)) {
+      if (typeof value !== 'string') throw bad(`header ${JSON.stringify(name)} must have a string value`);
+      try {
+        http.validateHeaderName(name);
+        http.validateHeaderValue(name, value);
+      } catch (err) {
+        throw bad(`header ${JSON.stringify(name)} is not valid: ${(err as Error).message}`);
+      }
+      if (RESERVED_HEADERS.has(name.toLowerCase())) throw bad(`header ${JSON.stringify(name)} is set by the WebSocket handshake itself and cannot be given`);
+      headers[name] = value;
+    }
+  }
+  return { url: body.url, format, headers };
+}

@@ -1,0 +1,231 @@
+/**
+ * The `ws_pull` input: owns every pull connection of every store, their HTTP management routes
+ * and their persistence. `start` registers the routes, then loads each store's connections.json
+ * and dials them (this runs before the server listens); `stop` closes every connection, stores
+ * what was received and saves the cursors.
+ *
+ * Changes to one store's connections (create, delete, store deletion) run one at a time, so a
+ * connection created while its store is being deleted either dies with the store or is refused.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { stringifyExact } from '../../../src/core/json-out.js';
+import { readJsonObject } from '../../../src/http/body.js';
+import { SerialQueue } from '../../../src/core/serial-queue.js';
+import type { InputContext, PluginCounter, PluginGauge } from '../../../src/plugin/descriptor.js';
+import { TssError } from '../../../src/plugin/errors.js';
+import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
+import type { StoreView } from '../../../src/plugin/stage.js';
+import { CONNECTIONS_FILE, ConnectionFileWriter, connectionsFile, readConnections, type ConnectionConfig, type PersistedConnection } from './connection-file.js';
+import { parseConnectionRequest } from './connection-request.js';
+import type { WsPullOptions } from './options.js';
+import { loggableUrl, PullConnection } from './pull-connection.js';
+
+const ROUTE = '/api/stores/:store/ws/connections';
+const BODY_LIMIT = 64 * 1024;
+
+
+interface StoreConnections {
+  readonly conns: Map<string, PullConnection>;
+  readonly writer: ConnectionFileWriter;
+  readonly queue: SerialQueue;
+  dropped: boolean;
+}
+
+export class WsPullInput implements InputPlugin {
+  private emit?: Emit;
+  private readonly stores = new Map<string, StoreConnections>();
+  private stopping?: Promise<void>;
+  private unsubscribe?: () => void;
+
+  private readonly connectionsGauge: PluginGauge | undefined;
+  private readonly reconnects: PluginCounter | undefined;
+
+  constructor(private readonly options: WsPullOptions, private readonly ctx: InputContext) {
+    this.connectionsGauge = ctx.metrics?.gauge('connections', 'Pull connections by state.', ['store', 'state']);
+    this.reconnects = ctx.metrics?.counter('reconnects_total', 'Successful redials after a pull connection was lost.', ['store']);
+  }
+
+  resources(): Resource[] {
+    return [{ kind: 'http-route', id: `POST ${ROUTE}` }];
+  }
+
+  async start(emit: Emit): Promise<void> {
+    this.emit = emit;
+    this.registerRoutes(this.ctx.http.router);
+    this.unsubscribe = this.ctx.stores.onStoreDropped((store) => this.storeDropped(store));
+    await this.loadAll();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.unsubscribe?.();
+    await Promise.all([...this.stores.values()].map((sc) => sc.queue.run(async () => {
+      await Promise.all([...sc.conns.values()].map((c) => c.stop('shutdown')));
+      if (!sc.dropped) await sc.writer.flush().catch(() => undefined);
+      sc.writer.close();
+    })));
+  }
+
+  private async loadAll(): Promise<void> {
+    const { dataDir, logger } = this.ctx;
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(dataDir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    let started = 0;
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      const store = entry.name;
+      const file = connectionsFile(dataDir, store);
+      if (!fs.existsSync(file)) continue;
+      if (!this.ctx.stores.view(store)) {
+        logger.warn({ store, file }, 'Skipping pull connections of a directory that is not a loaded store.');
+        continue;
+      }
+      let saved: PersistedConnection[];
+      try {
+        saved = await readConnections(file);
+      } catch (err) {
+        const aside = path.join(path.dirname(file), `${CONNECTIONS_FILE}.unreadable-${Date.now()}`);
+        await fs.promises.rename(file, aside).catch(() => undefined);
+        logger.error({ store, file, movedTo: aside, err: (err as Error).message }, 'Cannot read pull connections; moved the file aside and starting none for this store.');
+        continue;
+      }
+      const sc = this.storeConnections(store);
+      for (const p of saved) {
+        const conn = this.newConnection(store, p, p);
+        sc.conns.set(conn.id, conn);
+        conn.start();
+        started++;
+      }
+    }
+    logger.info({ connections: started }, 'Pull connections started.');
+  }
+
+  private storeConnections(store: string): StoreConnections {
+    let sc = this.stores.get(store);
+    if (!sc) {
+      const conns = new Map<string, PullConnection>();
+      const writer = new ConnectionFileWriter(connectionsFile(this.ctx.dataDir, store), () => [...conns.values()].map((c) => c.persisted()), this.options.persist_interval_ms, this.ctx.logger.child({ store }));
+      sc = { conns, writer, queue: new SerialQueue(), dropped: false };
+      this.stores.set(store, sc);
+    }
+    return sc;
+  }
+
+  private newConnection(store: string, config: ConnectionConfig, saved: Pick<PersistedConnection, 'cursor' | 'last_timestamp'>): PullConnection {
+    const sc = this.storeConnections(store);
+    return new PullConnection(store, config, saved, {
+      options: this.options,
+      emit: this.emit!,
+      logger: this.ctx.logger,
+      inputId: this.ctx.id,
+      onCursor: () => sc.writer.schedule(),
+      onState: (from, to) => {
+        if (from) this.connectionsGauge?.dec({ store, state: from });
+        if (to) this.connectionsGauge?.inc({ store, state: to });
+      },
+      onConnected: (first) => { if (!first) this.reconnects?.inc({ store }); },
+    });
+  }
+
+  private async storeDropped(store: string): Promise<void> {
+    const sc = this.stores.get(store);
+    if (!sc) return;
+    await sc.queue.run(async () => {
+      sc.dropped = true;
+      sc.writer.close();
+      await Promise.all([...sc.conns.values()].map((c) => c.stop('discard')));
+      sc.conns.clear();
+      if (this.stores.get(store) === sc) this.stores.delete(store);
+      this.ctx.logger.info({ store }, 'Store deleted: its pull connections are stopped and removed.');
+    });
+  }
+
+  private registerRoutes(router: Router): void {
+    const { storeAuth } = this.ctx.http;
+    const storeOf = (ctx: Context): string => (ctx.state.store as StoreView).name;
+    const idOf = (ctx: Context): string => (ctx as Context & { params: Record<string, string> }).params.id;
+
+    router.post(ROUTE, storeAuth, async (ctx) => {
+      const body = await readJsonObject(ctx, BODY_LIMIT, 'an object {"mode","url","format"?,"headers"?}');
+      const req = parseConnectionRequest(body);
+      const conn = await this.create(storeOf(ctx), req);
+      send(ctx, 201, conn.status());
+    });
+
+    router.get(ROUTE, storeAuth, (ctx) => {
+      const sc = this.stores.get(storeOf(ctx));
+      const list = sc ? [...sc.conns.values()].map((c) => c.status()) : [];
+      send(ctx, 200, { connections: list, count: list.length });
+    });
+
+    router.get(`${ROUTE}/:id`, storeAuth, (ctx) => {
+      send(ctx, 200, this.find(storeOf(ctx), idOf(ctx)).status());
+    });
+
+    router.delete(`${ROUTE}/:id`, storeAuth, async (ctx) => {
+      const id = await this.remove(storeOf(ctx), idOf(ctx));
+      send(ctx, 200, { deleted: id });
+    });
+  }
+
+  private async create(store: string, req: ReturnType<typeof parseConnectionRequest>): Promise<PullConnection> {
+    if (this.stopping) throw new TssError('TSS_ERR_SHUTTING_DOWN');
+    const sc = this.storeConnections(store);
+    return sc.queue.run(async () => {
+      if (sc.dropped || !this.ctx.stores.view(store)) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
+      if (this.stopping) throw new TssError('TSS_ERR_SHUTTING_DOWN');
+      const max = this.options.max_connections_per_store;
+      if (sc.conns.size >= max) throw new TssError('TSS_ERR_CONNECTION_LIMIT', `too many connections for this store: the limit is ${max} (max_connections_per_store); delete one first`);
+      const config: ConnectionConfig = { id: randomUUID(), mode: 'pull', url: req.url, format: req.format, headers: req.headers, created_at: new Date().toISOString() };
+      const conn = this.newConnection(store, config, {});
+      sc.conns.set(conn.id, conn);
+      try {
+        await sc.writer.flush();
+      } catch (err) {
+        sc.conns.delete(conn.id);
+        throw err;
+      }
+      conn.start();
+      this.ctx.logger.info({ store, connection: conn.id, url: loggableUrl(req.url) }, 'Pull connection created.');
+      return conn;
+    });
+  }
+
+  private find(store: string, id: string): PullConnection {
+    const conn = this.stores.get(store)?.conns.get(id);
+    if (!conn) throw new TssError('TSS_ERR_CONNECTION_NOT_FOUND', `connection not found: store ${store} has no connection ${id}`);
+    return conn;
+  }
+
+  private async remove(store: string, id: string): Promise<string> {
+    const sc = this.stores.get(store);
+    if (!sc) throw new TssError('TSS_ERR_CONNECTION_NOT_FOUND', `connection not found: store ${store} has no connection ${id}`);
+    return sc.queue.run(async () => {
+      const conn = this.find(store, id);
+      await conn.stop('discard');
+      sc.conns.delete(id);
+      await sc.writer.flush();
+      this.ctx.logger.info({ store, connection: id }, 'Pull connection deleted.');
+      return id;
+    });
+  }
+}
+
+function send(ctx: Context, status: number, body: object): void {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = stringifyExact(body);
+}

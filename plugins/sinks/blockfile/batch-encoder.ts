@@ -1,0 +1,209 @@
+/**
+ * Group commit, encoding half: turns the records queued by many write() calls into one
+ * contiguous byte range of the ring (block headers, records, zero padding) in a single Buffer.
+ * Timestamps are assigned and checked here, in queue order, against the newest record including
+ * the ones encoded earlier in the same batch.
+ */
+import { nextTimestamp } from '../../../src/plugin/clock.js';
+import { reject } from '../../../src/plugin/errors.js';
+import type { RecordResult } from '../../../src/plugin/record.js';
+import type { SinkRecord } from '../../../src/plugin/sink.js';
+import { BlockInfo, BlockRing } from './block-ring.js';
+import { crc32 } from './crc32.js';
+import {
+  BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE, encodeBlockHeader, encodeRecordHeader,
+  forEachSpanPiece, payloadSize, recordHeaderCrc, spanBlocksFor,
+} from './format.js';
+
+const MAX_TIMESTAMP = (1n << 63n) - 1n;
+
+/** One write() call waiting in a store's queue. */
+export interface PendingWrite {
+  readonly records: readonly SinkRecord[];
+  readonly results: RecordResult[];
+  /** Index of the first record not yet encoded. */
+  next: number;
+  readonly resolve: (results: RecordResult[]) => void;
+}
+
+export interface EncoderState {
+  readonly ring: BlockRing;
+  readonly geometry: Geometry;
+  readonly generation: number;
+  readonly newestTs: bigint | undefined;
+  /** Called for each block the batch reclaims (before anything is written over it). */
+  reclaim(block: BlockInfo): void;
+}
+
+export interface EncodedBatch {
+  buffer: Buffer;
+  /** Bytes of `buffer` to write. 0 when every record of the batch was rejected. */
+  length: number;
+  /** Where the range starts: block `startSeq`, `startOffset` bytes in. */
+  startSeq: number;
+  startOffset: number;
+  /** The committed block this batch appends to, and what to add to it once written. */
+  appendTo?: BlockInfo;
+  appendCount: number;
+  appendBytes: number;
+  appendLastTs: bigint;
+  appendEnd: number;
+  newBlocks: BlockInfo[];
+  newestTs: bigint | undefined;
+  accepted: number;
+  acceptedBytes: number;
+  /** Per job, the index range encoded by this batch (to reject on a failed write). */
+  ranges: { job: PendingWrite; from: number; to: number }[];
+  /** Jobs whose every record is now decided. */
+  finished: PendingWrite[];
+}
+
+function newBlockInfo(seq: number, kind: BlockKind, key: bigint): BlockInfo {
+  return { seq, kind, count: 0, deleted: 0, bytes: 0, firstTs: key, lastTs: key, key, endOffset: BLOCK_HEADER_SIZE, spanBlocks: 0, sealed: kind !== BlockKind.Packed };
+}
+
+/**
+ * Encodes queued records, front first, until the queue is empty, the batch would exceed
+ * `buffer` (only a lone oversized record gets a bigger one), or it would touch more than numBlocks blocks (one write never covers a block twice).
+ * Consumed jobs are removed from `queue`; a partly encoded job stays at its head.
+ */
+export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: Buffer): EncodedBatch {
+  const { ring, generation } = state;
+  const { numBlocks, blockSize } = state.geometry;
+  const payload = payloadSize(blockSize);
+  const cur = ring.newest();
+  const appendable = cur !== undefined && cur.kind === BlockKind.Packed && !cur.sealed && cur.endOffset + RECORD_HEADER_SIZE <= blockSize;
+  const startSeq = appendable ? cur.seq : ring.newestSeq + 1;
+  const startOffset = appendable ? cur.endOffset : 0;
+  const batch: EncodedBatch = {
+    buffer, length: 0, startSeq, startOffset, appendTo: appendable ? cur : undefined,
+    appendCount: 0, appendBytes: 0, appendLastTs: cur?.lastTs ?? 0n, appendEnd: startOffset,
+    newBlocks: [], newestTs: state.newestTs, accepted: 0, acceptedBytes: 0, ranges: [], finished: [],
+  };
+  let buf = buffer;
+  let nextSeq = ring.newestSeq + 1;
+  let touched = appendable ? 1 : 0;
+  // The block taking small records: its seq, fill level and (for a new block) its info.
+  let tgtSeq = appendable ? cur.seq : -1;
+  let tgtEnd = startOffset;
+  let tgtInfo: BlockInfo | undefined;
+
+  const blockPos = (seq: number): number => (seq - startSeq) * blockSize - startOffset;
+  const fits = (end: number): boolean => {
+    if (end <= buf.length) return true;
+    if (batch.length > 0) return false;
+    const bigger = Buffer.allocUnsafe(end);
+    buf.copy(bigger, 0, 0, batch.length);
+    buf = bigger;
+    return true;
+  };
+  const startBlock = (kind: BlockKind, spanIndex: number, key: bigint): BlockInfo => {
+    const seq = nextSeq++;
+    touched++;
+    while (ring.size > 0 && ring.oldestSeq <= seq - numBlocks) state.reclaim(ring.dropOldest() as BlockInfo);
+    const pos = blockPos(seq);
+    if (pos > batch.length) buf.fill(0, batch.length, pos);
+    encodeBlockHeader(buf, pos, { generation, kind, seq, spanIndex });
+    batch.length = pos + BLOCK_HEADER_SIZE;
+    const info = newBlockInfo(seq, kind, key);
+    batch.newBlocks.push(info);
+    return info;
+  };
+
+  let stop = false;
+  while (queue.length > 0 && !stop) {
+    const job = queue[0];
+    const from = job.next;
+    for (; job.next < job.records.length; job.next++) {
+      const rec = job.records[job.next];
+      const size = rec.data.length;
+      const need = RECORD_HEADER_SIZE + size;
+      const spans = need > payload;
+      const blocks = spans ? spanBlocksFor(size, blockSize) : 1;
+      if (blocks > numBlocks) {
+        job.results[job.next] = reject('TSS_ERR_RECORD_TOO_LARGE');
+        continue;
+      }
+      let ts: bigint;
+      if (rec.timestamp === undefined) ts = nextTimestamp(batch.newestTs);
+      else if (rec.timestamp < 0n || rec.timestamp > MAX_TIMESTAMP) {
+        job.results[job.next] = reject('TSS_ERR_TIMESTAMP_INVALID');
+        continue;
+      } else if (batch.newestTs !== undefined && rec.timestamp <= batch.newestTs) {
+        job.results[job.next] = reject('TSS_ERR_TIMESTAMP_ORDER');
+        continue;
+      } else ts = rec.timestamp;
+
+      const inTarget = !spans && tgtSeq >= 0 && tgtEnd + need <= blockSize;
+      let end: number;
+      if (inTarget) end = blockPos(tgtSeq) + tgtEnd + need;
+      else if (!spans) end = blockPos(nextSeq) + BLOCK_HEADER_SIZE + need;
+      else end = blockPos(nextSeq + blocks - 1) + BLOCK_HEADER_SIZE + (need - (blocks - 1) * payload);
+      if ((!inTarget && touched + blocks > numBlocks) || !fits(end)) {
+        // A record needing the whole ring cannot share a write with the block being appended
+        // to: seal that block so the next batch starts fresh (and makes progress).
+        if (batch.length === 0 && cur) cur.sealed = true;
+        stop = true;
+        break;
+      }
+
+      let headSeq: number;
+      if (!spans) {
+        if (!inTarget) {
+          tgtInfo = startBlock(BlockKind.Packed, 0, ts);
+          tgtSeq = tgtInfo.seq;
+          tgtEnd = BLOCK_HEADER_SIZE;
+        }
+        headSeq = tgtSeq;
+        const pos = blockPos(tgtSeq) + tgtEnd;
+        encodeRecordHeader(buf, pos, size, tgtSeq, ts);
+        rec.data.copy(buf, pos + RECORD_HEADER_SIZE);
+        buf.writeUInt32LE(crc32(buf, pos + RECORD_HEADER_SIZE, pos + need, recordHeaderCrc(buf, pos)), pos);
+        tgtEnd += need;
+        batch.length = pos + need;
+        if (tgtInfo) {
+          if (tgtInfo.count === 0) tgtInfo.firstTs = tgtInfo.key = ts;
+          tgtInfo.count++;
+          tgtInfo.bytes += size;
+          tgtInfo.lastTs = ts;
+          tgtInfo.endOffset = tgtEnd;
+        } else {
+          batch.appendCount++;
+          batch.appendBytes += size;
+          batch.appendLastTs = ts;
+          batch.appendEnd = tgtEnd;
+        }
+      } else {
+        const head = startBlock(BlockKind.SpanHead, 0, ts);
+        headSeq = head.seq;
+        head.count = 1;
+        head.bytes = size;
+        head.spanBlocks = blocks;
+        const hpos = blockPos(headSeq) + BLOCK_HEADER_SIZE;
+        encodeRecordHeader(buf, hpos, size, headSeq, ts);
+        let crc = recordHeaderCrc(buf, hpos);
+        forEachSpanPiece(size, blockSize, (block, offset, length, dataOffset) => {
+          if (block > 0) startBlock(BlockKind.SpanCont, block, ts);
+          const pos = blockPos(headSeq + block) + offset;
+          rec.data.copy(buf, pos, dataOffset, dataOffset + length);
+          crc = crc32(buf, pos, pos + length, crc);
+          batch.length = pos + length;
+        });
+        buf.writeUInt32LE(crc, hpos);
+        tgtSeq = -1;
+        tgtInfo = undefined;
+      }
+      batch.newestTs = ts;
+      batch.accepted++;
+      batch.acceptedBytes += size;
+      job.results[job.next] = { ok: true, timestamp: ts, blockNum: headSeq % numBlocks, size };
+    }
+    if (job.next > from) batch.ranges.push({ job, from, to: job.next });
+    if (job.next >= job.records.length) {
+      queue.shift();
+      batch.finished.push(job);
+    }
+  }
+  batch.buffer = buf;
+  return batch;
+}

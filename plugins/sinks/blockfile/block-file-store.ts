@@ -1,0 +1,512 @@
+/**
+ * One store of the block-file engine: a fixed-size ring file, its in-memory block index, a
+ * group-commit write queue and the reads.
+ *
+ *   write() ──► queue ──► encodeBatch (one Buffer) ──► 1-2 pwrite ──► fsync per policy ──► commit
+ *                                                                                     └─► resolve
+ *
+ * Flushes, removes and resets run one at a time (`exclusive`); reads run concurrently and only
+ * see what `commit` published, re-checking after each read that the block was not reclaimed.
+ */
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Logger } from '../../../src/plugin/descriptor.js';
+import { TssError, reject, toTssError } from '../../../src/plugin/errors.js';
+import type { RecordResult, StoredRecord } from '../../../src/plugin/record.js';
+import type { ScanQuery, SinkRecord, SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
+import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
+import { RecordView, committedLength, packedRecords, spanRecord } from './block-reader.js';
+import { BlockInfo, BlockRing, holdsRecords } from './block-ring.js';
+import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
+import type { FsyncPolicy } from './options.js';
+import { readBlocks, recoverStore } from './recovery.js';
+import { createDataFile, dataPath, fileSize, readMeta, removeStoreFiles, writeMeta, zeroFill } from './store-files.js';
+
+export interface StoreSettings {
+  readonly fsync: FsyncPolicy;
+  readonly maxFlushBytes: number;
+  readonly logger: Logger;
+}
+
+/** Where a record's bytes lie in the data file (for tests and tooling). */
+export interface RecordLayout {
+  readonly timestamp: bigint;
+  readonly deleted: boolean;
+  /** File ranges [start, end) from the start of each block the record occupies to its last byte there. */
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+/** Maps a failed write to the error its records get: a full disk or a failing device is 507. */
+export function storageError(err: unknown): TssError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EIO') return new TssError('TSS_ERR_DISK_FULL', `storage write failed: ${(err as Error).message}`, { cause: err });
+  return toTssError(err);
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<void> {
+  while (length > 0) {
+    const { bytesWritten } = await fh.write(buf, offset, length, position);
+    offset += bytesWritten;
+    position += bytesWritten;
+    length -= bytesWritten;
+  }
+}
+
+export class BlockFileStore {
+  private readonly queue: PendingWrite[] = [];
+  private flushing: Promise<void> | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly reads = new Set<Promise<unknown>>();
+  private flushBuffer: Buffer | undefined;
+  private dirty = false;
+  private closed = false;
+  /** Bumped by reset: reads started before it discard what they read. */
+  private epoch = 0;
+  private overwritten = 0;
+  /** Since open, for stats (metrics): physical group commits and fsync/fdatasync calls. */
+  private commits = 0;
+  private fsyncs = 0;
+
+  private constructor(
+    readonly name: string,
+    private readonly dir: string,
+    private readonly geometry: Geometry,
+    private meta: Meta,
+    private readonly fh: FileHandle,
+    private readonly ring: BlockRing,
+    private newestTs: bigint | undefined,
+    private readonly totals: { count: number; deleted: number; bytes: number },
+    private readonly settings: StoreSettings,
+    private readonly discardedAtOpen: number,
+  ) {}
+
+  /** Creates the files of a new, empty store (throws TSS_ERR_DISK_FULL when they do not fit). */
+  static async create(spec: StoreSpec, settings: StoreSettings, generation = 1): Promise<BlockFileStore> {
+    const geometry = { numBlocks: spec.numBlocks, blockSize: spec.dataBlockSize };
+    if (!isValidGeometry(geometry)) {
+      throw new TssError('TSS_ERR_STORE_OPTIONS', 'invalid store options: block size must be a power of two >= 64 and num_blocks >= 1');
+    }
+    const meta: Meta = { ...geometry, generation, seqBase: 0 };
+    try {
+      await removeStoreFiles(spec.dir);
+      await createDataFile(spec.dir, geometry.numBlocks * geometry.blockSize);
+      await writeMeta(spec.dir, meta);
+    } catch (err) {
+      await removeStoreFiles(spec.dir).catch(() => undefined);
+      throw storageError(err);
+    }
+    const fh = await fs.open(dataPath(spec.dir), 'r+');
+    return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, new BlockRing(geometry.numBlocks, 0), undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0);
+  }
+
+  /** Attaches an existing store, recovering whatever a crash left behind. Never refuses a torn file. */
+  static async open(spec: StoreSpec, settings: StoreSettings): Promise<BlockFileStore> {
+    const { logger } = settings;
+    await fs.rm(dataPath(spec.dir) + '.tmp', { force: true });
+    const savedMeta = await readMeta(spec.dir);
+    const size = await fileSize(dataPath(spec.dir));
+    if (size === null) {
+      logger.warn({ store: spec.name }, 'Block-file data file missing (creation interrupted?); starting the store empty.');
+      return BlockFileStore.create(spec, settings, savedMeta ? savedMeta.generation + 1 : 1);
+    }
+    const geometry = savedMeta ?? { numBlocks: spec.numBlocks, blockSize: spec.dataBlockSize };
+    if (!isValidGeometry(geometry)) throw new TssError('TSS_ERR_STORE_OPTIONS', 'invalid store options: bad block geometry');
+    if (!savedMeta) logger.warn({ store: spec.name }, 'Block-file meta file missing or damaged; recovering it from the data file.');
+    const fileBytes = geometry.numBlocks * geometry.blockSize;
+    const fh = await fs.open(dataPath(spec.dir), 'r+');
+    try {
+      if (size < fileBytes) {
+        await zeroFill(fh, size, fileBytes);
+        await fh.datasync();
+      }
+      const rec = await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
+      const meta: Meta = savedMeta ?? { ...geometry, generation: rec.generation, seqBase: 0 };
+      if (!savedMeta) await writeMeta(spec.dir, meta);
+      await BlockFileStore.zeroNewestTail(fh, geometry, rec.ring);
+      if (rec.discardedBlocks > 0) {
+        logger.warn({ store: spec.name, discardedBlocks: rec.discardedBlocks }, 'Block-file recovery discarded torn or damaged blocks.');
+      }
+      return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, rec.discardedBlocks);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** Leftovers of a torn write after the last valid record must not pass for records appended later. */
+  private static async zeroNewestTail(fh: FileHandle, g: Geometry, ring: BlockRing): Promise<void> {
+    const b = ring.newest();
+    if (!b || b.kind !== BlockKind.Packed || b.endOffset >= g.blockSize) return;
+    const start = (b.seq % g.numBlocks) * g.blockSize + b.endOffset;
+    const tail = Buffer.alloc(g.blockSize - b.endOffset);
+    await fh.read(tail, 0, tail.length, start);
+    if (tail.every((x) => x === 0)) return;
+    await writeFully(fh, Buffer.alloc(tail.length), 0, tail.length, start);
+    await fh.datasync();
+  }
+
+  // ---- writes ----
+
+  write(records: readonly SinkRecord[]): Promise<RecordResult[]> {
+    if (records.length === 0) return Promise.resolve([]);
+    return new Promise<RecordResult[]>((resolve) => {
+      this.queue.push({ records, results: new Array<RecordResult>(records.length), next: 0, resolve });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.exclusive(() => this.flushOnce());
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private encoderState(): EncoderState {
+    return {
+      ring: this.ring,
+      geometry: this.geometry,
+      generation: this.meta.generation,
+      newestTs: this.newestTs,
+      reclaim: (b) => this.reclaimed(b),
+    };
+  }
+
+  private reclaimed(b: BlockInfo): void {
+    this.overwritten += b.count;
+    this.totals.count -= b.count;
+    this.totals.deleted -= b.deleted;
+    this.totals.bytes -= b.bytes;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const size = Math.min(this.settings.maxFlushBytes, this.geometry.numBlocks * this.geometry.blockSize);
+    this.flushBuffer ??= Buffer.allocUnsafe(size);
+    let batch: EncodedBatch | undefined;
+    try {
+      batch = encodeBatch(this.queue, this.encoderState(), this.flushBuffer);
+      if (batch.length > 0) {
+        await this.writeRange(batch.buffer, batch.length, batch.startSeq, batch.startOffset);
+        await this.syncForAck();
+        this.commit(batch);
+      }
+    } catch (err) {
+      if (batch) await this.failBatch(batch, err);
+      else this.failQueue(err);
+    }
+    if (batch) for (const job of batch.finished) job.resolve(job.results);
+  }
+
+  private async writeRange(buf: Buffer, length: number, startSeq: number, startOffset: number): Promise<void> {
+    const { numBlocks, blockSize } = this.geometry;
+    const position = (startSeq % numBlocks) * blockSize + startOffset;
+    const first = Math.min(length, numBlocks * blockSize - position);
+    await writeFully(this.fh, buf, 0, first, position);
+    if (first < length) await writeFully(this.fh, buf, first, length - first, 0);
+  }
+
+  private async syncForAck(): Promise<void> {
+    if (this.settings.fsync === 'always') { this.fsyncs++; await this.fh.sync(); }
+    else if (this.settings.fsync === 'batch') { this.fsyncs++; await this.fh.datasync(); }
+    else this.dirty = true;
+  }
+
+  /** Publishes a written batch to readers and to the next batch. */
+  private commit(batch: EncodedBatch): void {
+    const b = batch.appendTo;
+    if (b && batch.appendCount > 0) {
+      b.count += batch.appendCount;
+      b.bytes += batch.appendBytes;
+      b.lastTs = batch.appendLastTs;
+      b.endOffset = batch.appendEnd;
+    }
+    for (const nb of batch.newBlocks) this.ring.push(nb);
+    this.commits++;
+    this.totals.count += batch.accepted;
+    this.totals.bytes += batch.acceptedBytes;
+    this.newestTs = batch.newestTs;
+  }
+
+  /**
+   * A write or sync failed: its records become rejections, earlier data stays as it was. The
+   * range is wiped when possible; if not, the newest timestamp moves past the failed records so
+   * nothing appended later can be ordered before a leftover of them.
+   */
+  private async failBatch(batch: EncodedBatch, err: unknown): Promise<void> {
+    const e = storageError(err);
+    this.settings.logger.error({ store: this.name, err: e.message }, 'Block-file write failed; its records are rejected.');
+    for (const r of batch.ranges) {
+      for (let i = r.from; i < r.to; i++) if (r.job.results[i].ok) r.job.results[i] = reject(e.code, e.message);
+    }
+    let wiped = false;
+    if (batch.length > 0) {
+      try {
+        batch.buffer.fill(0, 0, batch.length);
+        await this.writeRange(batch.buffer, batch.length, batch.startSeq, batch.startOffset);
+        wiped = true;
+      } catch {
+        wiped = false;
+      }
+    }
+    if (!wiped && batch.newestTs !== undefined && (this.newestTs === undefined || batch.newestTs > this.newestTs)) this.newestTs = batch.newestTs;
+    if (batch.appendTo) batch.appendTo.sealed = true;
+    const key = this.ring.newest()?.lastTs ?? -1n;
+    for (const nb of batch.newBlocks) {
+      this.ring.push({ seq: nb.seq, kind: BlockKind.Empty, count: 0, deleted: 0, bytes: 0, firstTs: key, lastTs: key, key, endOffset: 0, spanBlocks: 0, sealed: true });
+    }
+  }
+
+  /** An unexpected failure before encoding: reject what is queued rather than leave callers hanging. */
+  private failQueue(err: unknown): void {
+    const e = storageError(err);
+    for (const job of this.queue.splice(0)) {
+      for (let i = job.next; i < job.records.length; i++) job.results[i] = reject(e.code, e.message);
+      job.resolve(job.results);
+    }
+  }
+
+  /** Background fsync for the `interval` policy. */
+  async syncIfDirty(): Promise<void> {
+    if (!this.dirty || this.closed) return;
+    this.dirty = false;
+    try {
+      this.fsyncs++;
+      await this.fh.datasync();
+    } catch (err) {
+      this.dirty = true;
+      this.settings.logger.error({ store: this.name, err: (err as Error).message }, 'Block-file background fsync failed.');
+    }
+  }
+
+  // ---- reads ----
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.reads.add(p);
+    const done = (): void => void this.reads.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private stillLive(seq: number, epoch: number): boolean {
+    return !this.closed && this.epoch === epoch && this.ring.get(seq) !== undefined;
+  }
+
+  /** The committed records of one block, or null when it was reclaimed meanwhile. */
+  private async blockRecords(seq: number, withData: boolean): Promise<RecordView[] | null> {
+    const b = this.ring.get(seq);
+    if (!b || !holdsRecords(b)) return null;
+    const epoch = this.epoch;
+    const { numBlocks, blockSize } = this.geometry;
+    if (b.kind === BlockKind.SpanHead && withData) {
+      const buf = await readBlocks(this.fh, this.geometry, seq, b.spanBlocks);
+      return this.stillLive(seq, epoch) ? [spanRecord(buf, blockSize, true)] : null;
+    }
+    const length = committedLength(b);
+    const buf = Buffer.allocUnsafe(length);
+    await this.fh.read(buf, 0, length, (seq % numBlocks) * blockSize);
+    if (!this.stillLive(seq, epoch)) return null;
+    return b.kind === BlockKind.Packed ? packedRecords(buf, length, withData) : [spanRecord(buf, blockSize, false)];
+  }
+
+  private toStored(seq: number, r: RecordView): StoredRecord {
+    const blockNum = seq % this.geometry.numBlocks;
+    return r.data ? { timestamp: r.timestamp, blockNum, size: r.size, data: r.data } : { timestamp: r.timestamp, blockNum, size: r.size };
+  }
+
+  private async locate(ts: bigint, withData: boolean): Promise<{ seq: number; record: RecordView } | null> {
+    const seq = this.ring.recordBlockAtOrBefore(this.ring.lastAtOrBefore(ts));
+    const b = this.ring.get(seq);
+    if (!b || ts < b.firstTs || ts > b.lastTs) return null;
+    const records = await this.blockRecords(seq, withData);
+    const record = records?.find((r) => r.timestamp === ts);
+    return record ? { seq, record } : null;
+  }
+
+  get(ts: bigint, withData: boolean): Promise<StoredRecord | null> {
+    return this.track(
+      (async () => {
+        const found = await this.locate(ts, withData);
+        return found && !found.record.deleted ? this.toStored(found.seq, found.record) : null;
+      })(),
+    );
+  }
+
+  scan(q: ScanQuery): Promise<StoredRecord[]> {
+    return this.track(q.order === 'asc' ? this.scanAsc(q) : this.scanDesc(q));
+  }
+
+  private wanted(r: RecordView, q: ScanQuery): boolean {
+    if (r.deleted) return false;
+    if (q.from !== undefined && r.timestamp < q.from) return false;
+    if (q.to !== undefined && r.timestamp > q.to) return false;
+    return !q.match || q.match(r.data as Buffer);
+  }
+
+  private async scanAsc(q: ScanQuery): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = [];
+    const ring = this.ring;
+    const needData = q.withData || q.match !== undefined;
+    let seq = q.from === undefined ? ring.oldestSeq : Math.max(ring.oldestSeq, ring.recordBlockAtOrBefore(ring.lastAtOrBefore(q.from)));
+    const last = ring.newestSeq;
+    for (; seq <= last && out.length < q.limit; seq++) {
+      const b = ring.get(seq);
+      if (!b || !holdsRecords(b) || b.count === b.deleted) continue;
+      if (q.to !== undefined && b.firstTs > q.to) break;
+      if (q.from !== undefined && b.lastTs < q.from) continue;
+      const records = await this.blockRecords(seq, needData);
+      for (const r of records ?? []) {
+        if (!this.wanted(r, q)) continue;
+        out.push(this.toStored(seq, q.withData ? r : { ...r, data: undefined }));
+        if (out.length >= q.limit) break;
+      }
+    }
+    return out;
+  }
+
+  private async scanDesc(q: ScanQuery): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = [];
+    const ring = this.ring;
+    const needData = q.withData || q.match !== undefined;
+    let seq = q.to === undefined ? ring.newestSeq : ring.lastAtOrBefore(q.to);
+    for (; seq >= ring.oldestSeq && out.length < q.limit; seq--) {
+      const b = ring.get(seq);
+      if (!b || !holdsRecords(b) || b.count === b.deleted) continue;
+      if (q.from !== undefined && b.lastTs < q.from) break;
+      if (q.to !== undefined && b.firstTs > q.to) continue;
+      const records = await this.blockRecords(seq, needData);
+      if (!records) continue;
+      for (let i = records.length - 1; i >= 0; i--) {
+        const r = records[i];
+        if (!this.wanted(r, q)) continue;
+        out.push(this.toStored(seq, q.withData ? r : { ...r, data: undefined }));
+        if (out.length >= q.limit) break;
+      }
+    }
+    return out;
+  }
+
+  /** Soft delete: sets the record's delete mark (one byte outside its checksum). */
+  remove(ts: bigint): Promise<boolean> {
+    return this.exclusive(async () => {
+      const found = await this.locate(ts, false);
+      if (!found || found.record.deleted) return false;
+      const { numBlocks, blockSize } = this.geometry;
+      const position = (found.seq % numBlocks) * blockSize + found.record.offset + RECORD_MARK_OFFSET;
+      await writeFully(this.fh, Buffer.from([DELETED_MARK]), 0, 1, position);
+      await this.syncForAck();
+      const b = this.ring.get(found.seq);
+      if (b) {
+        b.deleted++;
+        b.bytes -= found.record.size;
+        this.totals.deleted++;
+        this.totals.bytes -= found.record.size;
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Empties the store for good: a new generation is recorded in the meta file (atomically) and
+   * blocks of older generations never count again, in memory or after a reopen.
+   */
+  reset(): Promise<void> {
+    return this.exclusive(async () => {
+      const nextSeq = this.ring.newestSeq + 1;
+      const meta: Meta = { ...this.meta, generation: this.meta.generation + 1, seqBase: nextSeq };
+      await writeMeta(this.dir, meta);
+      this.meta = meta;
+      this.epoch++;
+      this.ring.clear(nextSeq);
+      this.newestTs = undefined;
+      this.totals.count = this.totals.deleted = this.totals.bytes = 0;
+    });
+  }
+
+  stats(): SinkStoreStats {
+    const { numBlocks, blockSize } = this.geometry;
+    const ring = this.ring;
+    let oldest: bigint | undefined;
+    for (let s = ring.oldestSeq; s <= ring.newestSeq && oldest === undefined; s++) {
+      const b = ring.get(s);
+      if (b && holdsRecords(b)) oldest = b.firstTs;
+    }
+    return {
+      records: this.totals.count - this.totals.deleted,
+      bytes: this.totals.bytes,
+      oldest,
+      newest: this.newestTs,
+      capacityBytes: numBlocks * blockSize,
+      usedBlocks: ring.size,
+      numBlocks,
+      fill: ring.size / numBlocks,
+      extra: {
+        overwrittenRecords: this.overwritten,
+        deletedRecords: this.totals.deleted,
+        generation: this.meta.generation,
+        blockSize,
+        fsync: this.settings.fsync,
+        discardedBlocksAtOpen: this.discardedAtOpen,
+        commits: this.commits,
+        fsyncs: this.fsyncs,
+      },
+    };
+  }
+
+  /** Byte ranges of every stored record, oldest first (tests use it to aim damage). */
+  layout(): Promise<RecordLayout[]> {
+    return this.track(this.computeLayout());
+  }
+
+  private async computeLayout(): Promise<RecordLayout[]> {
+    const out: RecordLayout[] = [];
+    const { numBlocks, blockSize } = this.geometry;
+    const start = (seq: number): number => (seq % numBlocks) * blockSize;
+    for (let seq = this.ring.oldestSeq; seq <= this.ring.newestSeq; seq++) {
+      const b = this.ring.get(seq);
+      if (!b || !holdsRecords(b)) continue;
+      for (const r of (await this.blockRecords(seq, false)) ?? []) {
+        const ranges: [number, number][] = [];
+        if (b.kind === BlockKind.Packed) ranges.push([start(seq), start(seq) + r.offset + 24 + r.size]);
+        else {
+          forEachSpanPiece(r.size, blockSize, (block, offset, length) => {
+            ranges.push([start(seq + block), start(seq + block) + offset + length]);
+          });
+        }
+        out.push({ timestamp: r.timestamp, deleted: r.deleted, ranges });
+      }
+    }
+    return out;
+  }
+
+  // ---- lifecycle ----
+
+  /** Lets queued writes, removes, resets and reads finish, syncs, and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.flushing) await this.flushing;
+    await this.exclusive(async () => undefined);
+    await Promise.allSettled([...this.reads]);
+    this.closed = true;
+    try {
+      await this.fh.datasync();
+    } finally {
+      await this.fh.close();
+    }
+  }
+
+  /** Closes and deletes the engine's files (the catalog removes the directory itself). */
+  async drop(): Promise<void> {
+    await this.close();
+    await removeStoreFiles(this.dir);
+  }
+}
+
+
+

@@ -1,0 +1,4 @@
+import { sinkSuite } from '../../../src/testing/index.js';
+import { newSink } from './test-support.js';
+
+sinkSuite('blockfile', { createSink: (dataDir) => newSink(dataDir) });

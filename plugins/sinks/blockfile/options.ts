@@ -1,0 +1,21 @@
+/** Options of the `blockfile` sink (its config block minus `type`). */
+import Joi from 'joi';
+
+export type FsyncPolicy = 'always' | 'batch' | 'interval' | 'never';
+
+export interface BlockFileOptions {
+  /** When acknowledged records are forced to stable storage (README.md, "Durability"). */
+  readonly fsync: FsyncPolicy;
+  /** Period of the background fsync under `fsync: interval`. */
+  readonly fsync_interval_ms: number;
+  /** Upper bound of one group commit's write, in bytes (a larger single record still goes alone). */
+  readonly max_flush_bytes: number;
+}
+
+export const DEFAULT_OPTIONS: BlockFileOptions = { fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2 << 20 };
+
+export const blockFileOptionsSchema: Joi.ObjectSchema<BlockFileOptions> = Joi.object<BlockFileOptions>({
+  fsync: Joi.string().valid('always', 'batch', 'interval', 'never').default(DEFAULT_OPTIONS.fsync),
+  fsync_interval_ms: Joi.number().integer().min(1).max(3_600_000).default(DEFAULT_OPTIONS.fsync_interval_ms),
+  max_flush_bytes: Joi.number().integer().min(4096).max(256 << 20).default(DEFAULT_OPTIONS.max_flush_bytes),
+});

@@ -1,0 +1,218 @@
+/**
+ * The metrics of one server instance, in their own prom-client Registry (never the global one:
+ * two servers in one process keep separate counts). Ingest counters and commit histograms are
+ * updated by the pipeline runner per batch through series resolved once per (input, store);
+ * per-store figures the sink knows (records, fill, time span, overwrites, fsyncs) are read from
+ * `sink.stats()` when `/metrics` is scraped, so the write path pays nothing for them.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MetricLabels, PluginCounter, PluginGauge, PluginMetrics } from '../plugin/descriptor.js';
+import type { SinkStoreStats } from '../plugin/sink.js';
+
+/** Counters of one (input, store) pair; `rejected(code)` resolves its series once per code. */
+export interface IngestSeries {
+  readonly received: { inc(value?: number): void };
+  readonly accepted: { inc(value?: number): void };
+  readonly bytes: { inc(value?: number): void };
+  rejected(code: string): { inc(value?: number): void };
+}
+
+/** What a pipeline runner records. */
+export interface PipelineMetrics {
+  ingest(input: string, store: string): IngestSeries;
+  /** One `sink.write` call of `records` records that took `seconds`. */
+  commit(store: string, records: number, seconds: number): void;
+}
+
+/** Where per-store figures come from at scrape time. */
+export interface StoreStatsSource {
+  list(): string[];
+  stats(store: string): Promise<SinkStoreStats>;
+}
+
+const NS_PER_S = 1e9;
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private rendering: Promise<unknown> = Promise.resolve();
+  private readonly hooks: (() => Promise<void> | void)[] = [];
+  private readonly pluginMetrics = new Map<string, { type: 'counter' | 'gauge'; signature: string; metric: Counter | Gauge }>();
+
+  private readonly received = this.counter('tsstore_records_received_total', 'Records handed to the pipeline by an input.', ['input', 'store']);
+  private readonly accepted = this.counter('tsstore_records_accepted_total', 'Records the sink accepted (durable per its fsync policy).', ['input', 'store']);
+  private readonly rejected = this.counter('tsstore_records_rejected_total', 'Records rejected by a stage or the sink, by error code.', ['input', 'store', 'code']);
+  private readonly bytes = this.counter('tsstore_records_received_bytes_total', 'Bytes of record data handed to the pipeline.', ['input', 'store']);
+  private readonly commitSeconds = new Histogram({
+    name: 'tsstore_sink_commit_seconds', help: 'Time from sink.write to its acknowledgement (queueing, write and fsync).',
+    labelNames: ['pipeline', 'store'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+  });
+  private readonly commitRecords = new Histogram({
+    name: 'tsstore_sink_commit_batch_records', help: 'Records per sink.write call.',
+    labelNames: ['pipeline', 'store'], buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000], registers: [this.registry],
+  });
+  private readonly httpErrors = this.counter('tsstore_http_errors_total', 'HTTP requests answered with an error, by error code.', ['code']);
+  private readonly httpErrorSeries = new Map<string, { inc(value?: number): void }>();
+
+  private readonly storeGauges = {
+    records: this.gauge('tsstore_store_records', 'Live records in the store.'),
+    bytes: this.gauge('tsstore_store_bytes', 'Bytes of live record data in the store.'),
+    capacity: this.gauge('tsstore_store_capacity_bytes', 'Fixed footprint of the store, where the sink has one.'),
+    fill: this.gauge('tsstore_store_fill_ratio', 'Fraction of the store footprint in use (0..1).'),
+    oldest: this.gauge('tsstore_store_oldest_timestamp_seconds', 'Timestamp of the oldest record, in seconds since the epoch.'),
+    newest: this.gauge('tsstore_store_newest_timestamp_seconds', 'Timestamp of the newest record, in seconds since the epoch.'),
+    deleted: this.gauge('tsstore_store_deleted_records', 'Soft-deleted records still occupying the store.'),
+    fsyncPolicy: new Gauge({ name: 'tsstore_store_fsync_policy', help: 'The sink fsync policy of the store (value 1, policy in a label).', labelNames: ['store', 'policy'], registers: [this.registry] }),
+  };
+  private readonly storeCounters = {
+    overwritten: this.counter('tsstore_store_overwritten_records_total', 'Records reclaimed by the ring since the store was opened.', ['store']),
+    fsyncs: this.counter('tsstore_store_fsyncs_total', 'fsync/fdatasync calls of the store since it was opened.', ['store']),
+    commits: this.counter('tsstore_store_commits_total', 'Group commits (physical writes) of the store since it was opened.', ['store']),
+  };
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private counter(name: string, help: string, labelNames: string[]): Counter {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, labelNames: ['store'], registers: [this.registry] });
+  }
+
+  /** A gauge whose value is read when scraped. */
+  scrapeGauge(name: string, help: string, read: () => number): void {
+    const g = new Gauge({ name, help, registers: [this.registry] });
+    this.hooks.push(() => g.set(read()));
+  }
+
+  /** Runs before every scrape (e.g. to refresh figures kept elsewhere). */
+  onScrape(hook: () => Promise<void> | void): void {
+    this.hooks.push(hook);
+  }
+
+  pipeline(name: string): PipelineMetrics {
+    const series = new Map<string, IngestSeries>();
+    const commits = new Map<string, { seconds: ReturnType<Histogram['labels']>; records: ReturnType<Histogram['labels']> }>();
+    return {
+      ingest: (input, store) => {
+        const key = `${input}\u0000${store}`;
+        let s = series.get(key);
+        if (!s) {
+          const codes = new Map<string, { inc(value?: number): void }>();
+          s = {
+            received: this.received.labels(input, store),
+            accepted: this.accepted.labels(input, store),
+            bytes: this.bytes.labels(input, store),
+            rejected: (code) => {
+              let c = codes.get(code);
+              if (!c) { c = this.rejected.labels(input, store, code); codes.set(code, c); }
+              return c;
+            },
+          };
+          series.set(key, s);
+        }
+        return s;
+      },
+      commit: (store, records, seconds) => {
+        let c = commits.get(store);
+        if (!c) {
+          c = { seconds: this.commitSeconds.labels(name, store), records: this.commitRecords.labels(name, store) };
+          commits.set(store, c);
+        }
+        c.seconds.observe(seconds);
+        c.records.observe(records);
+      },
+    };
+  }
+
+  httpError(code: string): void {
+    let c = this.httpErrorSeries.get(code);
+    if (!c) { c = this.httpErrors.labels(code); this.httpErrorSeries.set(code, c); }
+    c.inc();
+  }
+
+  /** Per-store figures from the sink, refreshed at every scrape. */
+  watchStores(source: StoreStatsSource): void {
+    this.hooks.push(async () => {
+      for (const g of Object.values(this.storeGauges)) g.reset();
+      for (const c of Object.values(this.storeCounters)) c.reset();
+      for (const store of source.list()) {
+        let s: SinkStoreStats;
+        try {
+          s = await source.stats(store);
+        } catch {
+          continue; // a closed sink or a store dropped meanwhile: /ready reports the former
+        }
+        const g = this.storeGauges;
+        g.records.set({ store }, s.records);
+        g.bytes.set({ store }, s.bytes);
+        if (s.capacityBytes !== undefined) g.capacity.set({ store }, s.capacityBytes);
+        if (s.fill !== undefined) g.fill.set({ store }, s.fill);
+        if (s.oldest !== undefined) g.oldest.set({ store }, Number(s.oldest) / NS_PER_S);
+        if (s.newest !== undefined) g.newest.set({ store }, Number(s.newest) / NS_PER_S);
+        const x = s.extra ?? {};
+        if (typeof x.deletedRecords === 'number') g.deleted.set({ store }, x.deletedRecords);
+        if (typeof x.fsync === 'string') g.fsyncPolicy.set({ store, policy: x.fsync }, 1);
+        const c = this.storeCounters;
+        if (typeof x.overwrittenRecords === 'number') c.overwritten.inc({ store }, x.overwrittenRecords);
+        if (typeof x.fsyncs === 'number') c.fsyncs.inc({ store }, x.fsyncs);
+        if (typeof x.commits === 'number') c.commits.inc({ store }, x.commits);
+      }
+    });
+  }
+
+  /** The metrics facility handed to one plugin instance (see PluginMetrics). */
+  plugin(kind: 'input' | 'stage' | 'sink', id: string): PluginMetrics {
+    const withId = (labels?: MetricLabels): Record<string, string> => ({ ...labels, [kind]: id });
+    const get = (type: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[] = []): Counter | Gauge => {
+      if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`metric name "${name}" must be snake_case`);
+      if (labelNames.includes(kind)) throw new Error(`metric ${name}: the label "${kind}" is added by tsstore`);
+      const full = `tsstore_${kind}_${name}`;
+      const signature = `${type}|${help}|${[...labelNames].sort().join(',')}`;
+      const known = this.pluginMetrics.get(full);
+      if (known) {
+        if (known.signature !== signature) throw new Error(`metric ${full} is already registered with another type, help or labels`);
+        return known.metric;
+      }
+      const config = { name: full, help, labelNames: [kind, ...labelNames], registers: [this.registry] };
+      const metric = type === 'counter' ? new Counter(config) : new Gauge(config);
+      this.pluginMetrics.set(full, { type, signature, metric });
+      return metric;
+    };
+    return {
+      counter: (name, help, labelNames): PluginCounter => {
+        const m = get('counter', name, help, labelNames) as Counter;
+        return {
+          inc: (labels, value = 1) => m.inc(withId(labels), value),
+          labels: (labels) => m.labels(withId(labels)),
+        };
+      },
+      gauge: (name, help, labelNames): PluginGauge => {
+        const m = get('gauge', name, help, labelNames) as Gauge;
+        return {
+          set: (labels, value) => m.set(withId(labels), value),
+          inc: (labels, value = 1) => m.inc(withId(labels), value),
+          dec: (labels, value = 1) => m.dec(withId(labels), value),
+          labels: (labels) => m.labels(withId(labels)),
+        };
+      },
+    };
+  }
+
+  /** The Prometheus text exposition, after refreshing scrape-time figures. */
+  render(): Promise<string> {
+    // Serialised: scrape hooks reset and refill series, two interleaved scrapes would double count.
+    const run = this.rendering.then(async () => {
+      for (const hook of this.hooks) await hook();
+      return this.registry.metrics();
+    });
+    this.rendering = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * Compliance suite for Sink implementations (abstract-level style): every sink runs it with one
+ * line, e.g. `sinkSuite('blockfile', { createSink: (dataDir) => new BlockFileSink({}, ctxFor(dataDir)) })`.
+ * Read tests are skipped when the sink has no `reader`.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ErrorCode } from '../plugin/errors.js';
+import type { RecordResult } from '../plugin/record.js';
+import type { Sink, SinkReader, SinkRecord, StoreSpec } from '../plugin/sink.js';
+
+export interface SinkSuiteFactory {
+  /** A new, unopened sink keeping its data under `dataDir` (the same dir means the same data). */
+  createSink(dataDir: string): Sink | Promise<Sink>;
+  /**
+   * False for sinks that keep nothing across close/open (e.g. `memory`): the suite then skips the
+   * reopen checks. Default true.
+   */
+  durable?: boolean;
+  /** Store geometry and type overrides; the default is 256 blocks of 4 KiB, binary. */
+  storeSpec?: Partial<Omit<StoreSpec, 'name' | 'dir'>>;
+}
+
+const BIG_TS = 1704067200000000001n;
+
+function tempDir(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `tss-sink-${name.replace(/[^A-Za-z0-9_-]/g, '_')}-`));
+}
+
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+function codeOf(r: RecordResult): ErrorCode | 'ok' {
+  return r.ok ? 'ok' : r.code;
+}
+
+async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(p, (err: unknown) => (err as { code?: string }).code === code);
+}
+
+export function sinkSuite(name: string, factory: SinkSuiteFactory): void {
+  const root = tempDir(name);
+  let counter = 0;
+  const spec = (dataDir: string, storeName: string): StoreSpec => {
+    const dir = path.join(dataDir, storeName);
+    fs.mkdirSync(dir, { recursive: true });
+    return { name: storeName, dir, dataType: 'binary', numBlocks: 256, dataBlockSize: 4096, indexBlockSize: 4096, ...factory.storeSpec };
+  };
+  /** A fresh data dir, an opened sink and one created store. */
+  const setup = async (): Promise<{ dataDir: string; sink: Sink; s: StoreSpec; reopen: () => Promise<Sink> }> => {
+    const dataDir = path.join(root, `case-${++counter}`);
+    fs.mkdirSync(dataDir);
+    const sink = await factory.createSink(dataDir);
+    await sink.open();
+    const s = spec(dataDir, 'st');
+    await sink.createStore(s);
+    const reopen = async (): Promise<Sink> => {
+      const next = await factory.createSink(dataDir);
+      await next.open();
+      await next.openStore(s);
+      return next;
+    };
+    return { dataDir, sink, s, reopen };
+  };
+  const data = (i: number, n = 32): Buffer => bytes(n, i);
+  const recs = (n: number, ts?: (i: number) => bigint | undefined): SinkRecord[] =>
+    Array.from({ length: n }, (_, i) => ({ timestamp: ts?.(i), data: data(i) }));
+
+  let hasReader = false;
+  before(async () => {
+    const probe = await factory.createSink(path.join(root, 'probe'));
+    hasReader = probe.reader !== undefined;
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const readIt = (title: string, fn: (r: SinkReader, ctx: Awaited<ReturnType<typeof setup>>) => Promise<void>): void => {
+    it(title, async (t) => {
+      if (!hasReader) {
+        t.skip('sink has no reader');
+        return;
+      }
+      const ctx = await setup();
+      try {
+        await fn(ctx.sink.reader as SinkReader, ctx);
+      } finally {
+        await ctx.sink.close();
+      }
+    });
+  };
+
+  describe(`sink compliance: ${name}`, () => {
+    describe('stores', () => {
+      it('creates, writes, drops; unknown stores are TSS_ERR_STORE_NOT_FOUND', async () => {
+        const { sink, s } = await setup();
+        const res = await sink.write('st', recs(3));
+        assert.deepEqual(res.map(codeOf), ['ok', 'ok', 'ok']);
+        await rejectsWith(sink.write('nope', recs(1)), 'TSS_ERR_STORE_NOT_FOUND');
+        await rejectsWith(sink.stats('nope'), 'TSS_ERR_STORE_NOT_FOUND');
+        await sink.dropStore(s.name);
+        await rejectsWith(sink.write('st', recs(1)), 'TSS_ERR_STORE_NOT_FOUND');
+        await sink.close();
+      });
+
+      it('reopens a store with its records and its newest timestamp', async (t) => {
+        if (factory.durable === false) {
+          t.skip('sink is not durable');
+          return;
+        }
+        const { sink, reopen } = await setup();
+        const res = await sink.write('st', recs(50));
+        const last = res[49];
+        assert.ok(last.ok);
+        await sink.close();
+        const again = await reopen();
+        const st = await again.stats('st');
+        assert.equal(st.records, 50);
+        assert.equal(st.newest, last.timestamp);
+        const stale = await again.write('st', [{ timestamp: last.timestamp, data: data(1) }]);
+        assert.equal(codeOf(stale[0]), 'TSS_ERR_TIMESTAMP_ORDER');
+        if (again.reader) {
+          const all = await again.reader.scan('st', { order: 'asc', limit: 1000, withData: true });
+          assert.equal(all.length, 50);
+          all.forEach((r, i) => assert.deepEqual(r.data, data(i)));
+        }
+        await again.close();
+      });
+
+      it('reset empties the store, also after close and reopen', async () => {
+        const { sink, reopen } = await setup();
+        await sink.write('st', recs(40));
+        await sink.resetStore('st');
+        let st = await sink.stats('st');
+        assert.equal(st.records, 0);
+        assert.equal(st.newest, undefined);
+        const after1 = await sink.write('st', [{ timestamp: 5n, data: data(99) }]);
+        assert.equal(codeOf(after1[0]), 'ok', 'old timestamps are free again after a reset');
+        if (sink.reader) assert.equal((await sink.reader.scan('st', { order: 'asc', limit: 100, withData: false })).length, 1);
+        await sink.close();
+        if (factory.durable === false) return;
+        const again = await reopen();
+        st = await again.stats('st');
+        assert.equal(st.records, 1);
+        if (again.reader) {
+          const all = await again.reader.scan('st', { order: 'asc', limit: 100, withData: true });
+          assert.deepEqual(all.map((r) => r.timestamp), [5n]);
+          assert.deepEqual(all[0].data, data(99));
+        }
+        await again.resetStore('st');
+        await again.close();
+        const third = await reopen();
+        assert.equal((await third.stats('st')).records, 0);
+        if (third.reader) assert.equal((await third.reader.scan('st', { order: 'desc', limit: 100, withData: false })).length, 0);
+        await third.close();
+      });
+
+      it('reports stats', async () => {
+        const { sink } = await setup();
+        const res = await sink.write('st', [
+          { timestamp: 100n, data: data(1, 10) },
+          { timestamp: 200n, data: data(2, 20) },
+        ]);
+        assert.deepEqual(res.map(codeOf), ['ok', 'ok']);
+        const st = await sink.stats('st');
+        assert.equal(st.records, 2);
+        assert.equal(st.bytes, 30);
+        assert.equal(st.oldest, 100n);
+        assert.equal(st.newest, 200n);
+        await sink.close();
+      });
+    });
+
+    describe('writes', () => {
+      it('returns one result per record, aligned with the input', async () => {
+        const { sink } = await setup();
+        const res = await sink.write('st', [
+          { timestamp: 10n, data: data(1) },
+          { timestamp: 10n, data: data(2) },
+          { timestamp: 20n, data: data(3) },
+          { timestamp: 15n, data: data(4) },
+          { data: data(5) },
+        ]);
+        assert.deepEqual(res.map(codeOf), ['ok', 'TSS_ERR_TIMESTAMP_ORDER', 'ok', 'TSS_ERR_TIMESTAMP_ORDER', 'ok']);
+        assert.equal(res[0].ok && res[0].timestamp, 10n);
+        assert.equal(res[2].ok && res[2].timestamp, 20n);
+        assert.ok(res[4].ok && res[4].timestamp > 20n);
+        assert.ok(res[0].ok && res[0].size === 32);
+        assert.deepEqual(await sink.write('st', []), []);
+        await sink.close();
+      });
+
+      it('assigns strictly increasing timestamps under many concurrent write() calls', async () => {
+        const { sink } = await setup();
+        const calls = Array.from({ length: 64 }, () => sink.write('st', recs(25)));
+        const all = (await Promise.all(calls)).flat();
+        assert.equal(all.length, 64 * 25);
+        const ts = all.map((r) => {
+          assert.ok(r.ok);
+          return r.timestamp;
+        });
+        const sorted = [...ts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i] > sorted[i - 1], 'duplicate timestamp');
+        for (const call of await Promise.all(calls)) {
+          for (let i = 1; i < call.length; i++) assert.ok((call[i] as { timestamp: bigint }).timestamp > (call[i - 1] as { timestamp: bigint }).timestamp);
+        }
+        await sink.close();
+      });
+
+      it('rejects a client timestamp <= the true newest, across concurrent calls', async () => {
+        const { sink } = await setup();
+        await sink.write('st', [{ timestamp: 1000n, data: data(1) }, { timestamp: 1001n, data: data(2) }, { timestamp: 1002n, data: data(3) }]);
+        const mid = await sink.write('st', [{ timestamp: 1001n, data: data(4) }]);
+        assert.equal(codeOf(mid[0]), 'TSS_ERR_TIMESTAMP_ORDER', 'compared with the newest, not the first record of a block');
+        const same = await Promise.all(Array.from({ length: 20 }, (_, i) => sink.write('st', [{ timestamp: 5000n, data: data(i) }])));
+        assert.equal(same.filter((r) => r[0].ok).length, 1, 'exactly one of the concurrent writers wins');
+        const rejected = same.find((r) => !r[0].ok)?.[0];
+        assert.ok(rejected && !rejected.ok && rejected.message.length > 0);
+        const server = await sink.write('st', [{ data: data(7) }]);
+        assert.ok(server[0].ok);
+        const equal = await sink.write('st', [{ timestamp: server[0].timestamp, data: data(8) }]);
+        assert.equal(codeOf(equal[0]), 'TSS_ERR_TIMESTAMP_ORDER');
+        await sink.close();
+      });
+
+      it('keeps timestamps above 2^53 exact', async () => {
+        const { sink } = await setup();
+        const res = await sink.write('st', [{ timestamp: BIG_TS, data: data(1) }]);
+        assert.ok(res[0].ok);
+        assert.equal(res[0].timestamp, BIG_TS);
+        const next = await sink.write('st', [{ data: data(2) }, { timestamp: BIG_TS + 1_000_000_000_000n, data: data(3) }]);
+        assert.ok(next[0].ok && next[0].timestamp > BIG_TS);
+        assert.equal((await sink.stats('st')).oldest, BIG_TS);
+        if (sink.reader) {
+          const got = await sink.reader.get('st', BIG_TS, true);
+          assert.equal(got?.timestamp, BIG_TS);
+          assert.equal(await sink.reader.get('st', BIG_TS - 1n, false), null);
+        }
+        await sink.close();
+      });
+    });
+
+    describe('reads', () => {
+      readIt('returns data bytes exactly (empty, binary, multi-KiB)', async (reader, { sink }) => {
+        const payloads = [Buffer.alloc(0), Buffer.from([0, 255, 0, 10, 13, 0]), bytes(9000, 7), Buffer.from('{"a":1}\n', 'utf8'), bytes(4096, 3)];
+        const res = await sink.write('st', payloads.map((d) => ({ data: d })));
+        for (let i = 0; i < payloads.length; i++) {
+          const r = res[i];
+          assert.ok(r.ok);
+          assert.equal(r.size, payloads[i].length);
+          const got = await reader.get('st', r.timestamp, true);
+          assert.deepEqual(got?.data, payloads[i]);
+          assert.equal(got?.size, payloads[i].length);
+          const bare = await reader.get('st', r.timestamp, false);
+          assert.equal(bare?.data, undefined);
+        }
+      });
+
+      readIt('get finds exact timestamps only', async (reader, { sink }) => {
+        await sink.write('st', recs(100, (i) => BigInt(1000 + i * 10)));
+        assert.equal((await reader.get('st', 1500n, true))?.timestamp, 1500n);
+        assert.deepEqual((await reader.get('st', 1500n, true))?.data, data(50));
+        assert.equal(await reader.get('st', 1505n, true), null);
+        assert.equal(await reader.get('st', 999n, true), null);
+        assert.equal(await reader.get('st', 99999n, true), null);
+      });
+
+      readIt('scans asc/desc with from, to, limit, match and withData', async (reader, { sink }) => {
+        await sink.write('st', recs(300, (i) => BigInt(1000 + i * 10)));
+        const ts = (rs: { timestamp: bigint }[]): bigint[] => rs.map((r) => r.timestamp);
+        const asc = await reader.scan('st', { order: 'asc', limit: 1000, withData: false });
+        assert.equal(asc.length, 300);
+        assert.equal(asc[0].data, undefined);
+        assert.deepEqual(ts(await reader.scan('st', { order: 'asc', limit: 3, withData: false })), [1000n, 1010n, 1020n]);
+        assert.deepEqual(ts(await reader.scan('st', { order: 'desc', limit: 3, withData: false })), [3990n, 3980n, 3970n]);
+        assert.deepEqual(ts(await reader.scan('st', { order: 'asc', from: 1995n, to: 2030n, limit: 100, withData: false })), [2000n, 2010n, 2020n, 2030n]);
+        assert.deepEqual(ts(await reader.scan('st', { order: 'desc', from: 2000n, to: 2030n, limit: 100, withData: false })), [2030n, 2020n, 2010n, 2000n]);
+        assert.deepEqual(ts(await reader.scan('st', { order: 'desc', to: 2035n, limit: 2, withData: false })), [2030n, 2020n]);
+        assert.deepEqual(ts(await reader.scan('st', { order: 'asc', from: 3985n, limit: 10, withData: false })), [3990n]);
+        assert.deepEqual(await reader.scan('st', { order: 'asc', from: 5000n, limit: 10, withData: false }), []);
+        assert.deepEqual(await reader.scan('st', { order: 'desc', to: 999n, limit: 10, withData: false }), []);
+        const withData = await reader.scan('st', { order: 'asc', from: 1100n, limit: 2, withData: true });
+        assert.deepEqual(withData.map((r) => r.data), [data(10), data(11)]);
+        const target = data(123);
+        const matched = await reader.scan('st', { order: 'desc', limit: 5, withData: false, match: (d) => d.equals(target) });
+        assert.deepEqual(ts(matched), [1000n + 123n * 10n]);
+        assert.equal(matched[0].data, undefined);
+        const firstByte = await reader.scan('st', { order: 'asc', limit: 4, withData: true, match: (d) => d[0] % 2 === 0 });
+        assert.equal(firstByte.length, 4);
+        for (const r of firstByte) assert.equal((r.data as Buffer)[0] % 2, 0);
+      });
+
+      readIt('remove is a soft delete hidden from every read, also after reopen', async (reader, { sink, reopen }) => {
+        await sink.write('st', recs(20, (i) => BigInt(100 + i)));
+        assert.equal(await reader.remove('st', 105n), true);
+        assert.equal(await reader.remove('st', 105n), false);
+        assert.equal(await reader.remove('st', 999n), false);
+        assert.equal(await reader.get('st', 105n, true), null);
+        const check = async (r: SinkReader): Promise<void> => {
+          const asc = await r.scan('st', { order: 'asc', limit: 100, withData: true });
+          assert.equal(asc.length, 19);
+          assert.ok(!asc.some((x) => x.timestamp === 105n));
+          const desc = await r.scan('st', { order: 'desc', from: 104n, to: 106n, limit: 100, withData: false });
+          assert.deepEqual(desc.map((x) => x.timestamp), [106n, 104n]);
+          assert.equal((await r.scan('st', { order: 'asc', limit: 100, withData: true, match: (d) => d.equals(data(5)) })).length, 0);
+        };
+        await check(reader);
+        assert.equal((await sink.stats('st')).records, 19);
+        await sink.close();
+        if (factory.durable === false) return;
+        const again = await reopen();
+        await check(again.reader as SinkReader);
+        assert.equal(await (again.reader as SinkReader).get('st', 105n, false), null);
+        assert.equal((await again.stats('st')).records, 19);
+        await again.close();
+      });
+
+      readIt('reads concurrent with writes see only whole, acknowledged records', async (reader, { sink }) => {
+        const writes = Array.from({ length: 20 }, (_, k) => sink.write('st', Array.from({ length: 50 }, (_, i) => ({ data: data(k * 50 + i, 64) }))));
+        const seen: number[] = [];
+        for (let i = 0; i < 20; i++) {
+          const rs = await reader.scan('st', { order: 'desc', limit: 50, withData: true });
+          for (const r of rs) assert.equal(r.data?.length, 64);
+          seen.push(rs.length);
+        }
+        await Promise.all(writes);
+        assert.equal((await reader.scan('st', { order: 'asc', limit: 5000, withData: false })).length, 1000);
+      });
+    });
+
+    describe('close', () => {
+      it('resolves in-flight writes, then rejects every call with TSS_ERR_SINK_CLOSED', async () => {
+        const { sink, s } = await setup();
+        const inflight = Array.from({ length: 10 }, (_, i) => sink.write('st', recs(20, (j) => BigInt(1 + i * 100 + j))));
+        const closing = sink.close();
+        const results = (await Promise.all(inflight)).flat();
+        await closing;
+        assert.equal(results.length, 200);
+        assert.ok(results.every((r) => r.ok));
+        await sink.close();
+        await rejectsWith(sink.write('st', recs(1)), 'TSS_ERR_SINK_CLOSED');
+        await rejectsWith(sink.stats('st'), 'TSS_ERR_SINK_CLOSED');
+        await rejectsWith(sink.createStore(spec(path.dirname(s.dir), 'other')), 'TSS_ERR_SINK_CLOSED');
+        await rejectsWith(sink.openStore(s), 'TSS_ERR_SINK_CLOSED');
+        await rejectsWith(sink.resetStore('st'), 'TSS_ERR_SINK_CLOSED');
+        await rejectsWith(sink.dropStore('st'), 'TSS_ERR_SINK_CLOSED');
+        if (sink.reader) {
+          await rejectsWith(sink.reader.get('st', 1n, false), 'TSS_ERR_SINK_CLOSED');
+          await rejectsWith(sink.reader.scan('st', { order: 'asc', limit: 1, withData: false }), 'TSS_ERR_SINK_CLOSED');
+          await rejectsWith(sink.reader.remove('st', 1n), 'TSS_ERR_SINK_CLOSED');
+        }
+      });
+
+      it('rejects calls before open()', async () => {
+        const dataDir = path.join(root, `case-${++counter}`);
+        fs.mkdirSync(dataDir);
+        const sink = await factory.createSink(dataDir);
+        await rejectsWith(sink.write('st', recs(1)), 'TSS_ERR_SINK_CLOSED');
+        await sink.close();
+      });
+    });
+  });
+}
