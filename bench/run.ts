@@ -10,6 +10,7 @@ import { runEngineBench } from './engine.js';
 import { runNatsBench } from './nats.js';
 import { runInputBench } from './inputs.js';
 import { runPullBench } from './pull.js';
+import { runSchemaBench } from './schema.js';
 import type { BenchRow } from './types.js';
 
 const COLUMNS: [keyof BenchRow, string][] = [
@@ -30,6 +31,7 @@ export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]>
   { id: 'inputs', title: 'Inputs (tsstore serve in a child process, clients in the bench process)', run: runInputBench },
   { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
   { id: 'nats', title: 'JetStream sinks (local nats-server)', run: runNatsBench },
+  { id: 'schema', title: 'Schema stores: validation stages in process, Unix-socket ingestion json vs schema store', run: runSchemaBench },
 ];
 
 function machine(): string {

@@ -27,6 +27,7 @@ import { TOKENS } from './tokens.js';
 import { registerOpsRoutes } from './http/ops-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { registerQueryRoutes } from './http/query-routes.js';
+import { registerSchemaRoutes } from './http/schema-routes.js';
 import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
@@ -35,6 +36,7 @@ import { buildPipelines, defaultPipelineName, type BuiltInput, type InputBinding
 import type { PluginRegistry } from './pipeline/registry.js';
 import { PipelineRunner } from './pipeline/runner.js';
 import { DataLock } from './stores/data-lock.js';
+import { SchemaService } from './stores/schema-service.js';
 import { StoreCatalog } from './stores/store-catalog.js';
 import { storeDefaults } from './stores/store-options.js';
 
@@ -144,6 +146,7 @@ export class TsstoreServer {
       const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
+      registerSchemaRoutes(http.router, deps, new SchemaService(catalog));
       binding.stores = catalog;
       binding.http = http.host(catalog, adminKey);
       for (const [i, p] of pipelines.entries()) {

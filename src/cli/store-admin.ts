@@ -11,6 +11,7 @@ import { readLiveOwner } from '../stores/data-lock.js';
 import type { StoreCatalog } from '../stores/store-catalog.js';
 import { openLocalDataPath, type LocalDataPath } from './local-data-path.js';
 import { storeStats } from '../stores/store-stats.js';
+import { schemaJson, SchemaService, type SchemaBody } from '../stores/schema-service.js';
 
 export interface StoreAdmin {
   /** `server <url>` or `data path <dir>`, for messages. */
@@ -23,6 +24,10 @@ export interface StoreAdmin {
   keys(name: string): Promise<{ key_id: string; created_at: string }[]>;
   revoke(name: string, keyId: string): Promise<void>;
   regenerate(name: string): Promise<{ api_key: string; key_id: string }>;
+  /** The store's current schema (an error when it has none or is not a schema store). */
+  getSchema(name: string): Promise<SchemaBody>;
+  /** Sets a new schema version (append-only); returns the schema now in force. */
+  setSchema(name: string, body: unknown): Promise<SchemaBody>;
   close(): Promise<void>;
 }
 
@@ -68,12 +73,19 @@ export class RemoteAdmin implements StoreAdmin {
   async keys(name: string) { return ((await this.call('GET', `/api/stores/${encodeURIComponent(name)}/keys`)) as { keys: { key_id: string; created_at: string }[] }).keys; }
   async revoke(name: string, keyId: string) { await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}/keys/${encodeURIComponent(keyId)}`); }
   async regenerate(name: string) { return await this.call('POST', `/api/stores/${encodeURIComponent(name)}/keys/regenerate`) as { api_key: string; key_id: string }; }
+  async getSchema(name: string) { return await this.call('GET', `/api/stores/${encodeURIComponent(name)}/schema`) as SchemaBody; }
+  async setSchema(name: string, body: unknown) { return await this.call('PUT', `/api/stores/${encodeURIComponent(name)}/schema`, body) as SchemaBody; }
   async close() { /* nothing held */ }
 }
 
 class LocalAdmin implements StoreAdmin {
   private readonly catalog: StoreCatalog;
-  constructor(private readonly local: LocalDataPath) { this.catalog = local.catalog; }
+  private readonly schemas: SchemaService;
+  constructor(private readonly local: LocalDataPath) {
+    this.catalog = local.catalog;
+    this.schemas = new SchemaService(local.catalog);
+  }
+
   get via(): string { return `data path ${this.local.dataDir}`; }
   async create(name: string, options: Record<string, unknown>) { return this.catalog.create(name, options); }
   async list() { return this.catalog.list(); }
@@ -83,6 +95,8 @@ class LocalAdmin implements StoreAdmin {
   async keys(name: string) { return this.catalog.listKeys(name); }
   async revoke(name: string, keyId: string) { await this.catalog.revokeKey(name, keyId); }
   async regenerate(name: string) { return this.catalog.regenerateKey(name); }
+  async getSchema(name: string) { return schemaJson(this.schemas.get(name)); }
+  async setSchema(name: string, body: unknown) { return schemaJson((await this.schemas.set(name, body)).schema); }
   async close() { await this.local.close(); }
 }
 

@@ -15,7 +15,7 @@ export function defaultPipelines(): Record<string, PipelineConfig> {
   return {
     main: {
       inputs: { api: { type: 'rest' }, stream: { type: 'websocket' }, local: { type: 'unix_socket' }, edge: { type: 'ws_pull' } },
-      stages: [{ type: 'validate' }],
+      stages: [{ type: 'validate' }, { type: 'schema_format' }],
       sink: { type: 'blockfile' },
     },
   };

@@ -67,23 +67,60 @@ export function endOfValue(b: Buffer, i: number): number {
   return i;
 }
 
-/** Spans of the top-level members of a JSON object (last occurrence wins, like JSON.parse). */
+/** Raw spans of one object member: the key's text between its quotes (still escaped), the value. */
+export interface MemberSpan {
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+}
+
+/**
+ * Cursor over the top-level members of the JSON object in `b` (already known to be valid JSON):
+ * start at `objectStart(b)`; each call fills `m` with the next member and returns where to
+ * continue, or -1 after the last one. Members come in source order, duplicates included. Spans, not strings:
+ * hot paths (schema_format) compare keys and check values without allocating.
+ */
+export function objectStart(b: Buffer): number {
+  return skipWs(b, 0) + 1;
+}
+
+export function nextMember(b: Buffer, i: number, m: MemberSpan): number {
+  i = skipWs(b, i);
+  if (i >= b.length || b[i] === RBRACE) return -1;
+  const keyEnd = endOfString(b, i);
+  m.keyStart = i + 1;
+  m.keyEnd = keyEnd - 1;
+  i = skipWs(b, skipWs(b, keyEnd) + 1); // past ':'
+  m.valueStart = i;
+  m.valueEnd = endOfValue(b, i);
+  i = skipWs(b, m.valueEnd);
+  return b[i] === COMMA ? i + 1 : i;
+}
+
+/** Calls `visit` with the spans of each top-level member of the JSON object in `b`. */
+export function scanMembers(b: Buffer, visit: (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void): void {
+  const m: MemberSpan = { keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
+  for (let i = nextMember(b, objectStart(b), m); i !== -1; i = nextMember(b, i, m)) visit(m.keyStart, m.keyEnd, m.valueStart, m.valueEnd);
+}
+
+/** The decoded text of a key span from `scanMembers`. */
+export function memberKey(b: Buffer, keyStart: number, keyEnd: number): string {
+  for (let i = keyStart; i < keyEnd; i++) {
+    const c = b[i];
+    if (c === BACKSLASH || c > 0x7e) return JSON.parse(b.toString('utf8', keyStart - 1, keyEnd + 1)) as string;
+  }
+  return b.toString('latin1', keyStart, keyEnd);
+}
+
+/** Spans of the wanted top-level members of a JSON object (last occurrence wins, like JSON.parse). */
 export function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string, [number, number]> {
   const spans = new Map<string, [number, number]>();
-  let i = skipWs(b, 0) + 1; // past '{'
-  for (;;) {
-    i = skipWs(b, i);
-    if (i >= b.length || b[i] === RBRACE) return spans;
-    const keyEnd = endOfString(b, i);
-    let key = b.toString('latin1', i + 1, keyEnd - 1);
-    if (key.includes('\\') || /[^\x20-\x7e]/.test(key)) key = JSON.parse(b.toString('utf8', i, keyEnd)) as string;
-    i = skipWs(b, keyEnd);
-    i = skipWs(b, i + 1); // past ':'
-    const valueEnd = endOfValue(b, i);
-    if (wanted.includes(key)) spans.set(key, [i, valueEnd]);
-    i = skipWs(b, valueEnd);
-    if (b[i] === COMMA) i++;
-  }
+  scanMembers(b, (ks, ke, s, e) => {
+    const key = memberKey(b, ks, ke);
+    if (wanted.includes(key)) spans.set(key, [s, e]);
+  });
+  return spans;
 }
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;

@@ -5,6 +5,7 @@ import websocketInput from '../../plugins/inputs/websocket/index.js';
 import unixSocketInput from '../../plugins/inputs/unix_socket/index.js';
 import wsPullInput from '../../plugins/inputs/ws_pull/index.js';
 import validateStage from '../../plugins/stages/validate/index.js';
+import schemaFormatStage from '../../plugins/stages/schema_format/index.js';
 import blockfileSink from '../../plugins/sinks/blockfile/index.js';
 import memorySink from '../../plugins/sinks/memory/index.js';
 import natsJetStreamSink from '../../plugins/sinks/nats_jetstream/index.js';
@@ -12,6 +13,6 @@ import blockfileForwardSink from '../../plugins/sinks/blockfile_forward/index.js
 
 export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [
   restInput, websocketInput, unixSocketInput, wsPullInput,
-  validateStage,
+  validateStage, schemaFormatStage,
   blockfileSink, memorySink, natsJetStreamSink, blockfileForwardSink,
 ];

@@ -25,6 +25,7 @@ export const ERRORS = {
   TSS_ERR_SCHEMA_REQUIRED: { status: 400, message: 'store has no schema' },
   TSS_ERR_SCHEMA_INVALID: { status: 400, message: 'invalid schema' },
   TSS_ERR_SCHEMA_VIOLATION: { status: 400, message: 'data does not match schema' },
+  TSS_ERR_NOT_SCHEMA_STORE: { status: 400, message: 'store is not a schema store' },
   TSS_ERR_QUERY_INVALID: { status: 400, message: 'invalid query parameter' },
   TSS_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   TSS_ERR_CONNECTION_NOT_FOUND: { status: 404, message: 'connection not found' },

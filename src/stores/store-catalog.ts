@@ -13,6 +13,7 @@ import type { Logger, StoreAccess } from '../plugin/descriptor.js';
 import type { DataType } from '../plugin/record.js';
 import type { Sink, StoreSpec } from '../plugin/sink.js';
 import type { StoreSchema, StoreView } from '../plugin/stage.js';
+import { readSchema } from './schema-service.js';
 import { checkKeyFormat, generateKey, readKeys, verifyKey, writeKeys, type KeyRecord, type NewKey } from './api-keys.js';
 import { checkStoreName, resolveStoreOptions, DEFAULT_STORE_OPTIONS, type StoreOptions } from './store-options.js';
 
@@ -97,10 +98,17 @@ export class StoreCatalog implements StoreAccess {
         this.logger.error({ store: meta.name, pipeline, pipelines: this.pipelines() }, 'Skipping a store whose pipeline is not configured; add the pipeline back to serve it.');
         continue;
       }
+      let schema: StoreSchema | undefined;
+      try {
+        schema = meta.data_type === 'schema' ? await readSchema(dir) : undefined;
+      } catch (err) {
+        this.logger.error({ dir, err: (err as Error).message }, 'Skipping a store whose schema.json cannot be read.');
+        continue;
+      }
       const spec = specOf(meta, dir);
       await sink.openStore(spec);
       const keys = await readKeys(dir);
-      this.stores.set(meta.name, { spec, pipeline, sink, meta, keys, view: { name: meta.name, dataType: meta.data_type } });
+      this.stores.set(meta.name, { spec, pipeline, sink, meta, keys, view: { name: meta.name, dataType: meta.data_type, ...(schema ? { schema } : {}) } });
     }
     this.logger.info({ stores: this.stores.size, dataDir: this.dataDir }, 'Store catalog loaded.');
   }

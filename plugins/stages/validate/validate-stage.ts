@@ -4,6 +4,7 @@
  * stored as UTF-8; binary — base64 in JSON (or a raw body), stored as bytes.
  */
 import { isUtf8 } from 'node:buffer';
+import { isFlatScalarObject } from '../../../src/core/flat-json.js';
 import { reject, type Rejection } from '../../../src/plugin/errors.js';
 import type { IngestRecord } from '../../../src/plugin/record.js';
 import type { Stage, StoreView } from '../../../src/plugin/stage.js';
@@ -29,8 +30,9 @@ export class ValidateStage implements Stage {
   process(records: IngestRecord[], store: StoreView): (IngestRecord | Rejection)[] {
     switch (store.dataType) {
       case 'json':
-      case 'schema':
         return records.map((r) => this.json(r));
+      case 'schema':
+        return records.map((r) => this.schema(r));
       case 'text':
         return records.map((r) => this.text(r));
       case 'binary':
@@ -45,6 +47,16 @@ export class ValidateStage implements Stage {
     r.parsed = v.value;
     r.format = 'json';
     return r;
+  }
+
+  /**
+   * Schema stores take flat objects only: a grammar check of that shape is much cheaper than
+   * JSON.parse and is all schema_format needs (it reads the raw bytes, never `parsed`). Anything
+   * else goes through JSON.parse for the exact verdict and message.
+   */
+  private schema(r: IngestRecord): IngestRecord | Rejection {
+    if (r.parsed !== undefined || (r.format === 'json' && isFlatScalarObject(r.payload))) return r;
+    return this.json(r);
   }
 
   private text(r: IngestRecord): IngestRecord | Rejection {
