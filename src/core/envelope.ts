@@ -137,6 +137,25 @@ export function parseTimestampToken(token: string): bigint | undefined | Rejecti
   return ts === 0n ? undefined : ts;
 }
 
+const DATA_KEY = Buffer.from('data');
+const TIMESTAMP_KEY = Buffer.from('timestamp');
+
+/** Whether the key span equals `key` (escaped spellings such as "d\u0061ta" included). */
+function keyEquals(b: Buffer, ks: number, ke: number, key: Buffer): boolean {
+  if (ke - ks === key.length && b.compare(key, 0, key.length, ks, ke) === 0) return true;
+  return b.indexOf(BACKSLASH, ks) !== -1 && b.indexOf(BACKSLASH, ks) < ke && memberKey(b, ks, ke) === key.toString('latin1');
+}
+
+/** A timestamp from its number token; plain digit strings of up to 15 digits skip the regex. */
+function timestampAt(b: Buffer, s: number, e: number, value: number): bigint | undefined | Rejection {
+  if (e - s <= 15 && value >= 0) {
+    let digits = true;
+    for (let i = s; i < e; i++) { const c = b[i]; if (c < 0x30 || c > 0x39) { digits = false; break; } }
+    if (digits) return value === 0 ? undefined : BigInt(value);
+  }
+  return parseTimestampToken(b.toString('latin1', s, e));
+}
+
 /** Decode an envelope received as bytes (REST body, WebSocket message, pulled message). */
 export function decodeEnvelope(buf: Buffer): Envelope | Rejection {
   let value: unknown;
@@ -149,17 +168,23 @@ export function decodeEnvelope(buf: Buffer): Envelope | Rejection {
     return reject('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"timestamp"?, "data"}');
   }
   const obj = value as Record<string, unknown>;
-  if (!('data' in obj) || obj.data === undefined) return reject('TSS_ERR_DATA_REQUIRED');
-  const spans = topLevelSpans(buf, ['timestamp', 'data']);
-  const dataSpan = spans.get('data')!;
-  let timestamp: bigint | undefined;
+  if (obj.data === undefined) return reject('TSS_ERR_DATA_REQUIRED');
   const t = obj.timestamp;
-  if (t !== undefined && t !== null) {
-    if (typeof t !== 'number') return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: must be an integer, not a ' + (typeof t === 'object' ? 'JSON ' + (Array.isArray(t) ? 'array' : 'object') : typeof t));
-    const [s, e] = spans.get('timestamp')!;
-    const parsed = parseTimestampToken(buf.toString('latin1', s, e));
+  if (t !== undefined && t !== null && typeof t !== 'number') {
+    return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: must be an integer, not a ' + (typeof t === 'object' ? 'JSON ' + (Array.isArray(t) ? 'array' : 'object') : typeof t));
+  }
+  // Last occurrence wins, as in JSON.parse.
+  let dataStart = 0, dataEnd = 0, tsStart = -1, tsEnd = -1;
+  const m: MemberSpan = { keyStart: 0, keyEnd: 0, valueStart: 0, valueEnd: 0 };
+  for (let i = nextMember(buf, objectStart(buf), m); i !== -1; i = nextMember(buf, i, m)) {
+    if (keyEquals(buf, m.keyStart, m.keyEnd, DATA_KEY)) { dataStart = m.valueStart; dataEnd = m.valueEnd; }
+    else if (keyEquals(buf, m.keyStart, m.keyEnd, TIMESTAMP_KEY)) { tsStart = m.valueStart; tsEnd = m.valueEnd; }
+  }
+  let timestamp: bigint | undefined;
+  if (typeof t === 'number') {
+    const parsed = timestampAt(buf, tsStart, tsEnd, t);
     if (typeof parsed === 'object') return parsed;
     timestamp = parsed;
   }
-  return { ok: true, timestamp, payload: buf.subarray(dataSpan[0], dataSpan[1]), parsed: obj.data };
+  return { ok: true, timestamp, payload: buf.subarray(dataStart, dataEnd), parsed: obj.data };
 }
