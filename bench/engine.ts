@@ -6,30 +6,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../src/plugin/descriptor.js';
 import type { SinkRecord } from '../src/plugin/sink.js';
 import { BlockFileSink } from '../plugins/sinks/blockfile/block-file-sink.js';
 import type { FsyncPolicy } from '../plugins/sinks/blockfile/options.js';
+import { ms, percentile, quietLogger, rssMb } from './measure.js';
 import type { BenchRow } from './types.js';
 
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
 const BATCH = 500;
 const APPEND_SECONDS = 1.2;
 
-function rssMb(): number {
-  return Math.round(process.memoryUsage().rss / 1048576);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(3)) : 0;
-}
-
-function ms(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
 function makeSink(dataDir: string, fsync: FsyncPolicy): BlockFileSink {
-  return new BlockFileSink({ fsync }, { id: 'bench', logger: quiet, dataDir });
+  return new BlockFileSink({ fsync }, { id: 'bench', logger: quietLogger, dataDir });
 }
 
 function spec(dataDir: string, name: string, numBlocks: number): { name: string; dir: string; dataType: 'binary'; numBlocks: number; dataBlockSize: number; indexBlockSize: number } {

@@ -8,30 +8,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../src/plugin/descriptor.js';
 import type { Sink, SinkRecord, StoreSpec } from '../src/plugin/sink.js';
 import { BlockFileForwardSink } from '../plugins/sinks/blockfile_forward/forwarding-sink.js';
 import { NatsJetStreamSink } from '../plugins/sinks/nats_jetstream/nats-jetstream-sink.js';
 import { jetStreamTestOptions, NATS_SERVER_BIN, NatsServer } from '../test/support/nats-server.js';
+import { ms, percentile, quietLogger, rssMb } from './measure.js';
 import type { BenchRow } from './types.js';
 
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
 const RECORDS = 60_000;
 const BATCH = 100;
 const WRITERS = 8;
 const SIZE = 100;
-
-function rssMb(): number {
-  return Math.round(process.memoryUsage().rss / 1048576);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(3)) : 0;
-}
-
-function ms(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
 
 function spec(dataDir: string, name: string): StoreSpec {
   const dir = path.join(dataDir, name);
@@ -87,7 +74,7 @@ export async function runNatsBench(): Promise<BenchRow[]> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-nats-'));
   const shape = `${SIZE} B records, ${BATCH} per write(), ${WRITERS} writers`;
   try {
-    const direct = new NatsJetStreamSink(jetStreamTestOptions(nats.url, { stream: 'BDIRECT', subject: 'bdirect.<store>', ack_timeout: '10s' }), { id: 'bench', logger: quiet, dataDir });
+    const direct = new NatsJetStreamSink(jetStreamTestOptions(nats.url, { stream: 'BDIRECT', subject: 'bdirect.<store>', ack_timeout: '10s' }), { id: 'bench', logger: quietLogger, dataDir });
     await direct.open();
     await direct.createStore(spec(dataDir, 'direct'));
     const d = await flood(direct, 'direct');
@@ -98,7 +85,7 @@ export async function runNatsBench(): Promise<BenchRow[]> {
       fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2 << 20,
       forward: { batch: 1000, ...jetStreamTestOptions(nats.url, { stream, subject: `${stream.toLowerCase()}.<store>`, ack_timeout: '10s' }) },
     });
-    const fwd = new BlockFileForwardSink(fwdOpts('BFWD'), { id: 'bench', logger: quiet, dataDir });
+    const fwd = new BlockFileForwardSink(fwdOpts('BFWD'), { id: 'bench', logger: quietLogger, dataDir });
     await fwd.open();
     await fwd.createStore(spec(dataDir, 'fwd'));
     const start = process.hrtime.bigint();
@@ -110,7 +97,7 @@ export async function runNatsBench(): Promise<BenchRow[]> {
 
     // Backlog built while the uplink is down, then drained.
     await nats.stop();
-    const backlog = new BlockFileForwardSink(fwdOpts('BDRAIN'), { id: 'bench', logger: quiet, dataDir });
+    const backlog = new BlockFileForwardSink(fwdOpts('BDRAIN'), { id: 'bench', logger: quietLogger, dataDir });
     await backlog.open();
     await backlog.createStore(spec(dataDir, 'drain'));
     await flood(backlog, 'drain');

@@ -20,6 +20,7 @@ import type { StoreView } from '../src/plugin/stage.js';
 import { TsstoreServer } from '../src/server.js';
 import { SchemaFormatStage } from '../plugins/stages/schema_format/schema-format-stage.js';
 import { ValidateStage } from '../plugins/stages/validate/validate-stage.js';
+import { rssMb } from './measure.js';
 import type { BenchRow } from './types.js';
 
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
@@ -33,10 +34,6 @@ const SCHEMA = {
     { index: 6, name: 'room', type: 'string' as const },
   ],
 };
-
-function rssMb(): number {
-  return Math.round(process.memoryUsage().rss / 1048576);
-}
 
 /** A realistic sensor record (~100 bytes), full or compact. */
 function record(i: number, format: SchemaFormat): string {

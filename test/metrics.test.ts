@@ -179,4 +179,17 @@ describe('plugin metrics (ctx.metrics)', () => {
     assert.throws(() => a.plugin('input', 'y').counter('Bad-Name', 'x'), /snake_case/);
     assert.throws(() => a.plugin('input', 'y').counter('c_total', 'x', ['input']), /added by tsstore/);
   });
+
+  it("exports every other figure a sink reports in its stats (e.g. a forwarder's lag and state)", async () => {
+    const m = new ServerMetrics({ processMetrics: false });
+    m.watchStores({
+      list: () => ['edge'],
+      stats: async () => ({ records: 3, bytes: 30, extra: { forwardLagRecords: 42, forwardLagSeconds: 1.5, forwardState: 'backoff', commits: 7 } }),
+    });
+    const samples = parseMetrics(await m.render());
+    assert.equal(metricValue(samples, 'tsstore_store_sink_figure', { store: 'edge', figure: 'forwardLagRecords' }), 42);
+    assert.equal(metricValue(samples, 'tsstore_store_sink_figure', { store: 'edge', figure: 'forwardLagSeconds' }), 1.5);
+    assert.equal(metricValue(samples, 'tsstore_store_sink_info', { store: 'edge', figure: 'forwardState', value: 'backoff' }), 1);
+    assert.equal(hasMetric(samples, 'tsstore_store_sink_figure', { store: 'edge', figure: 'commits' }), false, 'commits has its own counter');
+  });
 });

@@ -32,6 +32,9 @@ export interface StoreStatsSource {
 
 const NS_PER_S = 1e9;
 
+/** Sink stats extras that have metrics of their own above. */
+const HANDLED_EXTRAS = new Set(['deletedRecords', 'fsync', 'overwrittenRecords', 'fsyncs', 'commits']);
+
 export class ServerMetrics {
   readonly registry = new Registry();
   private rendering: Promise<unknown> = Promise.resolve();
@@ -62,6 +65,8 @@ export class ServerMetrics {
     newest: this.gauge('tsstore_store_newest_timestamp_seconds', 'Timestamp of the newest record, in seconds since the epoch.'),
     deleted: this.gauge('tsstore_store_deleted_records', 'Soft-deleted records still occupying the store.'),
     fsyncPolicy: new Gauge({ name: 'tsstore_store_fsync_policy', help: 'The sink fsync policy of the store (value 1, policy in a label).', labelNames: ['store', 'policy'], registers: [this.registry] }),
+    figure: new Gauge({ name: 'tsstore_store_sink_figure', help: "Any other numeric figure the store's sink reports in its stats (e.g. the forwarder's forwardLagRecords, forwardLagSeconds, forwardLostRecords).", labelNames: ['store', 'figure'], registers: [this.registry] }),
+    info: new Gauge({ name: 'tsstore_store_sink_info', help: "Text figures the store's sink reports in its stats (value 1, text in a label; e.g. forwardState).", labelNames: ['store', 'figure', 'value'], registers: [this.registry] }),
   };
   private readonly storeCounters = {
     overwritten: this.counter('tsstore_store_overwritten_records_total', 'Records reclaimed by the ring since the store was opened.', ['store']),
@@ -163,6 +168,11 @@ export class ServerMetrics {
         if (typeof x.overwrittenRecords === 'number') c.overwritten.inc({ store }, x.overwrittenRecords);
         if (typeof x.fsyncs === 'number') c.fsyncs.inc({ store }, x.fsyncs);
         if (typeof x.commits === 'number') c.commits.inc({ store }, x.commits);
+        for (const [figure, v] of Object.entries(x)) {
+          if (HANDLED_EXTRAS.has(figure)) continue;
+          if (typeof v === 'number') g.figure.set({ store, figure }, v);
+          else if (typeof v === 'string' && v.length <= 64) g.info.set({ store, figure, value: v }, 1);
+        }
       }
     });
   }
