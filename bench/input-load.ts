@@ -41,63 +41,71 @@ class SendTimes {
   }
 }
 
-export async function restSingle(base: string, key: string, clients: number, seconds: number): Promise<LoadResult> {
-  const url = new URL('/api/stores/bench/data', base);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const latencies: number[] = [];
-  let records = 0;
-  let errors = 0;
-  let seq = 0;
-  const start = now();
-  const end = start + seconds * 1000;
-  const one = (): Promise<void> => new Promise((resolve) => {
-    const body = `{"data":${record(seq++)}}`;
-    const t = now();
-    const req = http.request(url, { method: 'POST', agent, headers: { 'X-API-Key': key, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (res.statusCode === 201) { records++; latencies.push(now() - t); } else errors++;
-        resolve();
-      });
-    });
-    req.on('error', () => { errors++; resolve(); });
-    req.end(body);
-  });
-  await Promise.all(Array.from({ length: clients }, async () => { while (now() < end) await one(); }));
-  const elapsed = (now() - start) / 1000;
-  agent.destroy();
-  return { records, seconds: elapsed, latencies, errors };
+interface HttpLoadSpec {
+  readonly path: string;
+  readonly contentType: string;
+  /** The next request body and how many records it carries. */
+  readonly body: () => { text: string; records: number };
+  /** Records the server accepted, from the status and the response text (undefined = failed). */
+  readonly accepted: (status: number | undefined, text: string, sent: number) => number | undefined;
 }
 
-export async function restBatch(base: string, key: string, concurrency: number, perRequest: number, seconds: number): Promise<LoadResult> {
-  const url = new URL('/api/stores/bench/data/batch', base);
+/** `concurrency` closed-loop HTTP clients POSTing for `seconds`. */
+async function httpLoad(base: string, key: string, concurrency: number, seconds: number, spec: HttpLoadSpec): Promise<LoadResult> {
+  const url = new URL(spec.path, base);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let records = 0;
   let errors = 0;
-  let seq = 0;
   const start = now();
   const end = start + seconds * 1000;
   const one = (): Promise<void> => new Promise((resolve) => {
-    let body = '';
-    for (let i = 0; i < perRequest; i++) body += `{"data":${record(seq++)}}\n`;
+    const { text: body, records: sent } = spec.body();
     const t = now();
-    const req = http.request(url, { method: 'POST', agent, headers: { 'X-API-Key': key, 'Content-Type': 'application/x-ndjson', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'X-API-Key': key, 'Content-Type': spec.contentType, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const m = /"accepted":(\d+)/.exec(Buffer.concat(chunks).toString('latin1'));
-        if (res.statusCode === 200 && m) { records += Number(m[1]); errors += perRequest - Number(m[1]); latencies.push(now() - t); } else errors += perRequest;
+        const ok = spec.accepted(res.statusCode, Buffer.concat(chunks).toString('latin1'), sent);
+        if (ok === undefined) errors += sent;
+        else { records += ok; errors += sent - ok; latencies.push(now() - t); }
         resolve();
       });
     });
-    req.on('error', () => { errors += perRequest; resolve(); });
+    req.on('error', () => { errors += sent; resolve(); });
     req.end(body);
   });
   await Promise.all(Array.from({ length: concurrency }, async () => { while (now() < end) await one(); }));
   const elapsed = (now() - start) / 1000;
   agent.destroy();
   return { records, seconds: elapsed, latencies, errors };
+}
+
+export function restSingle(base: string, key: string, clients: number, seconds: number): Promise<LoadResult> {
+  let seq = 0;
+  return httpLoad(base, key, clients, seconds, {
+    path: '/api/stores/bench/data',
+    contentType: 'application/json',
+    body: () => ({ text: `{"data":${record(seq++)}}`, records: 1 }),
+    accepted: (status) => (status === 201 ? 1 : undefined),
+  });
+}
+
+export function restBatch(base: string, key: string, concurrency: number, perRequest: number, seconds: number): Promise<LoadResult> {
+  let seq = 0;
+  return httpLoad(base, key, concurrency, seconds, {
+    path: '/api/stores/bench/data/batch',
+    contentType: 'application/x-ndjson',
+    body: () => {
+      let text = '';
+      for (let i = 0; i < perRequest; i++) text += `{"data":${record(seq++)}}\n`;
+      return { text, records: perRequest };
+    },
+    accepted: (status, text) => {
+      const m = /"accepted":(\d+)/.exec(text);
+      return status === 200 && m ? Number(m[1]) : undefined;
+    },
+  });
 }
 
 /** `conns` WebSocket writers, each with `inflight` messages outstanding. */

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark suite, prints one Markdown table per suite, and writes
  * the whole report to bench/results.md and bench/results.json (machine, date, rows).
- * `node dist/bench/run.js engine inputs` runs only the named suites.
+ * `node dist/bench/run.js engine inputs` runs only the named suites (and writes no report files).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     md += section;
     process.stdout.write(section);
   }
+  if (wanted.length) return; // a partial run does not replace the full report
   const dir = path.resolve(__dirname, '../../bench');
   fs.writeFileSync(path.join(dir, 'results.md'), md);
   fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(report, null, 2) + '\n');
