@@ -65,6 +65,14 @@ describe('REST insert', () => {
     }
   });
 
+  it('refuses an unknown ?format= like the WebSocket input does', async () => {
+    const res = await api(s.url, 'POST', '/api/stores/sensors/data?format=wide', '{"data": 1}', { 'X-API-Key': key, ...JSON_CT });
+    assert.equal(res.status, 400);
+    assert.match(res.json.error, /^invalid format: must be full or compact, got "wide"$/);
+    const batch = await api(s.url, 'POST', '/api/stores/sensors/data/batch?format=wide', '{"data": 1}\n', { 'X-API-Key': key, 'Content-Type': 'application/x-ndjson' });
+    assert.equal(batch.status, 400);
+  });
+
   it("checks the Content-Type against the store's data type", async () => {
     for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream']) {
       const res = await post('{"data": 1}', { 'Content-Type': ct });

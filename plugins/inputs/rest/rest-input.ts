@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import { decodeEnvelope, parseTimestampToken } from '../../../src/core/envelope.js';
 import { acceptedJson } from '../../../src/core/json-out.js';
 import { readBody, mediaType } from '../../../src/http/body.js';
+import { formatParam } from '../../../src/http/query-params.js';
 import { EmitBatcher } from '../../../src/core/emit-batcher.js';
 import { decodeElement, splitJsonArray, splitNdjson } from './batch-body.js';
 import { TssError, type Rejection } from '../../../src/plugin/errors.js';
@@ -87,7 +88,7 @@ export class RestInput implements InputPlugin {
     }
     const body = await readBody(ctx, this.options.batch_body_limit);
     const elements = ndjson ? splitNdjson(body) : splitJsonArray(body);
-    const schemaFormat = ctx.query.format === 'compact' ? 'compact' : 'full';
+    const schemaFormat = formatParam(ctx.query);
     const origin = { input: this.ctx.id, remote: ctx.ip };
     const results = new Array<RecordResult>(elements.length);
     const records: IngestRecord[] = [];
@@ -110,8 +111,7 @@ export class RestInput implements InputPlugin {
     if (store.dataType === 'json' || store.dataType === 'schema') {
       const env = decodeEnvelope(body);
       if (!env.ok) failWith(env);
-      const format = ctx.query.format === 'compact' ? 'compact' : 'full';
-      return { store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: format, origin };
+      return { store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: formatParam(ctx.query), origin };
     }
     if (body.length === 0) throw new TssError('TSS_ERR_DATA_REQUIRED', 'data is required: the body is empty');
     const q = ctx.query.timestamp;

@@ -7,6 +7,7 @@
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
 import { EmitBatcher } from '../../../src/core/emit-batcher.js';
+import { formatParam } from '../../../src/http/query-params.js';
 import type { InputContext, PluginCounter, PluginGauge } from '../../../src/plugin/descriptor.js';
 import { TssError } from '../../../src/plugin/errors.js';
 import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
@@ -59,10 +60,7 @@ export class WebSocketInput implements InputPlugin {
     if (this.stopping || !this.batcher) throw new TssError('TSS_ERR_SHUTTING_DOWN');
     const upgrade = (ctx as Context & { ws?: () => Promise<WebSocket> }).ws;
     if (!upgrade) throw new TssError('TSS_ERR_UPGRADE_REQUIRED', 'upgrade required: this endpoint is a WebSocket; connect with a WebSocket client');
-    const format = ctx.query.format;
-    if (format !== undefined && format !== 'full' && format !== 'compact') {
-      throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid query parameter: format must be full or compact');
-    }
+    const format = formatParam(ctx.query);
     const store = ctx.state.store as StoreView;
     const socket = ctx.req.socket;
     let onClose: (() => void) | undefined;
@@ -76,7 +74,7 @@ export class WebSocketInput implements InputPlugin {
     if (this.stopping) { ws.on('error', () => undefined); ws.close(1001, 'server shutting down'); return; }
     const labels = { store: store.name };
     const pauses = this.pauses?.labels(labels);
-    const conn = new WsWriteConnection(ws, socket, store.name, format === 'compact' ? 'compact' : 'full', this.batcher, { ...this.settings, onPause: pauses && (() => pauses.inc()) }, this.ctx.id, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, this.ctx.logger);
+    const conn = new WsWriteConnection(ws, socket, store.name, format, this.batcher, { ...this.settings, onPause: pauses && (() => pauses.inc()) }, this.ctx.id, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, this.ctx.logger);
     this.connections.add(conn);
     this.openConnections?.inc(labels);
     void conn.done.then(() => { this.connections.delete(conn); this.openConnections?.dec(labels); });
