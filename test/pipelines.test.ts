@@ -8,6 +8,7 @@ import { defaultPipelines } from '../src/config/defaults.js';
 import { silentLogger } from '../src/core/logger.js';
 import { checkConfig } from '../src/pipeline/check-config.js';
 import { planPipelines } from '../src/pipeline/pipeline-builder.js';
+import { routesOverlap } from '../src/pipeline/resources.js';
 import { TsstoreServer } from '../src/server.js';
 import { writeFixturePlugin } from './support/fixture-plugin.js';
 import { ADMIN_KEY, api, tempDir, writeConfig } from './support/server.js';
@@ -143,6 +144,47 @@ pipelines:
       'pipelines.other.inputs.two: claims tcp-port 127.0.0.1:9300, already claimed by pipelines.main.inputs.one',
       'pipelines.other.inputs.three: claims unix-socket /tmp/tss-one.sock, already claimed by pipelines.main.inputs.one',
     ]);
+  });
+
+  it('compares route claims as patterns: a route another input\'s route would match is a conflict for config validate and serve', async () => {
+    const d = tempDir('tss-pipe-');
+    cleanups.push(async () => fs.rmSync(d, { recursive: true, force: true }));
+    writeFixturePlugin(d, { name: 'acme-input' });
+    const file = writeConfig(d, {
+      plugins: ['./acme-input'],
+      server: { host: '127.0.0.1', port: 0, socket_path: '', admin_key: ADMIN_KEY },
+      store: { base_path: path.join(d, 'data') },
+      pipelines: {
+        main: {
+          inputs: { api: { type: 'rest' }, w: { type: 'fixture_post', route: '/api/stores/w/data' }, other: { type: 'fixture_post', route: '/api/stores/:store/other' } },
+          stages: [],
+          sink: { type: 'memory' },
+        },
+      },
+    });
+    const want = ['pipelines.main.inputs.w: claims http-route POST /api/stores/w/data, which overlaps POST /api/stores/:store/data claimed by pipelines.main.inputs.api: one request could match both (there is one HTTP server and its routes are global: one such input across all pipelines)'];
+    assert.deepEqual(problemLines((await checkConfig({ cwd: d, env: {} })).problems), want);
+    await assert.rejects(TsstoreServer.start(await loadConfig({ file, env: {} }), { logger: silentLogger() }), (err: Error) => err.message.includes(want[0].replace(/^pipelines\.main\.inputs\.w: /, '')));
+    assert.ok(!fs.existsSync(path.join(d, 'data', 'tsstore.lock')), 'serve refused before taking the data path');
+  });
+
+  it('route patterns overlap when one request could match both', () => {
+    const yes: [string, string][] = [
+      ['POST /api/stores/:store/data', 'POST /api/stores/w/data'],
+      ['POST /api/stores/:store/data', 'POST /API/Stores/:name/data/'],
+      ['GET /a/:b?', 'GET /a'],
+      ['ALL /a/(.*)', 'GET /a/b/c'],
+      ['POST /x/*', 'POST /x'],
+      ['POST /f/:name.json', 'POST /f/a.json'],
+    ];
+    const no: [string, string][] = [
+      ['POST /api/stores/:store/data', 'GET /api/stores/w/data'],
+      ['POST /api/stores/:store/data', 'POST /api/stores/:store/other'],
+      ['POST /api/stores/:store/data', 'POST /api/stores/:store'],
+      ['GET /a/:b', 'GET /a'],
+    ];
+    for (const [a, b] of yes) { assert.ok(routesOverlap(a, b), `${a} ~ ${b}`); assert.ok(routesOverlap(b, a), `${b} ~ ${a}`); }
+    for (const [a, b] of no) { assert.ok(!routesOverlap(a, b), `${a} !~ ${b}`); assert.ok(!routesOverlap(b, a), `${b} !~ ${a}`); }
   });
 
   it('runs several pipelines: each store belongs to one, inputs feed only their own', async () => {

@@ -18,6 +18,7 @@ import type { Stage } from '../plugin/stage.js';
 import type { PluginBlock, TsstoreConfig } from '../config/config-types.js';
 import { ConfigError, type ConfigProblem } from '../config/load-config.js';
 import type { PluginRegistry } from './registry.js';
+import { resourcesCollide } from './resources.js';
 
 type Kind = 'input' | 'stage' | 'sink';
 
@@ -153,23 +154,6 @@ export function planPipelines(config: TsstoreConfig, registry: PluginRegistry): 
   return pipelines;
 }
 
-const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '*']);
-
-function splitHostPort(id: string): { host: string; port: string } {
-  const i = id.lastIndexOf(':');
-  return i < 0 ? { host: '', port: id } : { host: id.slice(0, i).replace(/^\[|\]$/g, ''), port: id.slice(i + 1) };
-}
-
-/** Whether two claims collide: same route or socket; same TCP port on the same or a wildcard host. */
-export function resourcesCollide(a: Resource, b: Resource): boolean {
-  if (a.kind !== b.kind) return false;
-  if (a.kind !== 'tcp-port') return a.id === b.id;
-  const x = splitHostPort(a.id);
-  const y = splitHostPort(b.id);
-  if (x.port !== y.port || x.port === '0') return false;
-  return x.host === y.host || WILDCARD_HOSTS.has(x.host) || WILDCARD_HOSTS.has(y.host);
-}
-
 function unbound(what: string, id: string): never {
   throw new Error(`input ${id} used ctx.${what} in its constructor; plugins may use it from start() on`);
 }
@@ -218,8 +202,10 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
       for (const r of resources) {
         const other = claims.find((c) => resourcesCollide(c.resource, r));
         if (other) {
+          const same = r.kind !== 'http-route' || r.id === other.resource.id;
+          const what = same ? `${r.kind} ${r.id}, already claimed by ${other.by}` : `${r.kind} ${r.id}, which overlaps ${other.resource.id} claimed by ${other.by}: one request could match both`;
           const hint = r.kind === 'http-route' ? ' (there is one HTTP server and its routes are global: one such input across all pipelines)' : '';
-          problems.push({ path: planned.path, message: `claims ${r.kind} ${r.id}, already claimed by ${other.by}${hint}` });
+          problems.push({ path: planned.path, message: `claims ${what}${hint}` });
         } else {
           claims.push({ resource: r, by: planned.path });
         }
