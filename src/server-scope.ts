@@ -10,18 +10,15 @@ import { container, instanceCachingFactory, Lifecycle, type DependencyContainer 
 import { HttpServer, type HttpOptions } from './http/app.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import type { Logger } from './plugin/descriptor.js';
-import { loadPlugins } from './pipeline/plugin-loader.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { TOKENS } from './tokens.js';
 
-export function createServerScope(config: TsstoreConfig, logger: Logger): DependencyContainer {
+export function createServerScope(config: TsstoreConfig, logger: Logger, registry: PluginRegistry): DependencyContainer {
   const scope = container.createChildContainer();
   scope.register(TOKENS.Config, { useValue: config });
   scope.register(TOKENS.Logger, { useValue: logger });
   scope.register(ServerMetrics, { useClass: ServerMetrics }, { lifecycle: Lifecycle.ContainerScoped });
-  scope.register<PluginRegistry>(TOKENS.PluginRegistry, {
-    useFactory: instanceCachingFactory(() => loadPlugins(config.plugins, config.source.dir, config.source.file)),
-  });
+  scope.register<PluginRegistry>(TOKENS.PluginRegistry, { useValue: registry });
   scope.register<HttpOptions>(TOKENS.HttpOptions, {
     useFactory: instanceCachingFactory((c) => {
       const metrics = c.resolve(ServerMetrics);

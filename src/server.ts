@@ -23,7 +23,6 @@ import { createLogger } from './core/logger.js';
 import { ConfigError } from './config/load-config.js';
 import { HttpServer } from './http/app.js';
 import { createServerScope } from './server-scope.js';
-import { TOKENS } from './tokens.js';
 import { registerOpsRoutes } from './http/ops-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { registerQueryRoutes } from './http/query-routes.js';
@@ -34,6 +33,7 @@ import { TssError } from './plugin/errors.js';
 import type { Sink } from './plugin/sink.js';
 import { buildPipelines, defaultPipelineName, type BuiltInput, type InputBinding } from './pipeline/pipeline-builder.js';
 import type { PluginRegistry } from './pipeline/registry.js';
+import { loadPlugins } from './pipeline/plugin-loader.js';
 import { PipelineRunner } from './pipeline/runner.js';
 import { DataLock } from './stores/data-lock.js';
 import { SchemaService } from './stores/schema-service.js';
@@ -113,8 +113,8 @@ export class TsstoreServer {
       throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `an admin key of at least ${MIN_ADMIN_KEY_LENGTH} characters is required: set TSSTORE_ADMIN_KEY or server.admin_key in the config${adminKey ? ` (the one given has ${adminKey.length})` : ''}`);
     }
     const logger = options.logger ?? createLogger(config.log.level);
-    const scope = createServerScope(config, logger);
-    const registry = scope.resolve<PluginRegistry>(TOKENS.PluginRegistry);
+    const registry = await loadPlugins(config.plugins, config.source.dir, config.source.file, logger);
+    const scope = createServerScope(config, logger, registry);
     const binding: InputBinding = {};
     const metrics = scope.resolve(ServerMetrics);
     const pipelines = buildPipelines(config, { registry, logger, binding, metrics: metrics.plugin.bind(metrics) });

@@ -95,7 +95,7 @@ describe('configuration', () => {
     }));
     const c = await loadConfig({ cwd: d, env: {} });
     let err: unknown;
-    try { planPipelines(c, loadPlugins([], d)); } catch (e) { err = e; }
+    try { planPipelines(c, await loadPlugins([], d)); } catch (e) { err = e; }
     const p = problemsOf(err);
     assert.ok(p.some((x) => /^pipelines\.main\.inputs\.a\.type: unknown input type "carrier_pigeon"; known: .*rest/.test(x)), p.join('\n'));
     assert.ok(p.some((x) => /^pipelines\.main\.inputs\.b\.colour: .*not allowed/.test(x)), p.join('\n'));
@@ -107,7 +107,7 @@ describe('configuration', () => {
     for (const name of fs.readdirSync(path.join(root, 'config'))) {
       const file = path.join(root, 'config', name);
       const c = await loadConfig({ file, env: {} });
-      planPipelines(c, loadPlugins(c.plugins, c.source.dir));
+      planPipelines(c, await loadPlugins(c.plugins, c.source.dir));
     }
   });
 });

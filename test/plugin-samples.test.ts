@@ -31,7 +31,7 @@ describe('plugin samples', () => {
   for (const file of files) {
     it(`${path.relative(ROOT, file)} is a valid config`, async () => {
       const config = await loadConfig({ file, env: {} });
-      const plan = planPipelines(config, loadPlugins(config.plugins, config.source.dir));
+      const plan = planPipelines(config, await loadPlugins(config.plugins, config.source.dir));
       assert.ok(plan.length >= 1);
     });
   }

@@ -79,14 +79,14 @@ describe('third-party plugins', () => {
     await assert.rejects(inputHarness(restInput, { options: { colour: 1 } }), /invalid options for input rest: colour: "colour" is not allowed/);
   });
 
-  it('refuses an API version mismatch, duplicates and missing packages, each naming the package, all at once', () => {
+  it('refuses an API version mismatch, duplicates and missing packages, each naming the package, all at once', async () => {
     const dir = tempDir('tss-plugin-');
     writeFixturePlugin(dir, { name: 'acme-future', version: '3.0.0', type: 'future_thing', apiVersion: '^2.0.0' });
     writeFixturePlugin(dir, { name: 'acme-one', version: '1.0.0' });
     writeFixturePlugin(dir, { name: 'acme-two', version: '2.0.0' });
     writeFixturePlugin(dir, { name: 'acme-rest', version: '0.0.1', type: 'rest' });
     fs.writeFileSync(path.join(dir, 'empty.js'), 'module.exports = { hello: 1 };');
-    const { registry, problems } = loadPluginsChecked(['./acme-future', './acme-one', './acme-two', './acme-rest', 'acme-not-installed', './empty.js'], dir);
+    const { registry, problems } = await loadPluginsChecked(['./acme-future', './acme-one', './acme-two', './acme-rest', 'acme-not-installed', './empty.js'], dir);
     const lines = problems.map((p) => `${p.path}: ${p.message}`);
     assert.equal(lines.length, 5, lines.join('\n'));
     assert.match(lines[0], /^plugins\.0: plugin input:future_thing from acme-future@3\.0\.0 \(\.\/acme-future\) needs plugin API \^2\.0\.0, but this tsstore provides 1\.0\.0$/);

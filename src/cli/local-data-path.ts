@@ -20,7 +20,7 @@ export interface LocalDataPath {
 
 export async function openLocalDataPath(config: TsstoreConfig, command: string): Promise<LocalDataPath> {
   const dataDir = config.store.base_path;
-  const registry = loadPlugins(config.plugins, config.source.dir, config.source.file);
+  const registry = await loadPlugins(config.plugins, config.source.dir, config.source.file);
   const pipelines = buildPipelines(config, { registry, logger: silentLogger() });
   const lock = DataLock.acquire(dataDir, command);
   const opened: Sink[] = [];

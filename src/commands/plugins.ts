@@ -9,7 +9,7 @@ export default class Plugins extends BaseCommand<typeof Plugins> {
 
   async run(): Promise<void> {
     const { config } = await readConfig({ file: this.flags.config });
-    const { registry, problems } = loadPluginsChecked(config.plugins, config.source.dir);
+    const { registry, problems, warnings } = await loadPluginsChecked(config.plugins, config.source.dir);
     const rows = registry.list().map((p) => ({
       kind: p.descriptor.kind, type: p.descriptor.type, package: p.source.package, version: p.source.version ?? '', ...(p.source.from ? { from: p.source.from } : {}),
       description: p.descriptor.description,
@@ -22,6 +22,7 @@ export default class Plugins extends BaseCommand<typeof Plugins> {
       const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
       for (const line of [head, ...cells]) this.log(line.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
     }
+    for (const w of warnings) this.logToStderr(`Warning: ${w}`);
     if (problems.length) {
       for (const p of problems) this.logToStderr(`Error: ${p.path}: ${p.message}`);
       this.exit(2);

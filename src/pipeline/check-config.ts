@@ -16,12 +16,14 @@ export interface CheckedConfig {
   /** Built (never started) pipelines; empty when there are problems. */
   readonly pipelines: readonly BuiltPipeline[];
   readonly problems: readonly ConfigProblem[];
+  /** Worth saying, not errors (e.g. a plugin package with its own copy of tsstore). */
+  readonly warnings: readonly string[];
 }
 
 export async function checkConfig(opts: LoadOptions = {}): Promise<CheckedConfig> {
   const { config, problems: fileProblems } = await readConfig(opts);
-  const { registry, problems: pluginProblems } = loadPluginsChecked(config.plugins, config.source.dir);
+  const { registry, problems: pluginProblems, warnings } = await loadPluginsChecked(config.plugins, config.source.dir);
   const { pipelines, problems: pipelineProblems } = buildPipelinesChecked(config, { registry, logger: silentLogger() });
   const problems = mergeProblems(fileProblems, pluginProblems, pipelineProblems);
-  return { config, registry, pipelines: problems.length ? [] : pipelines, problems };
+  return { config, registry, pipelines: problems.length ? [] : pipelines, problems, warnings };
 }

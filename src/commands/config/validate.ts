@@ -8,7 +8,8 @@ export default class ConfigValidate extends BaseCommand<typeof ConfigValidate> {
   static override args = { file: Args.string({ required: false, description: 'Config file (default: --config, TSSTORE_CONFIG, or the usual search)' }) };
 
   async run(): Promise<void> {
-    const { config, problems } = await checkConfig({ file: this.args.file ?? this.flags.config });
+    const { config, problems, warnings } = await checkConfig({ file: this.args.file ?? this.flags.config });
+    for (const w of warnings) this.logToStderr(`Warning: ${w}`);
     if (problems.length === 0) {
       this.log('ok');
       return;
