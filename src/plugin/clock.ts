@@ -1,8 +1,10 @@
 /**
- * Nanosecond wall clock and the server-timestamp rule every sink applies.
+ * Nanosecond wall clock and the timestamp rule every sink applies.
  * `process.hrtime.bigint()` is monotonic; anchoring it once to `Date.now()` gives a wall clock with
  * sub-millisecond resolution that never steps backwards while the process runs.
  */
+import { reject, type Rejection } from './errors.js';
+
 const anchorWall = BigInt(Date.now()) * 1_000_000n;
 const anchorMono = process.hrtime.bigint();
 
@@ -15,4 +17,19 @@ export function nowNs(): bigint {
 export function nextTimestamp(newest: bigint | undefined): bigint {
   const now = nowNs();
   return newest === undefined || now > newest ? now : newest + 1n;
+}
+
+/** The largest timestamp a record may carry: the signed 64-bit maximum of nanoseconds (year 2262). */
+export const MAX_TIMESTAMP = (1n << 63n) - 1n;
+
+/**
+ * The timestamp rule every sink applies to one record, given the store's newest timestamp:
+ * none given → max(now, newest + 1); a given one must be within 0..MAX_TIMESTAMP
+ * (TSS_ERR_TIMESTAMP_INVALID) and greater than the newest (TSS_ERR_TIMESTAMP_ORDER).
+ */
+export function assignTimestamp(given: bigint | undefined, newest: bigint | undefined): bigint | Rejection {
+  if (given === undefined) return nextTimestamp(newest);
+  if (given < 0n || given > MAX_TIMESTAMP) return reject('TSS_ERR_TIMESTAMP_INVALID', `invalid timestamp: ${given} is outside 0..${MAX_TIMESTAMP} nanoseconds`);
+  if (newest !== undefined && given <= newest) return reject('TSS_ERR_TIMESTAMP_ORDER');
+  return given;
 }

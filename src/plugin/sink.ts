@@ -1,14 +1,22 @@
 /**
  * Sink contract: where records become durable.
  *
- * Lifecycle: `create` (factory, no I/O) -> `open()` -> any number of store operations, writes
- * and reads, concurrently -> `close()`. After `close()` resolves every method rejects with
- * TSS_ERR_SINK_CLOSED. The pipeline opens sinks before inputs start and closes them after inputs
- * stopped.
+ * Lifecycle: `create` (factory, no I/O) -> `open()` -> store operations, writes and reads ->
+ * `close()`. Before `open()` and after `close()` every method rejects with TSS_ERR_SINK_CLOSED.
+ * The server opens sinks before inputs start and closes them after inputs stopped and the
+ * pipelines drained (no write is in flight then).
  *
- * A sink owns the data of each store. The store catalog (src/stores) owns the store directory's
- * side files (store.json, keys.json, schema.json) and tells the sink about stores with
- * `createStore` / `openStore` / `dropStore` / `resetStore`.
+ * A sink owns the data of each store. tsstore's store catalog owns the store directory's side
+ * files (store.json, keys.json, schema.json) and tells the sink about stores:
+ * - Store operations (`createStore`, `openStore`, `dropStore`, `resetStore`) come one at a time
+ *   per sink, never two at once.
+ * - `openStore` runs for a store before any write, read or stats call for it: for every existing
+ *   store of the sink's pipeline at start-up, before inputs start.
+ * - Writes and reads of one store may run concurrently with each other, and with `dropStore` /
+ *   `resetStore` of that store. A write racing a reset either lands before it (and is then
+ *   emptied) or after it, never half; once `resetStore` resolves nothing written before it is
+ *   visible, `stats().newest` is undefined and old timestamps are free again. Once `dropStore`
+ *   resolves, calls for the store reject with TSS_ERR_STORE_NOT_FOUND.
  *
  * Run `sinkSuite()` from `tsstore/testing` against every implementation.
  */
@@ -20,7 +28,7 @@ export interface StoreSpec {
   /** The store's own directory (exists when the sink is called); the sink may put files in it. */
   readonly dir: string;
   readonly dataType: DataType;
-  /** Ring geometry (SPEC §2). Sinks without blocks ignore it. */
+  /** Ring geometry. Sinks without blocks ignore it. */
   readonly numBlocks: number;
   readonly dataBlockSize: number;
   readonly indexBlockSize: number;
@@ -47,7 +55,12 @@ export interface SinkStoreStats {
   readonly numBlocks?: number;
   /** Fraction of the footprint in use, 0..1. */
   readonly fill?: number;
-  /** Extra sink-specific figures (e.g. records overwritten by the ring). */
+  /**
+   * Extra sink-specific figures. On `/metrics` every number becomes
+   * `tsstore_store_sink_figure{store,figure}` and every string (up to 64 characters)
+   * `tsstore_store_sink_info{store,figure,value} 1`; a few names have metrics of their own:
+   * `deletedRecords`, `overwrittenRecords`, `fsyncs`, `commits`, `fsync` (the policy).
+   */
   readonly extra?: Readonly<Record<string, number | string>>;
 }
 
@@ -77,9 +90,30 @@ export interface SinkReader {
   remove(store: string, timestamp: bigint): Promise<boolean>;
 }
 
+/**
+ * What a sink can do, declared by the sink (like abstract-level's `db.supports`). `sinkSuite` runs
+ * the cases each capability calls for; reads are declared by having a `reader`.
+ */
+export interface SinkSupports {
+  /**
+   * Records survive `close()` and a new sink instance on the same data directory, and a crash
+   * (kill -9) loses nothing acknowledged. Default true; false for in-memory sinks.
+   */
+  readonly permanence?: boolean;
+  /** The store data types it holds (default all). */
+  readonly dataTypes?: readonly DataType[];
+  /**
+   * The largest record (data bytes) a store with this spec can hold, when there is a limit:
+   * larger records are rejected with TSS_ERR_RECORD_TOO_LARGE.
+   */
+  maxRecordBytes?(spec: StoreSpec): number;
+}
+
 export interface Sink {
   /** Present when this sink serves reads (the query endpoints answer 501 otherwise). */
   readonly reader?: SinkReader;
+  /** Capabilities; omitted means the defaults of SinkSupports. */
+  readonly supports?: SinkSupports;
 
   open(): Promise<void>;
   /** Finish in-flight writes (they resolve), then release every resource. Idempotent. */
@@ -91,7 +125,7 @@ export interface Sink {
    */
   isOpen?(): boolean;
 
-  /** Initialise storage for a new, empty store. */
+  /** Initialise storage for a new, empty store; TSS_ERR_STORE_EXISTS when it is attached already. */
   createStore(spec: StoreSpec): Promise<void>;
   /** Attach an existing store at startup (recovering it as needed). Must never refuse a store
    * because of a torn write. */
@@ -106,8 +140,10 @@ export interface Sink {
    * once every accepted record is written (and synced per the sink's policy): resolution is the
    * acknowledgement. Records of concurrent calls may share one physical write (group commit).
    *
-   * Timestamps: an undefined timestamp is assigned as max(now, newest + 1); a given timestamp
-   * must be greater than the newest stored one, else TSS_ERR_TIMESTAMP_ORDER. Per-record
+   * Timestamps (`assignTimestamp` from tsstore/plugin applies the rule): an undefined timestamp
+   * is assigned as max(now, newest + 1); a given one must be within 0..MAX_TIMESTAMP, else
+   * TSS_ERR_TIMESTAMP_INVALID, and greater than the newest stored one, else
+   * TSS_ERR_TIMESTAMP_ORDER. Per-record
    * problems are rejections in the result, never thrown; a thrown error means the whole call
    * failed (e.g. TSS_ERR_STORE_NOT_FOUND, TSS_ERR_SINK_CLOSED).
    */

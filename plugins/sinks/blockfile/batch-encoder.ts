@@ -4,7 +4,7 @@
  * Timestamps are assigned and checked here, in queue order, against the newest record including
  * the ones encoded earlier in the same batch.
  */
-import { nextTimestamp, type RecordResult, reject, type SinkRecord } from 'tsstore/plugin';
+import { assignTimestamp, type RecordResult, reject, type SinkRecord } from 'tsstore/plugin';
 import { BlockInfo, BlockRing } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {
@@ -12,7 +12,6 @@ import {
   forEachSpanPiece, payloadSize, recordHeaderCrc, spanBlocksFor,
 } from './format.js';
 
-const MAX_TIMESTAMP = (1n << 63n) - 1n;
 
 /** One write() call waiting in a store's queue. */
 export interface PendingWrite {
@@ -121,15 +120,11 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
         job.results[job.next] = reject('TSS_ERR_RECORD_TOO_LARGE');
         continue;
       }
-      let ts: bigint;
-      if (rec.timestamp === undefined) ts = nextTimestamp(batch.newestTs);
-      else if (rec.timestamp < 0n || rec.timestamp > MAX_TIMESTAMP) {
-        job.results[job.next] = reject('TSS_ERR_TIMESTAMP_INVALID');
+      const ts = assignTimestamp(rec.timestamp, batch.newestTs);
+      if (typeof ts !== 'bigint') {
+        job.results[job.next] = ts;
         continue;
-      } else if (batch.newestTs !== undefined && rec.timestamp <= batch.newestTs) {
-        job.results[job.next] = reject('TSS_ERR_TIMESTAMP_ORDER');
-        continue;
-      } else ts = rec.timestamp;
+      }
 
       const inTarget = !spans && tgtSeq >= 0 && tgtEnd + need <= blockSize;
       let end: number;

@@ -2,7 +2,8 @@
  * The `blockfile` sink: the Sink contract over one BlockFileStore per store. Argument and state
  * checks live here; the engine lives in block-file-store.ts.
  */
-import { type RecordResult, type ScanQuery, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
+import { type RecordResult, type ScanQuery, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type SinkSupports, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
+import { payloadSize, RECORD_HEADER_SIZE } from './format.js';
 import { BlockFileStore, RecordLayout, StoreSettings } from './block-file-store.js';
 import { BlockFileOptions, DEFAULT_OPTIONS } from './options.js';
 
@@ -10,6 +11,8 @@ type SinkState = 'new' | 'open' | 'closing' | 'closed';
 
 export class BlockFileSink implements Sink {
   readonly reader: SinkReader;
+  /** A record may fill the whole ring: every block's payload less one record header. */
+  readonly supports: SinkSupports = { maxRecordBytes: (spec) => spec.numBlocks * payloadSize(spec.dataBlockSize) - RECORD_HEADER_SIZE };
   private readonly stores = new Map<string, BlockFileStore>();
   /** Stores being created or opened, so two calls for one name cannot race. */
   private readonly pending = new Set<string>();

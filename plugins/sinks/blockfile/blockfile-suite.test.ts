@@ -1,4 +1,4 @@
 import { sinkSuite } from 'tsstore/testing';
-import { newSink } from './test-support.js';
+import blockfileSink from './index.js';
 
-sinkSuite('blockfile', { createSink: (dataDir) => newSink(dataDir) });
+sinkSuite(blockfileSink, { module: require.resolve('./index.js') });

@@ -3,7 +3,7 @@
  * and serves reads (a record is acknowledged once the ring has it); one StoreForwarder per store
  * drains the ring to NATS JetStream behind the client's back.
  */
-import { type RecordResult, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type StoreSpec, TssError } from 'tsstore/plugin';
+import { type RecordResult, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type SinkSupports, type StoreSpec, TssError } from 'tsstore/plugin';
 import { BlockFileSink } from '../blockfile/block-file-sink.js';
 import { JetStreamLink } from '../nats_jetstream/jetstream-link.js';
 import { removeCursor } from './forward-cursor.js';
@@ -12,6 +12,7 @@ import { StoreForwarder } from './store-forwarder.js';
 
 export class BlockFileForwardSink implements Sink {
   readonly reader: SinkReader;
+  readonly supports: SinkSupports;
   private readonly engine: BlockFileSink;
   private readonly link: JetStreamLink;
   private readonly forwarders = new Map<string, StoreForwarder>();
@@ -20,6 +21,7 @@ export class BlockFileForwardSink implements Sink {
   constructor(private readonly options: BlockFileForwardOptions, private readonly ctx: SinkContext) {
     const { forward, ...engineOptions } = options;
     this.engine = new BlockFileSink(engineOptions, ctx);
+    this.supports = this.engine.supports;
     this.link = new JetStreamLink(forward, ctx.logger.child({ component: 'forward' }));
     const inner = this.engine.reader;
     this.reader = {

@@ -2,12 +2,13 @@
  * A sink that keeps records in memory: nothing survives a restart. For tests, demos and as the
  * smallest complete example of the Sink contract (reads included).
  */
-import { nextTimestamp, type RecordResult, reject, type ScanQuery, type Sink, type SinkReader, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
+import { assignTimestamp, type RecordResult, type ScanQuery, type Sink, type SinkReader, type SinkRecord, type SinkStoreStats, type SinkSupports, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
 
 interface Row { readonly timestamp: bigint; readonly data: Buffer; deleted: boolean }
 
 export class MemorySink implements Sink, SinkReader {
   readonly reader: SinkReader = this;
+  readonly supports: SinkSupports = { permanence: false };
   private readonly stores = new Map<string, Row[]>();
   private open_ = false;
 
@@ -17,7 +18,11 @@ export class MemorySink implements Sink, SinkReader {
   async close(): Promise<void> { this.open_ = false; }
   isOpen(): boolean { return this.open_; }
 
-  async createStore(spec: StoreSpec): Promise<void> { this.check(); this.stores.set(spec.name, []); }
+  async createStore(spec: StoreSpec): Promise<void> {
+    this.check();
+    if (this.stores.has(spec.name)) throw new TssError('TSS_ERR_STORE_EXISTS');
+    this.stores.set(spec.name, []);
+  }
   async openStore(spec: StoreSpec): Promise<void> { this.check(); if (!this.stores.has(spec.name)) this.stores.set(spec.name, []); }
   async dropStore(name: string): Promise<void> { this.check(); this.stores.delete(name); }
   async resetStore(name: string): Promise<void> { this.rows(name).length = 0; }
@@ -25,9 +30,8 @@ export class MemorySink implements Sink, SinkReader {
   async write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]> {
     const rows = this.rows(store);
     return records.map((r) => {
-      const newest = rows.length ? rows[rows.length - 1].timestamp : undefined;
-      if (r.timestamp !== undefined && newest !== undefined && r.timestamp <= newest) return reject('TSS_ERR_TIMESTAMP_ORDER');
-      const timestamp = r.timestamp ?? nextTimestamp(newest);
+      const timestamp = assignTimestamp(r.timestamp, rows.length ? rows[rows.length - 1].timestamp : undefined);
+      if (typeof timestamp !== 'bigint') return timestamp;
       rows.push({ timestamp, data: Buffer.from(r.data), deleted: false });
       if (rows.length > this.maxRecords) rows.shift();
       return { ok: true, timestamp, blockNum: 0, size: r.data.length };

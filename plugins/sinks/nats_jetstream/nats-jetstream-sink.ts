@@ -6,7 +6,7 @@
  *
  * No `reader`: JetStream has no index by record timestamp, so the query routes answer 501.
  */
-import { nextTimestamp, type RecordResult, reject, type Sink, type SinkContext, type SinkRecord, type SinkStoreStats, type StoreSpec, TssError } from 'tsstore/plugin';
+import { assignTimestamp, type RecordResult, reject, type Sink, type SinkContext, type SinkRecord, type SinkStoreStats, type StoreSpec, TssError } from 'tsstore/plugin';
 import { JetStreamLink } from './jetstream-link.js';
 import type { JetStreamOptions } from './options.js';
 
@@ -137,12 +137,10 @@ export class NatsJetStreamSink implements Sink {
     if (this.stores.get(store) !== s) throw new TssError('TSS_ERR_STORE_NOT_FOUND');
     // Timestamps are assigned synchronously, so concurrent calls can never interleave them.
     const results: (RecordResult | Promise<RecordResult>)[] = records.map((r) => {
-      let retry = false;
-      if (r.timestamp !== undefined && s.newest !== undefined && r.timestamp <= s.newest) {
-        if (!s.inDoubt.has(r.timestamp)) return reject('TSS_ERR_TIMESTAMP_ORDER');
-        retry = true;
-      }
-      const timestamp = r.timestamp ?? nextTimestamp(s.newest);
+      // A resend of a client timestamp whose publish is in doubt is allowed once more.
+      const retry = r.timestamp !== undefined && s.newest !== undefined && r.timestamp <= s.newest && s.inDoubt.has(r.timestamp);
+      const timestamp = retry ? (r.timestamp as bigint) : assignTimestamp(r.timestamp, s.newest);
+      if (typeof timestamp !== 'bigint') return timestamp;
       if (!retry) {
         s.newest = timestamp;
         s.bytesSum += r.data.length;

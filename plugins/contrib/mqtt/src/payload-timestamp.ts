@@ -3,12 +3,11 @@
  * nanoseconds exactly: integers are read as bigint (no rounding above 2^53), decimals (e.g.
  * seconds with a fraction) are converted digit by digit.
  */
-import { parseJsonExact } from 'tsstore/plugin';
+import { MAX_TIMESTAMP, parseJsonExact } from 'tsstore/plugin';
 
 export type TimestampUnit = 'ns' | 'us' | 'ms' | 's';
 
 const DIGITS: Record<TimestampUnit, number> = { ns: 0, us: 3, ms: 6, s: 9 };
-const INT64_MAX = 9223372036854775807n;
 
 export type TimestampResult = { ok: true; timestamp: bigint | undefined } | { ok: false; message: string };
 
@@ -38,6 +37,6 @@ export function timestampFromPayload(payload: Buffer, field: string, unit: Times
   if (typeof raw === 'bigint') ns = raw < 0n ? undefined : raw * 10n ** BigInt(DIGITS[unit]);
   else if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) ns = decimalToNs(Number.isInteger(raw) ? BigInt(raw).toString() : String(raw), unit);
   if (ns === undefined) return { ok: false, message: `invalid timestamp: "${field}" must be a non-negative number of ${unit}` };
-  if (ns > INT64_MAX) return { ok: false, message: `invalid timestamp: "${field}" exceeds the signed 64-bit range of nanoseconds` };
+  if (ns > MAX_TIMESTAMP) return { ok: false, message: `invalid timestamp: "${field}" exceeds the signed 64-bit range of nanoseconds` };
   return { ok: true, timestamp: ns === 0n ? undefined : ns };
 }
