@@ -1,6 +1,7 @@
 /**
- * The tsstore server: composes config, plugins, the store catalog, the HTTP server and the
- * pipeline, and runs their lifecycle.
+ * The tsstore server's lifecycle. Its parts (metrics, pipelines, lock, catalog, schema service,
+ * runners, HTTP server) are put together in src/server/compose.ts, one container per server;
+ * this file opens, starts and stops them in order.
  *
  * start: load plugins → build every pipeline (plan + construct, no I/O; all config problems at
  *        once, resource conflicts included) → lock the data path → open the sinks → attach stores
@@ -21,29 +22,35 @@ import tls from 'node:tls';
 import type { TsstoreConfig } from './config/config-types.js';
 import { createLogger } from './core/logger.js';
 import { ConfigError } from './config/load-config.js';
-import { HttpServer } from './http/app.js';
-import { createServerScope } from './server-scope.js';
+import type { HttpServer } from './http/app.js';
+import { composeServer } from './server/compose.js';
+import { TOKENS } from './tokens.js';
+import type { DependencyContainer } from './di.js';
 import { registerOpsRoutes } from './http/ops-routes.js';
-import { ServerMetrics } from './metrics/server-metrics.js';
+import type { ServerMetrics } from './metrics/server-metrics.js';
 import { registerQueryRoutes } from './http/query-routes.js';
 import { registerSchemaRoutes } from './http/schema-routes.js';
 import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
 import type { Sink } from './plugin/sink.js';
-import { buildPipelines, defaultPipelineName, type BuiltInput, type InputBinding } from './pipeline/pipeline-builder.js';
+import type { BuiltInput, BuiltPipeline, InputBinding } from './pipeline/pipeline-builder.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { loadPlugins } from './pipeline/plugin-loader.js';
-import { PipelineRunner } from './pipeline/runner.js';
-import { DataLock } from './stores/data-lock.js';
-import { SchemaService } from './stores/schema-service.js';
-import { StoreCatalog } from './stores/store-catalog.js';
-import { storeDefaults } from './stores/store-options.js';
+import type { PipelineRunner } from './pipeline/runner.js';
+import type { DataLock } from './stores/data-lock.js';
+import type { SchemaService } from './stores/schema-service.js';
+import type { StoreCatalog } from './stores/store-catalog.js';
 
 export const MIN_ADMIN_KEY_LENGTH = 20;
 
 export interface ServerOptions {
   readonly logger?: Logger;
+  /**
+   * Called with the server's container (src/server/compose.ts) before any part is built: register
+   * a value or factory for a token to swap that part (tests, embedding).
+   */
+  readonly compose?: (container: DependencyContainer) => void;
 }
 
 /** Reads and parses the TLS certificate and key, so a bad path or PEM stops `serve` at once. */
@@ -114,14 +121,14 @@ export class TsstoreServer {
     }
     const logger = options.logger ?? createLogger(config.log.level);
     const registry = await loadPlugins(config.plugins, config.source.dir, config.source.file, logger);
-    const scope = createServerScope(config, logger, registry);
-    const binding: InputBinding = {};
-    const metrics = scope.resolve(ServerMetrics);
-    const pipelines = buildPipelines(config, { registry, logger, binding, metrics: metrics.plugin.bind(metrics) });
+    const parts = composeServer(config, logger, registry);
+    options.compose?.(parts);
+    const metrics = parts.resolve<ServerMetrics>(TOKENS.Metrics);
+    const pipelines = parts.resolve<readonly BuiltPipeline[]>(TOKENS.Pipelines);
     checkTls(config);
     const dataDir = config.store.base_path;
 
-    const lock = DataLock.acquire(dataDir, 'server');
+    const lock = parts.resolve<DataLock>(TOKENS.Lock);
     const opened: Sink[] = [];
     let server: TsstoreServer | undefined;
     try {
@@ -130,12 +137,10 @@ export class TsstoreServer {
         opened.push(p.sink);
         logger.info({ pipeline: p.name, sink: p.plan.sink.id, type: p.plan.sink.type }, 'Sink opened.');
       }
-      const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
-      const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), storeDefaults(config));
+      const catalog = parts.resolve<StoreCatalog>(TOKENS.Catalog);
       await catalog.load();
-      const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
-      const runners = pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));
-      const http = scope.resolve(HttpServer);
+      const runners = parts.resolve<readonly PipelineRunner[]>(TOKENS.Runners);
+      const http = parts.resolve<HttpServer>(TOKENS.Http);
       server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock, metrics);
       server.sinksOpen = true;
       const self = server;
@@ -146,7 +151,8 @@ export class TsstoreServer {
       const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
-      registerSchemaRoutes(http.router, deps, new SchemaService(catalog));
+      registerSchemaRoutes(http.router, deps, parts.resolve<SchemaService>(TOKENS.SchemaService));
+      const binding = parts.resolve<InputBinding>(TOKENS.InputBinding);
       binding.stores = catalog;
       binding.http = http.host(catalog, adminKey);
       for (const [i, p] of pipelines.entries()) {
