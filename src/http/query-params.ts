@@ -5,7 +5,10 @@ import { nowNs } from '../plugin/clock.js';
 import { TssError } from '../plugin/errors.js';
 import type { SchemaFormat } from '../plugin/record.js';
 
-export const MAX_LIMIT = 10_000;
+/** The reference's cap. Answers above PAGE_LIMIT records are streamed page by page. */
+export const MAX_LIMIT = 100_000;
+/** Records read and rendered at once; larger answers stream in pages of this size. */
+export const PAGE_LIMIT = 10_000;
 type Query = Record<string, string | string[] | undefined>;
 
 function one(q: Query, name: string): string | undefined {
