@@ -57,7 +57,7 @@ export function verifyKey(records: readonly KeyRecord[], presented: string | und
   // A key of the reference's shape only ever matches a key migrated from the reference.
   const strict = KEY_FORMAT.test(presented as string);
   const candidates = strict ? records : records.filter((r) => r.format === 'ts-store');
-  if (candidates.length === 0) throw new TssError('TSS_ERR_API_KEY_FORMAT');
+  if (!strict && candidates.length === 0) throw new TssError('TSS_ERR_API_KEY_FORMAT');
   const digest = Buffer.from(hashKey(presented as string), 'hex');
   let match: string | undefined;
   for (const r of candidates) {
