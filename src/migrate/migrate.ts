@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/atomic-file.js';
+import { writeFileAtomic } from '../plugin/kit/state-file.js';
 import { connectionsFile, renderConnections, type PersistedConnection } from '../../plugins/inputs/ws_pull/connection-file.js';
 import { TssError } from '../plugin/errors.js';
 import type { SinkRecord } from '../plugin/sink.js';

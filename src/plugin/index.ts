@@ -1,8 +1,9 @@
 /**
  * The public plugin API (`tsstore/plugin`): contracts, descriptors (defineInput/defineStage/
- * defineSink), the error catalog, the clock, joi and the exact-decoding helpers. A plugin package
- * imports only this module (and `tsstore/testing` in its tests); never tsstore internals or the DI
- * container. See docs/plugins.md.
+ * defineSink), the error catalog (+ isTssError), the clock, the toolkit (./kit), joi and the exact
+ * JSON helpers. A plugin package imports only this module (and `tsstore/testing` in its tests);
+ * never tsstore internals or the DI container. The built-in plugins import it the same way, by
+ * the package's own name. See docs/plugins.md.
  */
 export * from './errors.js';
 export * from './record.js';
@@ -11,8 +12,17 @@ export * from './stage.js';
 export * from './input.js';
 export * from './descriptor.js';
 export * from './clock.js';
+export * from './kit/index.js';
 /** joi, for plugin option schemas: a plugin package needs no joi of its own. */
 export { default as Joi } from 'joi';
-/** Exact decoding helpers every input should use (timestamps beyond 2^53 stay exact). */
-export { decodeEnvelope, parseTimestampToken, type Envelope } from '../core/envelope.js';
+/**
+ * Exact JSON helpers (timestamps beyond 2^53 stay exact; stored JSON bytes are never
+ * re-serialised): the record envelope, a member scanner over a JSON object's bytes, the flat
+ * scalar-object check, exact parse/stringify, and the acknowledgement body.
+ */
+export { decodeEnvelope, parseTimestampToken, objectStart, nextMember, memberKey, type Envelope, type MemberSpan } from '../core/envelope.js';
+export { isFlatScalarObject } from '../core/flat-json.js';
 export { parseJsonExact } from '../core/json-exact.js';
+export { stringifyExact, acceptedJson } from '../core/json-out.js';
+/** A schema compiled for lookups by field name and compact index (schema stages). */
+export { layoutOf, type SchemaLayout } from '../core/schema-layout.js';

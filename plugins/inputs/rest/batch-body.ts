@@ -5,8 +5,7 @@
  * out by a byte scanner that only tracks strings and nesting, so a malformed element is that
  * element's error; only a body that is not an array at all fails the whole request.
  */
-import { decodeEnvelope, type Envelope } from '../../../src/core/envelope.js';
-import { reject, TssError, type Rejection } from '../../../src/plugin/errors.js';
+import { decodeEnvelope, type Envelope, reject, type Rejection, TssError } from 'tsstore/plugin';
 
 const NL = 0x0a, CR = 0x0d, QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c;
 const LBRACKET = 0x5b, RBRACKET = 0x5d, LBRACE = 0x7b, RBRACE = 0x7d;

@@ -4,17 +4,8 @@
  * `?timestamp=`). Answers 201 `{timestamp, block_num, size}` once the record is durable.
  */
 import type { Context } from 'koa';
-import { decodeEnvelope, parseTimestampToken } from '../../../src/core/envelope.js';
-import { acceptedJson } from '../../../src/core/json-out.js';
-import { readBody, mediaType } from '../../../src/http/body.js';
-import { formatParam } from '../../../src/http/query-params.js';
-import { EmitBatcher } from '../../../src/core/emit-batcher.js';
+import { acceptedJson, type DataType, decodeEnvelope, type Emit, EmitBatcher, formatParam, type IngestRecord, type InputContext, type InputPlugin, mediaType, parseTimestampToken, readBody, type RecordResult, type Rejection, type Resource, type StoreView, TssError } from 'tsstore/plugin';
 import { decodeElement, splitJsonArray, splitNdjson } from './batch-body.js';
-import { TssError, type Rejection } from '../../../src/plugin/errors.js';
-import type { InputContext } from '../../../src/plugin/descriptor.js';
-import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
-import type { IngestRecord, DataType, RecordResult } from '../../../src/plugin/record.js';
-import type { StoreView } from '../../../src/plugin/stage.js';
 
 export interface RestInputOptions {
   /** Largest single-record body in bytes (413 above). */
