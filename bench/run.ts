@@ -11,6 +11,7 @@ import { runNatsBench } from './nats.js';
 import { runInputBench } from './inputs.js';
 import { runPullBench } from './pull.js';
 import { runSchemaBench } from './schema.js';
+import { runMigrateBench } from './migrate.js';
 import type { BenchRow } from './types.js';
 
 const COLUMNS: [keyof BenchRow, string][] = [
@@ -32,6 +33,7 @@ export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]>
   { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
   { id: 'nats', title: 'JetStream sinks (local nats-server)', run: runNatsBench },
   { id: 'schema', title: 'Schema stores: validation stages in process, Unix-socket ingestion json vs schema store', run: runSchemaBench },
+  { id: 'migrate', title: 'tsstore migrate: a 1M-record Go ts-store store into tsstore (in process)', run: runMigrateBench },
 ];
 
 function machine(): string {

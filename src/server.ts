@@ -148,7 +148,7 @@ export class TsstoreServer {
       metrics.scrapeGauge('tsstore_http_open_connections', 'Open client connections on the HTTP(S) port (keep-alive and WebSocket).', () => http.connections);
       metrics.scrapeGauge('tsstore_ready', '1 when /ready answers 200, else 0.', () => (self.notReady().length === 0 ? 1 : 0));
       registerOpsRoutes(http.router, { metrics, notReady: () => self.notReady() });
-      const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey };
+      const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey, publicStoreList: config.server.public_store_list };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
       registerSchemaRoutes(http.router, deps, parts.resolve<SchemaService>(TOKENS.SchemaService));

@@ -10,6 +10,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'TSSTORE_ADMIN_KEY=change-me-to-20-chars-or-more <%= config.bin %> serve',
     '<%= config.bin %> serve --socket /tmp/tsstore.sock --port 8080',
     '<%= config.bin %> serve --no-socket --config ./tsstore.config.yaml',
+    '<%= config.bin %> serve --path /var/lib/tsstore',
     '<%= config.bin %> serve --tls-cert /etc/tsstore/cert.pem --tls-key /etc/tsstore/key.pem',
   ];
   static override flags = {
@@ -19,6 +20,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
     host: Flags.string({ description: 'HTTP listen address (default 0.0.0.0, or TSSTORE_HOST)' }),
     'log-level': Flags.string({ description: 'Log level (default info, or TSSTORE_LOG_LEVEL, or log.level)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
     'tls-cert': Flags.string({ description: 'TLS certificate (PEM): serve HTTPS and WSS on the port (or TSSTORE_TLS_CERT, server.tls.cert)', dependsOn: ['tls-key'] }),
+    path: Flags.string({ description: 'Data path (default ./data, or TSSTORE_DATA_PATH, or store.base_path)' }),
     'tls-key': Flags.string({ description: 'TLS private key (PEM) for --tls-cert (or TSSTORE_TLS_KEY, server.tls.key)', dependsOn: ['tls-cert'] }),
   };
 
@@ -29,7 +31,7 @@ export default class Serve extends BaseCommand<typeof Serve> {
       file: this.flags.config,
       flags: {
         socketPath: flags['no-socket'] ? null : flags.socket, port: flags.port, host: flags.host, logLevel: flags['log-level'],
-        tlsCert: flags['tls-cert'], tlsKey: flags['tls-key'],
+        tlsCert: flags['tls-cert'], tlsKey: flags['tls-key'], dataPath: flags.path,
       },
     });
     if (problems.length) throw new ConfigError(problems, config.source.file);

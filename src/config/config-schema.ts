@@ -17,6 +17,7 @@ export const configSchema = Joi.object({
       cert_file: Joi.string(), key_file: Joi.string(),
     }),
     ws_max_frame: Joi.number().integer().min(1024),
+    public_store_list: Joi.boolean(),
   }),
   store: Joi.object({
     base_path: Joi.string(),

@@ -27,6 +27,8 @@ export interface TsstoreConfig {
     readonly tls?: { readonly cert: string; readonly key: string };
     /** Hard cap on one WebSocket frame (close 1009 above it). */
     readonly ws_max_frame: number;
+    /** Serve GET /api/stores without the admin key (the reference's behaviour); default false. */
+    readonly public_store_list: boolean;
   };
   readonly store: {
     readonly base_path: string;

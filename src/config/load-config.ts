@@ -38,6 +38,8 @@ export interface LoadOptions {
     readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string;
     /** TLS certificate and key files (relative to the working directory). */
     readonly tlsCert?: string; readonly tlsKey?: string;
+    /** The data path (`--path`), relative to the working directory. */
+    readonly dataPath?: string;
   };
 }
 
@@ -131,9 +133,10 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
       admin_key: env.TSSTORE_ADMIN_KEY || server.admin_key || undefined,
       tls: !tlsOff && tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined,
       ws_max_frame: server.ws_max_frame ?? DEFAULTS.server.ws_max_frame,
+      public_store_list: server.public_store_list === true,
     },
     store: {
-      base_path: path.resolve(cwd, env.TSSTORE_DATA_PATH || (typeof store.base_path === 'string' && store.base_path) || DEFAULTS.store.base_path),
+      base_path: path.resolve(cwd, flags.dataPath || env.TSSTORE_DATA_PATH || (typeof store.base_path === 'string' && store.base_path) || DEFAULTS.store.base_path),
       num_blocks: store.num_blocks ?? DEFAULTS.store.num_blocks,
       data_block_size: store.data_block_size ?? DEFAULTS.store.data_block_size,
       index_block_size: store.index_block_size ?? DEFAULTS.store.index_block_size,

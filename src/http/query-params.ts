@@ -4,7 +4,10 @@ import { parseTimestampToken } from '../core/envelope.js';
 import { nowNs } from '../plugin/clock.js';
 import { TssError } from '../plugin/errors.js';
 
-export const MAX_LIMIT = 10_000;
+/** The reference's cap. Answers above PAGE_LIMIT records are streamed page by page. */
+export const MAX_LIMIT = 100_000;
+/** Records read and rendered at once; larger answers stream in pages of this size. */
+export const PAGE_LIMIT = 10_000;
 type Query = Record<string, string | string[] | undefined>;
 
 function one(q: Query, name: string): string | undefined {

@@ -1,4 +1,5 @@
 /** Read-back routes (SPEC §5), served by any sink with the read capability. */
+import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { parseTimestampToken } from '../core/envelope.js';
@@ -10,7 +11,7 @@ import type { StoreView } from '../plugin/stage.js';
 import { renderData } from '../stores/data-render.js';
 import { storeAuth } from './auth.js';
 import { formatParam } from '../plugin/kit/http.js';
-import { boolParam, filterParam, limitParam, sinceParam, timeParam } from './query-params.js';
+import { boolParam, filterParam, limitParam, PAGE_LIMIT, sinceParam, timeParam } from './query-params.js';
 import { sendJson, type RouteDeps } from './store-routes.js';
 
 type Params = Record<string, string>;
@@ -31,6 +32,25 @@ function pathTimestamp(ctx: Context): bigint {
 function objectsJson(view: StoreView, records: StoredRecord[], format: SchemaFormat): string {
   const parts = records.map((r) => storedJson(r, r.data === undefined ? undefined : renderData(view, r.data, format)));
   return `{"objects":[${parts.join(',')}],"count":${records.length}}`;
+}
+
+/** `{"objects":[...],"count":N}` in pages: each page resumes after the last timestamp sent. */
+async function* streamObjects(reader: SinkReader, view: StoreView, query: ScanQuery, format: SchemaFormat, first: StoredRecord[]): AsyncGenerator<string> {
+  yield '{"objects":[';
+  let count = 0;
+  let page = first;
+  let bounds = { from: query.from, to: query.to };
+  for (;;) {
+    const parts = page.map((r) => storedJson(r, r.data === undefined ? undefined : renderData(view, r.data, format)));
+    if (parts.length) yield (count > 0 ? ',' : '') + parts.join(',');
+    count += page.length;
+    const want = Math.min(PAGE_LIMIT, query.limit - count);
+    if (page.length < PAGE_LIMIT || want <= 0) break;
+    const last = page[page.length - 1].timestamp;
+    bounds = query.order === 'asc' ? { ...bounds, from: last + 1n } : { ...bounds, to: last - 1n };
+    page = await reader.scan(view.name, { ...query, ...bounds, limit: want });
+  }
+  yield `],"count":${count}}`;
 }
 
 interface ListSpec {
@@ -71,8 +91,16 @@ export function registerQueryRoutes(router: Router, deps: RouteDeps): void {
       withData: boolParam(q, 'include_data', true),
       match: text && ((data: Buffer) => text(renderData(v, data, format))),
     };
-    const records = await readerOf(deps, v).scan(v.name, query);
-    sendJson(ctx, 200, objectsJson(v, records, format));
+    const reader = readerOf(deps, v);
+    if (query.limit <= PAGE_LIMIT) {
+      sendJson(ctx, 200, objectsJson(v, await reader.scan(v.name, query), format));
+      return;
+    }
+    // Up to the reference's 100,000: read, render and send a page at a time, never the whole answer in memory.
+    const first = await reader.scan(v.name, { ...query, limit: PAGE_LIMIT });
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    ctx.body = Readable.from(streamObjects(reader, v, query, format, first));
   };
 
   router.get('/api/stores/:store/data/oldest', auth, list({ order: 'asc', defaultLimit: 10, bounds: () => ({}) }));

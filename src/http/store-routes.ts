@@ -13,6 +13,8 @@ export interface RouteDeps {
   readonly catalog: StoreCatalog;
   readonly sinkOf: (store: string) => Sink;
   readonly adminKey: string;
+  /** `server.public_store_list`: serve GET /api/stores without the admin key, as the reference did. */
+  readonly publicStoreList?: boolean;
 }
 
 export function sendJson(ctx: Context, status: number, body: string | object): void {
@@ -33,9 +35,9 @@ export function registerStoreRoutes(router: Router, deps: RouteDeps): void {
     sendJson(ctx, 201, created);
   });
 
-  router.get('/api/stores', admin, (ctx) => {
-    sendJson(ctx, 200, { stores: catalog.list() });
-  });
+  const listStores = (ctx: Context): void => { sendJson(ctx, 200, { stores: catalog.list() }); };
+  if (deps.publicStoreList) router.get('/api/stores', listStores);
+  else router.get('/api/stores', admin, listStores);
 
   router.delete('/api/stores/:store', auth, async (ctx) => {
     await catalog.drop(store(ctx));

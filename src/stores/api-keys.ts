@@ -1,6 +1,12 @@
 /**
  * API keys: `tsstore_<uuid v4>`, key id = the first 8 hex digits. Only SHA-256 hashes are kept
  * (keys.json, mode 0600, written atomically); comparison is constant-time.
+ *
+ * Keys carried over from the reference Go ts-store by `tsstore migrate` keep the reference's
+ * shape: `tsstore_` and at least 36 more characters, not necessarily a UUID (the reference lets
+ * operators supply their own), with the reference's key id. Their records are marked
+ * `format: "ts-store"`; only a store holding such a record accepts that looser shape, and only
+ * against those records. New keys are always the strict shape.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -9,11 +15,15 @@ import { writeFileAtomic } from '../plugin/kit/state-file.js';
 import { TssError } from '../plugin/errors.js';
 
 export const KEY_FORMAT = /^tsstore_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The reference's own key check: the prefix and at least a UUID's length more, no whitespace. */
+export const REFERENCE_KEY_FORMAT = /^tsstore_\S{36,512}$/;
 
 export interface KeyRecord {
   readonly key_id: string;
   readonly hash: string;
   readonly created_at: string;
+  /** `ts-store`: migrated from the reference; the key may have the reference's looser shape. */
+  readonly format?: 'ts-store';
 }
 
 export interface NewKey {
@@ -31,19 +41,26 @@ export function hashKey(key: string): string {
   return crypto.createHash('sha256').update(key).digest('hex');
 }
 
-/** Throws `API key required` / `invalid API key format`; returns the key. */
-export function checkKeyFormat(presented: string | undefined): string {
+/**
+ * Throws `API key required` / `invalid API key format`; returns the key. `allowReference` lets
+ * the reference's shape pass (the store's records decide later whether it may be used).
+ */
+export function checkKeyFormat(presented: string | undefined, allowReference = false): string {
   if (presented === undefined || presented === '') throw new TssError('TSS_ERR_API_KEY_REQUIRED');
-  if (!KEY_FORMAT.test(presented)) throw new TssError('TSS_ERR_API_KEY_FORMAT');
+  if (!KEY_FORMAT.test(presented) && !(allowReference && REFERENCE_KEY_FORMAT.test(presented))) throw new TssError('TSS_ERR_API_KEY_FORMAT');
   return presented;
 }
 
 /** Throws the SPEC's 401 errors; returns the matching key id. */
 export function verifyKey(records: readonly KeyRecord[], presented: string | undefined): string {
-  checkKeyFormat(presented);
+  checkKeyFormat(presented, true);
+  // A key of the reference's shape only ever matches a key migrated from the reference.
+  const strict = KEY_FORMAT.test(presented as string);
+  const candidates = strict ? records : records.filter((r) => r.format === 'ts-store');
+  if (!strict && candidates.length === 0) throw new TssError('TSS_ERR_API_KEY_FORMAT');
   const digest = Buffer.from(hashKey(presented as string), 'hex');
   let match: string | undefined;
-  for (const r of records) {
+  for (const r of candidates) {
     const stored = Buffer.from(r.hash, 'hex');
     if (stored.length === digest.length && crypto.timingSafeEqual(stored, digest)) match = r.key_id;
   }

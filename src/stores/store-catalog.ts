@@ -140,7 +140,7 @@ export class StoreCatalog implements StoreAccess {
   }
 
   authenticate(name: string, apiKey: string | undefined): StoreView {
-    checkKeyFormat(apiKey);
+    checkKeyFormat(apiKey, true);
     const entry = this.stores.get(name);
     if (!entry) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
     verifyKey(entry.keys, apiKey);
@@ -249,6 +249,16 @@ export class StoreCatalog implements StoreAccess {
       entry.keys = [record];
       this.logger.info({ store: name, keyId: key.key_id }, 'API key regenerated; older keys revoked.');
       return key;
+    });
+  }
+
+  /** Replace every key of the store with these (hashes carried over by `tsstore migrate`). */
+  async replaceKeys(name: string, keys: readonly KeyRecord[]): Promise<void> {
+    await this.mutex.run(async () => {
+      const entry = this.entry(name);
+      await writeKeys(entry.spec.dir, keys);
+      entry.keys = [...keys];
+      this.logger.info({ store: name, keys: keys.length }, 'API keys replaced.');
     });
   }
 

@@ -135,19 +135,25 @@ export class PullConnection {
     return { ...this.config, cursor: this.cursor, last_timestamp: this.lastTimestamp };
   }
 
-  /** The status document of the API (bigints are rendered exactly by stringifyExact). */
+  /**
+   * The status document of the API (bigints are rendered exactly by stringifyExact). Fields with
+   * no value yet (no record stored, no error, never connected) are left out, never null: the
+   * reference's API describes them as integers and strings.
+   */
   status(): Record<string, unknown> {
     const c = this.config;
-    return {
+    const doc: Record<string, unknown> = {
       id: c.id, mode: c.mode, url: c.url, format: c.format, status: this.state, created_at: c.created_at,
-      last_timestamp: this.lastTimestamp ?? null, cursor: this.cursor ?? null,
+      last_timestamp: this.lastTimestamp, cursor: this.cursor,
       messages_received: this.counters.messages_received, records_stored: this.counters.records_stored,
       duplicates: this.counters.duplicates, ignored: this.counters.ignored, errors: this.counters.errors, batches: this.counters.batches,
-      last_error: this.lastError ?? null, last_error_at: this.lastErrorAt?.toISOString() ?? null,
-      connects: this.counters.connects, connected_at: this.connectedAt?.toISOString() ?? null,
-      retry_attempt: this.attempt, next_retry_at: this.nextRetryAt?.toISOString() ?? null,
+      last_error: this.lastError, last_error_at: this.lastErrorAt?.toISOString(),
+      connects: this.counters.connects, connected_at: this.connectedAt?.toISOString(),
+      retry_attempt: this.attempt, next_retry_at: this.nextRetryAt?.toISOString(),
       header_names: Object.keys(c.headers),
     };
+    for (const k of Object.keys(doc)) if (doc[k] === undefined || doc[k] === null) delete doc[k];
+    return doc;
   }
 
   /** The URL dialled now: the configured one, carrying the cursor when there is one. */

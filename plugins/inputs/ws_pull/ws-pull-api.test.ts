@@ -33,7 +33,10 @@ describe('ws_pull: connection API', () => {
     assert.equal(st.url, feed.url);
     assert.equal(st.format, 'full');
     assert.ok(['connecting', 'connected'].includes(st.status), st.status);
-    for (const f of ['created_at', 'last_timestamp', 'messages_received', 'errors', 'last_error', 'duplicates']) assert.ok(f in st, `status has ${f}`);
+    for (const f of ['created_at', 'messages_received', 'errors', 'duplicates']) assert.ok(f in st, `status has ${f}`);
+    // Nothing stored and no error yet: those fields are absent, never null (the reference's API types them).
+    for (const f of ['last_timestamp', 'cursor', 'last_error', 'last_error_at']) assert.ok(!(f in st), `status has no ${f} yet`);
+    assert.ok(!/:null[,}]/.test(res.text), `no null field in ${res.text}`);
     assert.ok(!res.text.includes('remote-secret'), 'header values are not echoed');
 
     await waitFor('the remote to be dialled', () => feed.handshakes >= 1);
