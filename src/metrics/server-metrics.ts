@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricLabels, PluginCounter, PluginGauge, PluginMetrics } from '../plugin/descriptor.js';
 import type { SinkStoreStats } from '../plugin/sink.js';
+import { SerialQueue } from '../plugin/kit/serial-queue.js';
 
 /** Counters of one (input, store) pair; `rejected(code)` resolves its series once per code. */
 export interface IngestSeries {
@@ -37,7 +38,7 @@ const HANDLED_EXTRAS = new Set(['deletedRecords', 'fsync', 'overwrittenRecords',
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  private rendering: Promise<unknown> = Promise.resolve();
+  private readonly rendering = new SerialQueue();
   private readonly hooks: (() => Promise<void> | void)[] = [];
   private readonly pluginMetrics = new Map<string, { type: 'counter' | 'gauge'; signature: string; metric: Counter | Gauge }>();
 
@@ -218,11 +219,9 @@ export class ServerMetrics {
   /** The Prometheus text exposition, after refreshing scrape-time figures. */
   render(): Promise<string> {
     // Serialised: scrape hooks reset and refill series, two interleaved scrapes would double count.
-    const run = this.rendering.then(async () => {
+    return this.rendering.run(async () => {
       for (const hook of this.hooks) await hook();
       return this.registry.metrics();
     });
-    this.rendering = run.catch(() => undefined);
-    return run;
   }
 }

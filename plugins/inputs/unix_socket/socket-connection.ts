@@ -6,12 +6,13 @@
  *   (empty line)            → ignored
  *   QUIT                    → OK bye (then close)
  *
- * Lines are split by hand over 'data' (no readline: STACK trap 10). A line may arrive in any
- * number of packets over any time; a line longer than `maxLine` is answered `ERROR line too long`
- * once and skipped up to its newline, and the connection carries on.
+ * Lines are split over 'data' by the kit's LineSplitter (not readline, which buffers without a
+ * limit). A line may arrive in any number of packets over any time; a line longer than `maxLine`
+ * is answered `ERROR line too long` once and skipped up to its newline, and the connection
+ * carries on.
  */
 import type net from 'node:net';
-import { type EmitBatcher, ERRORS, type IngestRecord, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, toTssError } from 'tsstore/plugin';
+import { type EmitBatcher, ERRORS, type IngestRecord, LineSplitter, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, toTssError } from 'tsstore/plugin';
 
 export interface ConnectionSettings {
   readonly maxLine: number;
@@ -24,7 +25,6 @@ export interface ConnectionSettings {
   readonly onPause?: (store: string) => void;
 }
 
-const NL = 0x0a;
 const CR = 0x0d;
 
 type State = 'auth' | 'data' | 'closing';
@@ -48,9 +48,7 @@ function isBlank(line: Buffer): boolean {
 export class SocketConnection {
   private state: State = 'auth';
   private store = '';
-  private parts: Buffer[] = [];
-  private partLength = 0;
-  private discarding = false;
+  private readonly lines: LineSplitter;
   private stopping = false;
   private closed = false;
   private authTimer: NodeJS.Timeout | undefined;
@@ -74,6 +72,7 @@ export class SocketConnection {
       pause: () => { this.socket.pause(); settings.onPause?.(this.store); },
       resume: () => { if (!this.stopping && this.state !== 'closing') this.socket.resume(); },
     }, renderResult, settings.highWater, settings.lowWater);
+    this.lines = new LineSplitter(settings.maxLine, { line: (line) => this.onLine(line), tooLong: (max) => this.tooLong(max) });
     this.done = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
@@ -110,44 +109,14 @@ export class SocketConnection {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.stopping) return;
-    let start = 0;
-    if (this.discarding) {
-      const nl = chunk.indexOf(NL);
-      if (nl < 0) return;
-      this.discarding = false;
-      start = nl + 1;
-    }
-    const max = this.settings.maxLine;
-    while (start < chunk.length && (this.state as State) !== 'closing') {
-      const nl = chunk.indexOf(NL, start);
-      if (nl < 0) {
-        const rest = chunk.length - start;
-        if (this.partLength + rest > max) this.tooLong(true);
-        else { this.parts.push(chunk.subarray(start)); this.partLength += rest; }
-        break;
-      }
-      let line: Buffer;
-      if (this.parts.length > 0) {
-        this.parts.push(chunk.subarray(start, nl));
-        line = Buffer.concat(this.parts, this.partLength + nl - start);
-        this.parts = [];
-        this.partLength = 0;
-      } else line = chunk.subarray(start, nl);
-      start = nl + 1;
-      if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-      if (line.length > max) this.tooLong(false);
-      else this.onLine(line);
-    }
+    this.lines.push(chunk);
     this.flushBatch();
   }
 
-  /** `midLine`: the limit was crossed before the newline arrived; skip up to it. */
-  private tooLong(midLine: boolean): void {
-    this.parts = [];
-    this.partLength = 0;
-    this.discarding = midLine;
+  /** A line over the limit was skipped (up to its newline); the connection carries on. */
+  private tooLong(max: number): void {
     this.flushBatch();
-    this.replies.reply(`ERROR ${ERRORS.TSS_ERR_LINE_TOO_LONG.message}: the limit is ${this.settings.maxLine} bytes\n`);
+    this.replies.reply(`ERROR ${ERRORS.TSS_ERR_LINE_TOO_LONG.message}: the limit is ${max} bytes\n`);
   }
 
   private onLine(line: Buffer): void {
@@ -202,6 +171,7 @@ export class SocketConnection {
 
   private closeAfterReplies(): void {
     this.state = 'closing';
+    this.lines.halt();
     clearTimeout(this.authTimer);
     this.socket.pause();
     void this.replies.whenAnswered().then(() => this.endAndDrain());
@@ -226,11 +196,8 @@ export class SocketConnection {
 
   /** The client closed its sending side: a last unterminated line still counts; answer, then close. */
   private onEnd(): void {
-    if (this.state !== 'closing' && !this.stopping && !this.discarding && this.partLength > 0) {
-      const line = Buffer.concat(this.parts, this.partLength);
-      this.parts = [];
-      this.partLength = 0;
-      this.onLine(line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, line.length - 1) : line);
+    if (this.state !== 'closing' && !this.stopping) {
+      this.lines.end();
       this.flushBatch();
     }
     if (this.state !== 'closing') {

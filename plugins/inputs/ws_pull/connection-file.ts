@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Logger, parseJsonExact, type SchemaFormat, stringifyExact, writeFileAtomic } from 'tsstore/plugin';
+import { type Logger, parseJsonExact, type SchemaFormat, SerialQueue, stringifyExact, writeFileAtomic } from 'tsstore/plugin';
 
 export const CONNECTIONS_FILE = 'connections.json';
 
@@ -72,7 +72,7 @@ export function renderConnections(list: readonly PersistedConnection[]): string 
 /** Writes one store's file from a snapshot function; serialised and coalesced. */
 export class ConnectionFileWriter {
   private timer?: NodeJS.Timeout;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writes = new SerialQueue();
   private dirty = false;
   private closed = false;
 
@@ -97,9 +97,7 @@ export class ConnectionFileWriter {
   flush(): Promise<void> {
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
     this.dirty = true;
-    const next = this.writing.then(() => this.writeIfDirty());
-    this.writing = next.catch(() => undefined);
-    return next;
+    return this.writes.run(() => this.writeIfDirty());
   }
 
   /** No writes after this one (the store is gone or the input stopped). */

@@ -10,11 +10,11 @@
  */
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, toTssError, TssError } from 'tsstore/plugin';
+import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, SerialQueue, toTssError, TssError } from 'tsstore/plugin';
 import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
 import { RecordView, committedLength, packedRecords, spanRecord } from './block-reader.js';
 import { BlockInfo, BlockRing, holdsRecords } from './block-ring.js';
-import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
+import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_HEADER_SIZE, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
 import type { FsyncPolicy } from './options.js';
 import { readBlocks, recoverStore } from './recovery.js';
 import { createDataFile, dataPath, fileSize, readMeta, removeStoreFiles, writeMeta, zeroFill } from './store-files.js';
@@ -52,7 +52,7 @@ async function writeFully(fh: FileHandle, buf: Buffer, offset: number, length: n
 export class BlockFileStore {
   private readonly queue: PendingWrite[] = [];
   private flushing: Promise<void> | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly chain = new SerialQueue();
   private readonly reads = new Set<Promise<unknown>>();
   private flushBuffer: Buffer | undefined;
   private dirty = false;
@@ -161,9 +161,7 @@ export class BlockFileStore {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.chain.run(fn);
   }
 
   private encoderState(): EncoderState {
@@ -470,7 +468,7 @@ export class BlockFileStore {
       if (!b || !holdsRecords(b)) continue;
       for (const r of (await this.blockRecords(seq, false)) ?? []) {
         const ranges: [number, number][] = [];
-        if (b.kind === BlockKind.Packed) ranges.push([start(seq), start(seq) + r.offset + 24 + r.size]);
+        if (b.kind === BlockKind.Packed) ranges.push([start(seq), start(seq) + r.offset + RECORD_HEADER_SIZE + r.size]);
         else {
           forEachSpanPiece(r.size, blockSize, (block, offset, length) => {
             ranges.push([start(seq + block), start(seq + block) + offset + length]);

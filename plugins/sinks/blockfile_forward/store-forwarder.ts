@@ -17,8 +17,9 @@
  * expected count was overwritten unforwarded. The expected count is kept from the engine's own
  * cumulative figures (records + deleted + overwritten only grows as records are written).
  */
-import { type Logger, nowNs, type SinkReader, type SinkStoreStats, toTssError } from 'tsstore/plugin';
-import type { JetStreamLink } from '../nats_jetstream/jetstream-link.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay, type Logger, nowNs, type SinkReader, type SinkStoreStats, toTssError } from 'tsstore/plugin';
+import { RETRY_MIN_MS, type JetStreamLink } from '../nats_jetstream/jetstream-link.js';
 import { durationMs } from '../nats_jetstream/options.js';
 import { readCursor, writeCursor } from './forward-cursor.js';
 import type { ForwardOptions } from './options.js';
@@ -51,7 +52,8 @@ export class StoreForwarder {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private dirty = true;
-  private wake: (() => void) | undefined;
+  /** Aborted to cut the current wait short (new records, stop). */
+  private waiting: AbortController | undefined;
   private offConnected: (() => void) | undefined;
   /** Baseline of the expected-pending count (see the header). */
   private base = { pending: 0, written: 0 };
@@ -91,7 +93,7 @@ export class StoreForwarder {
   async stop(): Promise<void> {
     this.stopping = true;
     this.offConnected?.();
-    this.wake?.();
+    this.wake();
     await this.loop;
     this.state = 'stopped';
   }
@@ -109,7 +111,7 @@ export class StoreForwarder {
 
   notify(): void {
     this.dirty = true;
-    this.wake?.();
+    this.wake();
   }
 
   /** A record was soft-deleted in the engine: if still waiting, it will not be forwarded. */
@@ -162,20 +164,19 @@ export class StoreForwarder {
     this.cursorTrusted = false;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wake = undefined;
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wake = done;
-    });
+  /** Waits `ms`, or less when `wake()` is called. */
+  private async sleep(ms: number): Promise<void> {
+    this.waiting = new AbortController();
+    await sleep(ms, undefined, { signal: this.waiting.signal }).catch(() => undefined);
+    this.waiting = undefined;
+  }
+
+  private wake(): void {
+    this.waiting?.abort();
   }
 
   private async run(): Promise<void> {
-    let delay = 100;
+    let attempt = 0;
     const maxDelay = durationMs(this.opts.retry_max);
     while (!this.stopping) {
       try {
@@ -211,7 +212,7 @@ export class StoreForwarder {
           await this.saveCursor();
         }
         if (ok < acks.length) throw (acks[ok] as PromiseRejectedResult).reason;
-        delay = 100;
+        attempt = 0;
         this.lastError = '';
       } catch (err) {
         if (this.stopping) break;
@@ -221,8 +222,7 @@ export class StoreForwarder {
         if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ store: this.name, err: (err as Error)?.stack ?? String(err) }, 'Forwarding failed.');
         // A loss must be counted even while the uplink is down.
         await this.checkLoss().catch(() => undefined);
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, maxDelay);
+        await this.sleep(backoffDelay(attempt++, RETRY_MIN_MS, maxDelay));
       }
     }
     this.state = 'stopped';

@@ -5,12 +5,26 @@
  * into sentences that name the problem.
  */
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, credsAuthenticator, DeliverPolicy, Events, headers as natsHeaders } from 'nats';
 import type { ConnectionOptions, JetStreamClient, JetStreamManager, MsgHdrs, NatsConnection, PubAck, StoredMsg } from 'nats';
-import { isTssError, type Logger, toTssError, TssError } from 'tsstore/plugin';
+import { backoffDelay, isTssError, type Logger, toTssError, TssError } from 'tsstore/plugin';
 import { durationMs, durationNs, JetStreamOptions } from './options.js';
 
 export type LinkState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** JetStream API error codes (`api_error.err_code`) this link acts on. */
+export const JS_ERR = {
+  /** No message matches the get request. */
+  NO_MESSAGE: 10037,
+  /** A stream of that name exists already (create raced another client). */
+  STREAM_NAME_IN_USE: 10058,
+  /** The stream does not exist. */
+  STREAM_NOT_FOUND: 10059,
+} as const;
+
+/** The first retry delay (connect, stream lookup, forwarding); it doubles up to `retry_max`, jittered. */
+export const RETRY_MIN_MS = 100;
 
 /** Header names carried by every record message. */
 export const HDR_STORE = 'Tss-Store';
@@ -50,7 +64,8 @@ export class JetStreamLink {
   private streamChecked: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
-  private wakeSleep: (() => void) | undefined;
+  /** Aborts the current retry wait (stop). */
+  private waiting: AbortController | undefined;
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
   private readonly connectedListeners = new Set<() => void>();
@@ -84,7 +99,7 @@ export class JetStreamLink {
     this.stopped = true;
     const wasConnected = this.state_ === 'connected';
     this.state_ = 'closed';
-    this.wakeSleep?.();
+    this.waiting?.abort();
     const nc = this.nc;
     this.nc = undefined;
     // drain() waits for the server, so it never ends while the uplink is down.
@@ -120,7 +135,7 @@ export class JetStreamLink {
   }
 
   private async connectLoop(): Promise<void> {
-    let delay = 100;
+    let attempt = 0;
     const max = durationMs(this.opts.retry_max);
     while (!this.stopped) {
       try {
@@ -135,7 +150,7 @@ export class JetStreamLink {
         this.js = nc.jetstream({ timeout: durationMs(this.opts.ack_timeout) });
         this.streamChecked = undefined;
         this.markConnected(nc);
-        delay = 100;
+        attempt = 0;
         void this.watchStatus(nc);
         const err = await nc.closed();
         if (this.nc === nc) this.nc = this.js = this.jsm = undefined;
@@ -146,8 +161,7 @@ export class JetStreamLink {
         if (this.stopped) return;
         this.setError(describeNatsError(err, this.opts));
         this.state_ = 'connecting';
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, max);
+        await this.sleep(backoffDelay(attempt++, RETRY_MIN_MS, max));
       }
     }
   }
@@ -174,12 +188,10 @@ export class JetStreamLink {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void { clearTimeout(t); resolve(); }
-      this.wakeSleep = done;
-    });
+  /** Waits `ms`, or less when `waiting` is aborted. */
+  private async sleep(ms: number): Promise<void> {
+    this.waiting = new AbortController();
+    await sleep(ms, undefined, { signal: this.waiting.signal }).catch(() => undefined);
   }
 
   /** The client and manager once connected and the stream exists; throws TSS_ERR_UPSTREAM otherwise. */
@@ -203,7 +215,7 @@ export class JetStreamLink {
       await jsm.streams.info(o.stream);
       return;
     } catch (err) {
-      if ((err as NatsLikeError).api_error?.err_code !== 10059) throw this.upstream(err);
+      if ((err as NatsLikeError).api_error?.err_code !== JS_ERR.STREAM_NOT_FOUND) throw this.upstream(err);
     }
     if (!o.create_stream) {
       const msg = `JetStream stream '${o.stream}' does not exist (create it, or set create_stream: true)`;
@@ -222,7 +234,7 @@ export class JetStreamLink {
       });
       this.logger.info({ stream: o.stream }, 'Created the JetStream stream.');
     } catch (err) {
-      if ((err as NatsLikeError).api_error?.err_code !== 10058) throw this.upstream(err);
+      if ((err as NatsLikeError).api_error?.err_code !== JS_ERR.STREAM_NAME_IN_USE) throw this.upstream(err);
     }
   }
 
@@ -230,7 +242,7 @@ export class JetStreamLink {
     if (isTssError(err)) return toTssError(err);
     const msg = describeNatsError(err, this.opts);
     const code = (err as NatsLikeError).code;
-    if (code === '503' || (err as NatsLikeError).api_error?.err_code === 10059) this.streamChecked = undefined;
+    if (code === '503' || (err as NatsLikeError).api_error?.err_code === JS_ERR.STREAM_NOT_FOUND) this.streamChecked = undefined;
     return new TssError('TSS_ERR_UPSTREAM', msg, { cause: err });
   }
 
@@ -294,7 +306,7 @@ export class JetStreamLink {
     try {
       m = await jsm.streams.getMessage(this.opts.stream, query as { seq: number });
     } catch (err) {
-      if ((err as NatsLikeError).api_error?.err_code === 10037) return null;
+      if ((err as NatsLikeError).api_error?.err_code === JS_ERR.NO_MESSAGE) return null;
       throw this.upstream(err);
     }
     const ts = m.header?.get(HDR_TIMESTAMP);
@@ -356,7 +368,7 @@ export function describeNatsError(err: unknown, o: Pick<JetStreamOptions, 'serve
   if (isTssError(err)) return err.message;
   const e = (err ?? {}) as NatsLikeError;
   const api = e.api_error;
-  if (api?.err_code === 10059) return `JetStream stream '${o.stream}' does not exist`;
+  if (api?.err_code === JS_ERR.STREAM_NOT_FOUND) return `JetStream stream '${o.stream}' does not exist`;
   if (api?.description && /maximum (messages|bytes)|resource limits|insufficient resources/i.test(api.description)) {
     return `JetStream stream '${o.stream}' is full: ${api.description}`;
   }
