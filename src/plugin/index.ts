@@ -13,6 +13,11 @@ export * from './descriptor.js';
 export * from './clock.js';
 /** joi, for plugin option schemas: a plugin package needs no joi of its own. */
 export { default as Joi } from 'joi';
-/** Exact decoding helpers every input should use (timestamps beyond 2^53 stay exact). */
-export { decodeEnvelope, parseTimestampToken, type Envelope } from '../core/envelope.js';
-export { parseJsonExact } from '../core/json-exact.js';
+/**
+ * Exact JSON helpers every input should use: envelopes and batch bodies decoded in one strict pass
+ * (timestamps beyond 2^53 stay exact, data stays the client's bytes), a strict validity check,
+ * and parse/stringify with exact integers for management documents.
+ */
+export {
+  decodeEnvelope, decodeNdjson, decodeJsonArray, parseTimestampToken, isJson, parseJsonExact, stringifyExact, type Envelope,
+} from '../core/json/index.js';

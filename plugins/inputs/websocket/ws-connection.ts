@@ -6,7 +6,7 @@
  */
 import type net from 'node:net';
 import type WebSocket from 'ws';
-import { decodeEnvelope } from '../../../src/core/envelope.js';
+import { decodeEnvelope } from '../../../src/plugin/index.js';
 import type { EmitBatcher } from '../../../src/core/emit-batcher.js';
 import { OrderedReplies } from '../../../src/core/ordered-replies.js';
 import type { Logger } from '../../../src/plugin/descriptor.js';
@@ -107,7 +107,7 @@ export class WsWriteConnection {
     const env = decodeEnvelope(data);
     if (!env.ok) { this.fail(env.code, env.message); return; }
     if (this.batch.length === 0) queueMicrotask(this.flushBatch);
-    this.batch.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: this.schemaFormat, origin: this.origin });
+    this.batch.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: this.schemaFormat, origin: this.origin });
   }
 
   private fail(code: ErrorCode, message: string): void {

@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../../src/core/atomic-file.js';
-import { parseJsonExact } from '../../../src/core/json-exact.js';
-import { stringifyExact } from '../../../src/core/json-out.js';
+import { parseJsonExact, stringifyExact } from '../../../src/plugin/index.js';
 import type { Logger } from '../../../src/plugin/descriptor.js';
 import type { SchemaFormat } from '../../../src/plugin/record.js';
 

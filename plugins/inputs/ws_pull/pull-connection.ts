@@ -12,7 +12,7 @@
  * be deduplicated.
  */
 import WebSocket from 'ws';
-import { decodeEnvelope } from '../../../src/core/envelope.js';
+import { decodeEnvelope } from '../../../src/plugin/index.js';
 import { statusOf } from '../../../src/plugin/errors.js';
 import type { Logger } from '../../../src/plugin/descriptor.js';
 import type { Emit } from '../../../src/plugin/input.js';
@@ -330,7 +330,7 @@ export class PullConnection {
         if (seen !== undefined && env.timestamp <= seen) { this.counters.duplicates++; continue; }
         seen = env.timestamp;
       }
-      records.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: this.config.format, origin });
+      records.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: this.config.format, origin });
     }
     if (records.length === 0) return;
     let results: RecordResult[];

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { stringifyExact } from '../../../src/core/json-out.js';
+import { stringifyExact } from '../../../src/plugin/index.js';
 import { readJsonObject } from '../../../src/http/body.js';
 import { SerialQueue } from '../../../src/core/serial-queue.js';
 import type { InputContext, PluginCounter, PluginGauge } from '../../../src/plugin/descriptor.js';
