@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { describe, it } from 'node:test';
 import {
-  decodeEnvelope, decodeJsonArray, decodeNdjson, endOfValue, invalidJsonMessage, isJson, memberKey, parseJsonExact,
+  decodeEnvelope, decodeJsonArray, decodeNdjson, endOfValue, invalidJsonMessage, isJson, memberKey, parseJsonExact, parseTimestampToken,
   scanMembers, stringifyExact, topLevelSpans, type Envelope,
 } from '../src/core/json/index.js';
 import type { Rejection } from '../src/plugin/errors.js';
@@ -150,6 +150,20 @@ describe('envelopes', () => {
       const e = accepted(decodeEnvelope(Buffer.from(text)));
       assert.equal(e.timestamp, ts, text);
       assert.equal(e.payload.toString(), payload, text);
+    }
+  });
+
+  it('reads timestamp digits exactly, as parseTimestampToken does, at every length', () => {
+    const rand = rng(3);
+    for (let n = 0; n < 3000; n++) {
+      const len = 1 + Math.floor(rand() * 21);
+      let token = String(1 + Math.floor(rand() * 9));
+      while (token.length < len) token += String(Math.floor(rand() * 10));
+      if (rand() < 0.1) token = token[0] + '0'.repeat(len - 1);
+      const want = parseTimestampToken(token);
+      const got = decodeEnvelope(Buffer.from(`{"timestamp":${token},"data":1}`));
+      if (typeof want === 'object') assert.equal(rejection(got).message, want.message, token);
+      else assert.equal(accepted(got).timestamp, want, token);
     }
   });
 

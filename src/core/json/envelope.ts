@@ -38,6 +38,10 @@ class DecodedEnvelope implements Envelope {
 
 const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
+function outOfRange(): Rejection {
+  return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: exceeds the signed 64-bit range');
+}
+
 /**
  * Parse an exact timestamp from a JSON number token. Accepts 0..INT64_MAX integers; 0 means "now".
  * Returns undefined for "now", a bigint, or a Rejection.
@@ -45,7 +49,7 @@ const INTEGER = /^-?(0|[1-9][0-9]*)$/;
 export function parseTimestampToken(token: string): bigint | undefined | Rejection {
   if (!INTEGER.test(token)) return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: must be a non-negative integer of nanoseconds');
   if (token.startsWith('-')) return token === '-0' ? undefined : reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: must not be negative');
-  if (token.length > 19 || BigInt(token) > INT64_MAX) return reject('TSS_ERR_TIMESTAMP_INVALID', 'invalid timestamp: exceeds the signed 64-bit range');
+  if (token.length > 19 || BigInt(token) > INT64_MAX) return outOfRange();
   const ts = BigInt(token);
   return ts === 0n ? undefined : ts;
 }
@@ -58,16 +62,20 @@ function timestampAt(b: Buffer, s: number, e: number): bigint | undefined | Reje
   if (c === LBRACE) return notAnInteger('JSON object');
   if (c === LBRACKET) return notAnInteger('JSON array');
   if (c === 0x74 || c === 0x66) return notAnInteger('boolean');
-  // A number. Up to 15 plain digits are exact in a double: no string, no regex.
-  if (e - s <= 15) {
-    let v = 0;
-    let i = s;
-    for (; i < e; i++) {
-      const d = b[i] - 0x30;
-      if (d < 0 || d > 9) break;
-      v = v * 10 + d;
+  // A valid number token. Plain digits (no sign, fraction or exponent; no leading zero, the
+  // grammar saw to that) of up to 19 digits are read without a string or a regex: the digits
+  // before the last nine and the last nine are each exact in a double.
+  const n = e - s;
+  if (n <= 19) {
+    const split = n > 9 ? e - 9 : s;
+    let hi = 0, lo = 0, i = s;
+    for (; i < split; i++) { const d = b[i] - 0x30; if (d < 0 || d > 9) break; hi = hi * 10 + d; }
+    if (i === split) for (; i < e; i++) { const d = b[i] - 0x30; if (d < 0 || d > 9) break; lo = lo * 10 + d; }
+    if (i === e) {
+      if (n <= 15) { const v = hi * 1e9 + lo; return v === 0 ? undefined : BigInt(v); }
+      const ts = BigInt(hi) * 1_000_000_000n + BigInt(lo);
+      return ts <= INT64_MAX ? ts : outOfRange();
     }
-    if (i === e) return v === 0 ? undefined : BigInt(v);
   }
   return parseTimestampToken(b.toString('latin1', s, e));
 }
