@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { effectiveConfig, maskSecrets, MASK } from '../src/config/effective-config.js';
+import { effectiveConfig, maskSecrets, MASK } from '../src/pipeline/effective-config.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { defaultPipelines } from '../src/config/defaults.js';
 import { silentLogger } from '../src/core/logger.js';

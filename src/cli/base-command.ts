@@ -2,7 +2,7 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import type { TsstoreConfig } from '../config/config-types.js';
 import { ConfigError, loadConfig, type LoadOptions } from '../config/load-config.js';
-import { TssError } from '../plugin/errors.js';
+import { isTssError } from '../plugin/errors.js';
 import { AdminError, openStoreAdmin, type StoreAdmin } from './store-admin.js';
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {
@@ -40,7 +40,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
-    if (err instanceof ConfigError || err instanceof TssError || err instanceof AdminError) {
+    if (err instanceof ConfigError || isTssError(err) || err instanceof AdminError) {
       this.logToStderr(`Error: ${err.message}`);
       this.exit(2);
     }

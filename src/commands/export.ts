@@ -5,7 +5,7 @@ import { Progress, formatCount } from '../cli/progress.js';
 import { CSV_HEADER, formatRecord, type ExportFormat } from '../cli/record-files.js';
 import { PAGE_LIMIT, openStoreData } from '../cli/store-data.js';
 import { AdminError } from '../cli/store-admin.js';
-import { parseDurationNs } from '../core/duration.js';
+import { parseDurationNs } from '../plugin/kit/duration.js';
 import { timeValue } from '../http/query-params.js';
 import { nowNs } from '../plugin/clock.js';
 

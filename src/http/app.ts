@@ -10,8 +10,9 @@ import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import Router from '@koa/router';
 import websocket from 'koa-easy-ws';
-import { ERRORS, TssError, toTssError } from '../plugin/errors.js';
+import { ERRORS, TssError, isTssError, toTssError } from '../plugin/errors.js';
 import type { HttpHost, Logger, StoreAccess } from '../plugin/descriptor.js';
+import { errorBody } from '../plugin/kit/http.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { inject, injectable } from '../di.js';
 import { TOKENS } from '../tokens.js';
@@ -55,7 +56,7 @@ export class HttpServer {
           throw new TssError('TSS_ERR_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
         }
       } catch (err) {
-        const e = err instanceof TssError ? err : mapForeign(err);
+        const e = isTssError(err) ? toTssError(err) : mapForeign(err);
         this.options.onError?.(e.code);
         // ctx.path, never ctx.url: a query string may carry a key (?api_key=, ?admin_key=).
         if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) }, 'Request failed.');
@@ -65,7 +66,7 @@ export class HttpServer {
         }
         ctx.status = e.status;
         ctx.type = 'application/json';
-        ctx.body = JSON.stringify({ error: e.message, code: e.code });
+        ctx.body = errorBody(e);
       }
     });
     this.app.use(websocket('ws', { wsOptions: { maxPayload: options.wsMaxFrame } }));
@@ -83,7 +84,8 @@ export class HttpServer {
   async listen(): Promise<void> {
     this.app.use(this.router.routes());
     this.app.use(this.router.allowedMethods());
-    const handler = this.app.callback();
+    const callback = this.app.callback();
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => { void callback(req, res); };
     const { tls } = this.options;
     this.server = tls
       ? https.createServer({ cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, handler)
@@ -99,7 +101,7 @@ export class HttpServer {
       res.shouldKeepAlive = false;
       res.assignSocket(socket as Socket);
       res.once('finish', () => { res.detachSocket(socket as Socket); socket.end(); });
-      void handler(req, res);
+      handler(req, res);
     });
     this.server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {

@@ -3,17 +3,7 @@ import crypto from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { TssError } from '../plugin/errors.js';
 import type { StoreAccess } from '../plugin/descriptor.js';
-
-/** A store key from, in order: `X-API-Key`, `Authorization: Bearer`, `?api_key=`. */
-export function storeKeyOf(ctx: Context): string | undefined {
-  const header = ctx.get('x-api-key');
-  if (header) return header.trim();
-  const auth = ctx.get('authorization');
-  const bearer = /^Bearer\s+(.+)$/i.exec(auth);
-  if (bearer) return bearer[1].trim();
-  const q = ctx.query.api_key;
-  return typeof q === 'string' && q !== '' ? q : undefined;
-}
+import { apiKeyOf } from '../plugin/kit/http.js';
 
 function adminKeyOf(ctx: Context): string | undefined {
   const header = ctx.get('x-admin-key');
@@ -45,13 +35,13 @@ export function storeAuth(stores: StoreAccess, adminKey: string): Middleware {
   return async (ctx, next) => {
     const name = (ctx as Context & { params: Record<string, string> }).params.store;
     const admin = adminKeyOf(ctx);
-    if (admin && !storeKeyOf(ctx)) {
+    if (admin && !apiKeyOf(ctx)) {
       if (!adminKeyMatches(adminKey, admin)) throw new TssError('TSS_ERR_ADMIN_KEY_INVALID');
       const view = stores.view(name);
       if (!view) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
       ctx.state.store = view;
     } else {
-      ctx.state.store = stores.authenticate(name, storeKeyOf(ctx));
+      ctx.state.store = stores.authenticate(name, apiKeyOf(ctx));
     }
     await next();
   };

@@ -1,9 +1,8 @@
 /** Parsing of read-query parameters (SPEC §5), each failure a 400 naming the parameter. */
-import { parseDurationNs } from '../core/duration.js';
+import { parseDurationNs } from '../plugin/kit/duration.js';
 import { parseTimestampToken } from '../core/json/index.js';
 import { nowNs } from '../plugin/clock.js';
 import { TssError } from '../plugin/errors.js';
-import type { SchemaFormat } from '../plugin/record.js';
 
 export const MAX_LIMIT = 10_000;
 type Query = Record<string, string | string[] | undefined>;
@@ -30,13 +29,6 @@ export function boolParam(q: Query, name: string, dflt: boolean): boolean {
   if (/^(true|1|yes)$/i.test(v)) return true;
   if (/^(false|0|no)$/i.test(v)) return false;
   throw bad(name, `must be true or false, got "${v}"`);
-}
-
-export function formatParam(q: Query): SchemaFormat {
-  const v = one(q, 'format');
-  if (v === undefined || v === '' || v === 'full') return 'full';
-  if (v === 'compact') return 'compact';
-  throw bad('format', `must be full or compact, got "${v}"`);
 }
 
 /** A timestamp in nanoseconds, or an RFC 3339 date. */

@@ -8,7 +8,8 @@ import type { ScanQuery, SinkReader } from '../plugin/sink.js';
 import type { StoreView } from '../plugin/stage.js';
 import { renderData } from '../stores/data-render.js';
 import { storeAuth } from './auth.js';
-import { boolParam, filterParam, formatParam, limitParam, sinceParam, timeParam } from './query-params.js';
+import { formatParam } from '../plugin/kit/http.js';
+import { boolParam, filterParam, limitParam, sinceParam, timeParam } from './query-params.js';
 import { sendJson, type RouteDeps } from './store-routes.js';
 
 type Params = Record<string, string>;

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { StoreView } from '../plugin/stage.js';
 import { schemaJson, type SchemaService } from '../stores/schema-service.js';
 import { storeAuth } from './auth.js';
-import { readJsonObject } from './body.js';
+import { readJsonObject } from '../plugin/kit/http-body.js';
 import { sendJson, type RouteDeps } from './store-routes.js';
 
 const SCHEMA_BODY_LIMIT = 1024 * 1024;

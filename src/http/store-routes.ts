@@ -7,7 +7,7 @@ import type { StoreView } from '../plugin/stage.js';
 import type { StoreCatalog } from '../stores/store-catalog.js';
 import { storeStats } from '../stores/store-stats.js';
 import { requireAdmin, storeAuth } from './auth.js';
-import { readJsonObject } from './body.js';
+import { readJsonObject } from '../plugin/kit/http-body.js';
 
 export interface RouteDeps {
   readonly catalog: StoreCatalog;

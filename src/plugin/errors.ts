@@ -74,9 +74,26 @@ export function statusOf(code: ErrorCode): number {
   return ERRORS[code].status;
 }
 
+/**
+ * Whether `err` is a tsstore error, recognised by its catalog `code` (and `status`), never by class
+ * identity: a plugin that resolves another copy of tsstore (its own node_modules) throws errors of
+ * another TssError class, and they must still count. Use this instead of `instanceof TssError`.
+ */
+export function isTssError(err: unknown): err is TssError {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, status } = err as { code?: unknown; status?: unknown };
+  return typeof code === 'string' && Object.hasOwn(ERRORS, code) && typeof status === 'number' && err instanceof Error;
+}
+
 /** Turn anything thrown into a catalog error (unknown errors become TSS_ERR_INTERNAL). */
 export function toTssError(err: unknown): TssError {
   if (err instanceof TssError) return err;
+  if (isTssError(err)) {
+    // A TssError of another tsstore copy: same code and message, this copy's class.
+    const e = new TssError(err.code, err.message, { cause: err });
+    if (err.status !== e.status) (e as { status: number }).status = err.status;
+    return e;
+  }
   const e = err as NodeJS.ErrnoException | undefined;
   if (e && (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'EFBIG')) {
     return new TssError('TSS_ERR_DISK_FULL', `insufficient storage: ${e.message}`, { cause: err });

@@ -1,8 +1,9 @@
 /**
  * The public plugin API (`tsstore/plugin`): contracts, descriptors (defineInput/defineStage/
- * defineSink), the error catalog, the clock, joi and the exact-decoding helpers. A plugin package
- * imports only this module (and `tsstore/testing` in its tests); never tsstore internals or the DI
- * container. See docs/plugins.md.
+ * defineSink), the error catalog (+ isTssError), the clock, the toolkit (./kit), joi and the exact
+ * JSON helpers. A plugin package imports only this module (and `tsstore/testing` in its tests);
+ * never tsstore internals or the DI container. The built-in plugins import it the same way, by
+ * the package's own name. See docs/plugins.md.
  */
 export * from './errors.js';
 export * from './record.js';
@@ -11,13 +12,18 @@ export * from './stage.js';
 export * from './input.js';
 export * from './descriptor.js';
 export * from './clock.js';
+export * from './kit/index.js';
 /** joi, for plugin option schemas: a plugin package needs no joi of its own. */
 export { default as Joi } from 'joi';
 /**
- * Exact JSON helpers every input should use: envelopes and batch bodies decoded in one strict pass
- * (timestamps beyond 2^53 stay exact, data stays the client's bytes), a strict validity check,
- * and parse/stringify with exact integers for management documents.
+ * Exact JSON helpers (timestamps beyond 2^53 stay exact; stored JSON bytes are never
+ * re-serialised), all on one strict byte scanner: envelopes and batch bodies decoded in one pass,
+ * a strict validity check, a member cursor over a JSON object's bytes, exact parse/stringify, and
+ * the acknowledgement body.
  */
 export {
-  decodeEnvelope, decodeNdjson, decodeJsonArray, parseTimestampToken, isJson, parseJsonExact, stringifyExact, type Envelope,
+  decodeEnvelope, decodeNdjson, decodeJsonArray, parseTimestampToken, isJson, invalidJsonMessage,
+  objectStart, nextMember, memberKey, parseJsonExact, stringifyExact, acceptedJson, type Envelope, type MemberSpan,
 } from '../core/json/index.js';
+/** A schema compiled for lookups by field name and compact index (schema stages). */
+export { layoutOf, type SchemaLayout } from '../core/schema-layout.js';

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/atomic-file.js';
+import { writeFileAtomic } from '../plugin/kit/state-file.js';
 import { TssError } from '../plugin/errors.js';
 
 export const KEY_FORMAT = /^tsstore_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,7 +1,7 @@
 /** Stored bytes → the JSON text of `data` in read responses, per the store's data type. */
 import type { SchemaFormat } from '../plugin/record.js';
 import type { StoreView } from '../plugin/stage.js';
-import { expandCompact } from './schema-layout.js';
+import { expandCompact } from '../core/schema-layout.js';
 
 export function renderData(view: StoreView, data: Buffer, format: SchemaFormat = 'full'): string {
   switch (view.dataType) {

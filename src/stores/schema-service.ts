@@ -1,14 +1,13 @@
 /**
  * Schemas of schema stores (SPEC §4): checking a schema body, enforcing append-only evolution,
  * and keeping the version history in `<store dir>/schema.json`
- * (`{"versions":[{"version":1,"fields":[...]}, ...]}`, written atomically). The newest version is
+ * (schema-file.ts). The newest version is
  * published as the store's StoreView.schema, which stages and reads use.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { writeFileAtomic } from '../core/atomic-file.js';
 import { TssError } from '../plugin/errors.js';
+import { SerialQueue } from '../plugin/kit/serial-queue.js';
 import type { FieldType, SchemaField, StoreSchema } from '../plugin/stage.js';
+import { readVersions, writeVersions } from './schema-file.js';
 import type { StoreCatalog } from './store-catalog.js';
 
 export const FIELD_TYPES: readonly FieldType[] = [
@@ -17,12 +16,6 @@ export const FIELD_TYPES: readonly FieldType[] = [
 export const MAX_FIELD_INDEX = 65535;
 export const MAX_FIELDS = 1024;
 const FIELD_NAME = /^[^\u0000-\u001f]{1,128}$/;
-const SCHEMA_FILE = 'schema.json';
-
-interface SchemaFile {
-  versions: StoreSchema[];
-}
-
 function invalid(why: string): TssError {
   return new TssError('TSS_ERR_SCHEMA_INVALID', `invalid schema: ${why}`);
 }
@@ -98,25 +91,6 @@ function sameFields(a: readonly SchemaField[], b: readonly SchemaField[]): boole
   return a.length === b.length && a.every((f, i) => f.index === b[i].index && f.name === b[i].name && f.type === b[i].type);
 }
 
-/** The store's newest schema from its schema.json, or undefined when none was set. */
-export async function readSchema(dir: string): Promise<StoreSchema | undefined> {
-  const versions = await readVersions(dir);
-  return versions[versions.length - 1];
-}
-
-async function readVersions(dir: string): Promise<StoreSchema[]> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(path.join(dir, SCHEMA_FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const file = JSON.parse(text) as SchemaFile;
-  if (!Array.isArray(file.versions)) throw new Error(`${path.join(dir, SCHEMA_FILE)}: expected {"versions":[...]}`);
-  return file.versions;
-}
-
 /** JSON body of GET/PUT responses. */
 export interface SchemaBody {
   readonly version: number;
@@ -129,7 +103,7 @@ export function schemaJson(s: StoreSchema): SchemaBody {
 
 /** Reads and changes schemas of a catalog's stores; one change at a time per service. */
 export class SchemaService {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly changes = new SerialQueue();
 
   constructor(private readonly catalog: StoreCatalog) {}
 
@@ -157,14 +131,11 @@ export class SchemaService {
         checkEvolution(prev, fields);
       }
       const schema: StoreSchema = { version: (prev?.version ?? 0) + 1, fields };
-      const file: SchemaFile = { versions: [...versions, schema] };
-      await writeFileAtomic(path.join(dir, SCHEMA_FILE), JSON.stringify(file, null, 2) + '\n', 0o644);
+      await writeVersions(dir, [...versions, schema]);
       this.catalog.setSchemaView(store, schema);
       return { schema, created: true };
     };
-    const next = this.tail.then(run, run);
-    this.tail = next.catch(() => undefined);
-    return next;
+    return this.changes.run(run);
   }
 
   private schemaStore(store: string): void {

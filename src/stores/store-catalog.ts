@@ -6,14 +6,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/atomic-file.js';
-import { SerialQueue } from '../core/serial-queue.js';
+import { writeFileAtomic } from '../plugin/kit/state-file.js';
+import { SerialQueue } from '../plugin/kit/serial-queue.js';
 import { TssError } from '../plugin/errors.js';
 import type { Logger, StoreAccess } from '../plugin/descriptor.js';
 import type { DataType } from '../plugin/record.js';
 import type { Sink, StoreSpec } from '../plugin/sink.js';
 import type { StoreSchema, StoreView } from '../plugin/stage.js';
-import { readSchema } from './schema-service.js';
+import { readSchema } from './schema-file.js';
 import { checkKeyFormat, generateKey, readKeys, verifyKey, writeKeys, type KeyRecord, type NewKey } from './api-keys.js';
 import { checkStoreName, resolveStoreOptions, DEFAULT_STORE_OPTIONS, type StoreOptions } from './store-options.js';
 

@@ -7,3 +7,5 @@ export { sinkSuite } from './sink-suite.js';
 export type { SinkSuiteFactory } from './sink-suite.js';
 export { inputHarness } from './input-harness.js';
 export type { InputHarness, InputHarnessOptions, HarnessEmit } from './input-harness.js';
+/** A Logger that drops everything (for plugin contexts built in tests). */
+export { silentLogger } from '../core/logger.js';

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineInput } from '../../../src/plugin/descriptor.js';
+import { defineInput } from 'tsstore/plugin';
 import { RestInput, type RestInputOptions } from './rest-input.js';
 
 /** `rest`: HTTP insert on the shared server port. */

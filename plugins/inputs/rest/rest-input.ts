@@ -4,16 +4,7 @@
  * `?timestamp=`). Answers 201 `{timestamp, block_num, size}` once the record is durable.
  */
 import type { Context } from 'koa';
-import { acceptedJson } from '../../../src/core/json/index.js';
-import { decodeEnvelope, decodeJsonArray, decodeNdjson, parseTimestampToken } from '../../../src/plugin/index.js';
-import { readBody, mediaType } from '../../../src/http/body.js';
-import { formatParam } from '../../../src/http/query-params.js';
-import { EmitBatcher } from '../../../src/core/emit-batcher.js';
-import { TssError, type Rejection } from '../../../src/plugin/errors.js';
-import type { InputContext } from '../../../src/plugin/descriptor.js';
-import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
-import type { IngestRecord, DataType, RecordResult } from '../../../src/plugin/record.js';
-import type { StoreView } from '../../../src/plugin/stage.js';
+import { acceptedJson, type DataType, decodeEnvelope, decodeJsonArray, decodeNdjson, type Emit, EmitBatcher, formatParam, type IngestRecord, type InputContext, type InputPlugin, mediaType, parseTimestampToken, readBody, type RecordResult, type Rejection, type Resource, type StoreView, TssError } from 'tsstore/plugin';
 
 export interface RestInputOptions {
   /** Largest single-record body in bytes (413 above). */

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineInput } from '../../../src/plugin/descriptor.js';
+import { defineInput } from 'tsstore/plugin';
 import { UnixSocketInput, type UnixSocketInputOptions } from './unix-socket-input.js';
 
 /** `unix_socket`: the AUTH / OK / ERROR / QUIT line protocol on a local socket file. */

@@ -11,11 +11,7 @@
  * once and skipped up to its newline, and the connection carries on.
  */
 import type net from 'node:net';
-import type { EmitBatcher } from '../../../src/core/emit-batcher.js';
-import { OrderedReplies } from '../../../src/core/ordered-replies.js';
-import type { Logger, StoreAccess } from '../../../src/plugin/descriptor.js';
-import { ERRORS, toTssError } from '../../../src/plugin/errors.js';
-import type { IngestRecord, RecordOrigin, RecordResult } from '../../../src/plugin/record.js';
+import { type EmitBatcher, ERRORS, type IngestRecord, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, toTssError } from 'tsstore/plugin';
 
 export interface ConnectionSettings {
   readonly maxLine: number;

@@ -6,9 +6,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { EmitBatcher } from '../../../src/core/emit-batcher.js';
-import type { InputContext } from '../../../src/plugin/descriptor.js';
-import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
+import { type Emit, EmitBatcher, type InputContext, type InputPlugin, type Resource } from 'tsstore/plugin';
 import { SocketConnection } from './socket-connection.js';
 import { claimSocketPath } from './socket-path.js';
 

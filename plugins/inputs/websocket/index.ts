@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineInput } from '../../../src/plugin/descriptor.js';
+import { defineInput } from 'tsstore/plugin';
 import { WebSocketInput, type WebSocketInputOptions } from './websocket-input.js';
 
 /** `websocket`: streaming writes over WebSocket on the shared HTTP port. */

@@ -6,12 +6,7 @@
  */
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
-import { EmitBatcher } from '../../../src/core/emit-batcher.js';
-import { formatParam } from '../../../src/http/query-params.js';
-import type { InputContext, PluginCounter, PluginGauge } from '../../../src/plugin/descriptor.js';
-import { TssError } from '../../../src/plugin/errors.js';
-import type { Emit, InputPlugin, Resource } from '../../../src/plugin/input.js';
-import type { StoreView } from '../../../src/plugin/stage.js';
+import { type Emit, EmitBatcher, formatParam, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, type Resource, type StoreView, TssError } from 'tsstore/plugin';
 import { WsWriteConnection, type WsSettings } from './ws-connection.js';
 
 export interface WebSocketInputOptions {

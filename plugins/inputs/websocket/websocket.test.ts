@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { sleep, WsClient } from '../../../test/support/clients.js';
 import { api, startServer, tempDir, type TestServer } from '../../../test/support/server.js';
-import { parseJsonExact } from '../../../src/plugin/index.js';
+import { parseJsonExact } from 'tsstore/plugin';
 
 const pipelines = (stream: Record<string, unknown> = {}) => ({
   main: {

@@ -6,12 +6,7 @@
  */
 import type net from 'node:net';
 import type WebSocket from 'ws';
-import { decodeEnvelope } from '../../../src/plugin/index.js';
-import type { EmitBatcher } from '../../../src/core/emit-batcher.js';
-import { OrderedReplies } from '../../../src/core/ordered-replies.js';
-import type { Logger } from '../../../src/plugin/descriptor.js';
-import { ERRORS, type ErrorCode } from '../../../src/plugin/errors.js';
-import type { IngestRecord, RecordOrigin, RecordResult, SchemaFormat } from '../../../src/plugin/record.js';
+import { decodeEnvelope, type EmitBatcher, type ErrorCode, ERRORS, type IngestRecord, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type SchemaFormat } from 'tsstore/plugin';
 
 export interface WsSettings {
   readonly maxMessage: number;

@@ -5,10 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../../../src/core/atomic-file.js';
-import { parseJsonExact, stringifyExact } from '../../../src/plugin/index.js';
-import type { Logger } from '../../../src/plugin/descriptor.js';
-import type { SchemaFormat } from '../../../src/plugin/record.js';
+import { type Logger, parseJsonExact, type SchemaFormat, stringifyExact, writeFileAtomic } from 'tsstore/plugin';
 
 export const CONNECTIONS_FILE = 'connections.json';
 

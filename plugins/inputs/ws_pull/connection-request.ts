@@ -1,7 +1,6 @@
 /** Checks a `POST .../ws/connections` body; every problem is a 400 naming the field. */
 import http from 'node:http';
-import { TssError } from '../../../src/plugin/errors.js';
-import type { SchemaFormat } from '../../../src/plugin/record.js';
+import { type SchemaFormat, TssError } from 'tsstore/plugin';
 
 export interface ConnectionRequest {
   readonly url: string;

@@ -1,5 +1,5 @@
 /** The `ws_pull` input: tsstore dials remote WebSocket servers and stores what they send (README.md). */
-import { defineInput } from '../../../src/plugin/descriptor.js';
+import { defineInput } from 'tsstore/plugin';
 import { wsPullOptionsSchema, type WsPullOptions } from './options.js';
 import { WsPullInput } from './ws-pull-input.js';
 

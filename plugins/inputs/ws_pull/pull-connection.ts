@@ -12,12 +12,7 @@
  * be deduplicated.
  */
 import WebSocket from 'ws';
-import { decodeEnvelope } from '../../../src/plugin/index.js';
-import { statusOf } from '../../../src/plugin/errors.js';
-import type { Logger } from '../../../src/plugin/descriptor.js';
-import type { Emit } from '../../../src/plugin/input.js';
-import type { IngestRecord, RecordResult } from '../../../src/plugin/record.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, decodeEnvelope, type Emit, type IngestRecord, type Logger, type RecordResult, statusOf } from 'tsstore/plugin';
 import type { ConnectionConfig, PersistedConnection } from './connection-file.js';
 import type { WsPullOptions } from './options.js';
 

@@ -1,5 +1,5 @@
 /** Helpers shared by the ws_pull tests and benchmark. */
-import type { PipelineConfig } from '../../../src/config/config-types.js';
+import type { PipelineConfig } from 'tsstore';
 import { api } from '../../../test/support/server.js';
 import { FEED_BASE } from './test-remote-feed.js';
 

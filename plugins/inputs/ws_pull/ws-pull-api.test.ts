@@ -2,11 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../../src/config/load-config.js';
-import { planPipelines } from '../../../src/pipeline/pipeline-builder.js';
-import { loadPlugins } from '../../../src/pipeline/plugin-loader.js';
+import { checkConfig } from 'tsstore';
+import { backoffDelay } from 'tsstore/plugin';
 import { ADMIN_KEY, api, ROOT, startServer, tempDir, type TestServer } from '../../../test/support/server.js';
-import { backoffDelay } from './backoff.js';
 import { RemoteFeed } from './test-remote-feed.js';
 import { connectionStatus, createConnection, pullPipelines, sleep, waitFor } from './test-support.js';
 
@@ -200,8 +198,8 @@ describe('ws_pull: options and sample', () => {
 
   it('sample.yaml is a valid configuration', async () => {
     const file = path.join(ROOT, 'plugins', 'inputs', 'ws_pull', 'sample.yaml');
-    const config = await loadConfig({ file, env: { TSSTORE_ADMIN_KEY: ADMIN_KEY } });
-    const [plan] = planPipelines(config, loadPlugins([], path.dirname(file)));
+    const { problems, pipelines: [{ plan }] } = await checkConfig({ file, env: { TSSTORE_ADMIN_KEY: ADMIN_KEY } });
+    assert.deepEqual(problems, []);
     const edge = plan.inputs.find((i) => i.id === 'edge');
     assert.equal(edge?.type, 'ws_pull');
     assert.equal(edge?.options.resume_param, 'from');

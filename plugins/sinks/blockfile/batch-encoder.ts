@@ -4,10 +4,7 @@
  * Timestamps are assigned and checked here, in queue order, against the newest record including
  * the ones encoded earlier in the same batch.
  */
-import { nextTimestamp } from '../../../src/plugin/clock.js';
-import { reject } from '../../../src/plugin/errors.js';
-import type { RecordResult } from '../../../src/plugin/record.js';
-import type { SinkRecord } from '../../../src/plugin/sink.js';
+import { nextTimestamp, type RecordResult, reject, type SinkRecord } from 'tsstore/plugin';
 import { BlockInfo, BlockRing } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {

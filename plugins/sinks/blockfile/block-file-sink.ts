@@ -2,10 +2,7 @@
  * The `blockfile` sink: the Sink contract over one BlockFileStore per store. Argument and state
  * checks live here; the engine lives in block-file-store.ts.
  */
-import type { SinkContext } from '../../../src/plugin/descriptor.js';
-import { TssError } from '../../../src/plugin/errors.js';
-import type { RecordResult, StoredRecord } from '../../../src/plugin/record.js';
-import type { ScanQuery, Sink, SinkReader, SinkRecord, SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
+import { type RecordResult, type ScanQuery, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
 import { BlockFileStore, RecordLayout, StoreSettings } from './block-file-store.js';
 import { BlockFileOptions, DEFAULT_OPTIONS } from './options.js';
 

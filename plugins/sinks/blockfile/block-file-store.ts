@@ -10,10 +10,7 @@
  */
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { Logger } from '../../../src/plugin/descriptor.js';
-import { TssError, reject, toTssError } from '../../../src/plugin/errors.js';
-import type { RecordResult, StoredRecord } from '../../../src/plugin/record.js';
-import type { ScanQuery, SinkRecord, SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
+import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, toTssError, TssError } from 'tsstore/plugin';
 import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
 import { RecordView, committedLength, packedRecords, spanRecord } from './block-reader.js';
 import { BlockInfo, BlockRing, holdsRecords } from './block-ring.js';

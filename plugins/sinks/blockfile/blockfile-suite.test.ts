@@ -1,4 +1,4 @@
-import { sinkSuite } from '../../../src/testing/index.js';
+import { sinkSuite } from 'tsstore/testing';
 import { newSink } from './test-support.js';
 
 sinkSuite('blockfile', { createSink: (dataDir) => newSink(dataDir) });

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { SinkRecord } from '../../../src/plugin/sink.js';
+import type { SinkRecord } from 'tsstore/plugin';
 import type { FsyncPolicy } from './options.js';
 import { newSink, payloadFor, prng, storeSpec } from './test-support.js';
 

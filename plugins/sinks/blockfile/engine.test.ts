@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { StoredRecord } from '../../../src/plugin/record.js';
+import type { StoredRecord } from 'tsstore/plugin';
 import { crc32, crc32Portable } from './crc32.js';
 import { blockfileSink } from './index.js';
 import { newSink, payloadFor, prng, sinkContext, storeSpec, tempDir } from './test-support.js';

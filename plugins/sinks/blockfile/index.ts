@@ -1,5 +1,5 @@
 /** The `blockfile` sink plugin: tsstore's default storage engine (see README.md). */
-import { defineSink } from '../../../src/plugin/descriptor.js';
+import { defineSink } from 'tsstore/plugin';
 import { BlockFileSink } from './block-file-sink.js';
 import { BlockFileOptions, blockFileOptionsSchema } from './options.js';
 

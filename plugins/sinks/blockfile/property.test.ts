@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { RecordResult } from '../../../src/plugin/record.js';
-import type { SinkRecord, StoreSpec } from '../../../src/plugin/sink.js';
+import type { RecordResult, SinkRecord, StoreSpec } from 'tsstore/plugin';
 import type { BlockFileSink } from './block-file-sink.js';
 import { newSink, prng, storeSpec, tempDir } from './test-support.js';
 

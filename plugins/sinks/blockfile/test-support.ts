@@ -2,8 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger, SinkContext } from '../../../src/plugin/descriptor.js';
-import type { StoreSpec } from '../../../src/plugin/sink.js';
+import type { Logger, SinkContext, StoreSpec } from 'tsstore/plugin';
 import { BlockFileSink } from './block-file-sink.js';
 import type { BlockFileOptions } from './options.js';
 

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../../../src/core/atomic-file.js';
+import { writeFileAtomic } from 'tsstore/plugin';
 
 export const CURSOR_FILE = 'forward-cursor.json';
 

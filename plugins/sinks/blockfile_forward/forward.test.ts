@@ -4,13 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, headers } from 'nats';
-import { loadConfig } from '../../../src/config/load-config.js';
-import { silentLogger } from '../../../src/core/logger.js';
-import { planPipelines } from '../../../src/pipeline/pipeline-builder.js';
-import { loadPlugins } from '../../../src/pipeline/plugin-loader.js';
-import type { SinkContext } from '../../../src/plugin/descriptor.js';
-import type { SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
-import { sinkSuite } from '../../../src/testing/sink-suite.js';
+import { checkConfig } from 'tsstore';
+import type { SinkContext, SinkStoreStats, StoreSpec } from 'tsstore/plugin';
+import { silentLogger, sinkSuite } from 'tsstore/testing';
 import { jetStreamTestOptions, NATS_SKIP, NatsServer } from '../../../test/support/nats-server.js';
 import { ADMIN_KEY, api, ROOT, spawnServer, tempDir, writeConfig } from '../../../test/support/server.js';
 import { CURSOR_FILE } from './forward-cursor.js';
@@ -309,8 +305,9 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
 
 describe('blockfile_forward options', () => {
   it('sample.yaml is a valid config; forward.servers is required', async () => {
-    const config = await loadConfig({ file: path.join(ROOT, 'plugins/sinks/blockfile_forward/sample.yaml'), env: {} });
-    assert.ok(planPipelines(config, loadPlugins(config.plugins, config.source.dir)).length >= 1);
+    const { problems, pipelines } = await checkConfig({ file: path.join(ROOT, 'plugins/sinks/blockfile_forward/sample.yaml'), env: {} });
+    assert.deepEqual(problems, []);
+    assert.ok(pipelines.length >= 1);
     const { blockfileForwardSink } = await import('./index.js');
     assert.match(blockfileForwardSink.options.validate({ forward: { stream: 'X' } }).error?.message ?? '', /servers.*required/);
     assert.match(blockfileForwardSink.options.validate({}).error?.message ?? '', /forward.*required/);

@@ -3,10 +3,7 @@
  * and serves reads (a record is acknowledged once the ring has it); one StoreForwarder per store
  * drains the ring to NATS JetStream behind the client's back.
  */
-import type { SinkContext } from '../../../src/plugin/descriptor.js';
-import { TssError } from '../../../src/plugin/errors.js';
-import type { RecordResult } from '../../../src/plugin/record.js';
-import type { Sink, SinkReader, SinkRecord, SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
+import { type RecordResult, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type StoreSpec, TssError } from 'tsstore/plugin';
 import { BlockFileSink } from '../blockfile/block-file-sink.js';
 import { JetStreamLink } from '../nats_jetstream/jetstream-link.js';
 import { removeCursor } from './forward-cursor.js';

@@ -1,5 +1,5 @@
 /** The `blockfile_forward` sink plugin: block-file ring locally, drained to NATS JetStream (see README.md). */
-import { defineSink } from '../../../src/plugin/descriptor.js';
+import { defineSink } from 'tsstore/plugin';
 import { BlockFileForwardSink } from './forwarding-sink.js';
 import { BlockFileForwardOptions, blockFileForwardOptionsSchema } from './options.js';
 

@@ -17,10 +17,7 @@
  * expected count was overwritten unforwarded. The expected count is kept from the engine's own
  * cumulative figures (records + deleted + overwritten only grows as records are written).
  */
-import type { Logger } from '../../../src/plugin/descriptor.js';
-import { toTssError } from '../../../src/plugin/errors.js';
-import { nowNs } from '../../../src/plugin/clock.js';
-import type { SinkReader, SinkStoreStats } from '../../../src/plugin/sink.js';
+import { type Logger, nowNs, type SinkReader, type SinkStoreStats, toTssError } from 'tsstore/plugin';
 import type { JetStreamLink } from '../nats_jetstream/jetstream-link.js';
 import { durationMs } from '../nats_jetstream/options.js';
 import { readCursor, writeCursor } from './forward-cursor.js';

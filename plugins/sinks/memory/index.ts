@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineSink } from '../../../src/plugin/descriptor.js';
+import { defineSink } from 'tsstore/plugin';
 import { MemorySink } from './memory-sink.js';
 
 export interface MemorySinkOptions { readonly max_records: number }

@@ -2,10 +2,7 @@
  * A sink that keeps records in memory: nothing survives a restart. For tests, demos and as the
  * smallest complete example of the Sink contract (reads included).
  */
-import { reject, TssError } from '../../../src/plugin/errors.js';
-import { nextTimestamp } from '../../../src/plugin/clock.js';
-import type { RecordResult, StoredRecord } from '../../../src/plugin/record.js';
-import type { ScanQuery, Sink, SinkReader, SinkRecord, SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
+import { nextTimestamp, type RecordResult, reject, type ScanQuery, type Sink, type SinkReader, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
 
 interface Row { readonly timestamp: bigint; readonly data: Buffer; deleted: boolean }
 

@@ -1,5 +1,4 @@
-import { silentLogger } from '../../../src/core/logger.js';
-import { sinkSuite } from '../../../src/testing/index.js';
+import { silentLogger, sinkSuite } from 'tsstore/testing';
 import memorySink from './index.js';
 
 sinkSuite('memory', {

@@ -1,5 +1,5 @@
 /** The `nats_jetstream` sink plugin: records go straight to a NATS JetStream stream (see README.md). */
-import { defineSink } from '../../../src/plugin/descriptor.js';
+import { defineSink } from 'tsstore/plugin';
 import { NatsJetStreamSink } from './nats-jetstream-sink.js';
 import { JetStreamOptions, jetStreamOptionsSchema } from './options.js';
 

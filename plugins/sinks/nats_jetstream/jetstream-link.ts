@@ -7,8 +7,7 @@
 import fs from 'node:fs';
 import { connect, credsAuthenticator, DeliverPolicy, Events, headers as natsHeaders } from 'nats';
 import type { ConnectionOptions, JetStreamClient, JetStreamManager, MsgHdrs, NatsConnection, PubAck, StoredMsg } from 'nats';
-import type { Logger } from '../../../src/plugin/descriptor.js';
-import { TssError } from '../../../src/plugin/errors.js';
+import { isTssError, type Logger, toTssError, TssError } from 'tsstore/plugin';
 import { durationMs, durationNs, JetStreamOptions } from './options.js';
 
 export type LinkState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -228,7 +227,7 @@ export class JetStreamLink {
   }
 
   upstream(err: unknown): TssError {
-    if (err instanceof TssError) return err;
+    if (isTssError(err)) return toTssError(err);
     const msg = describeNatsError(err, this.opts);
     const code = (err as NatsLikeError).code;
     if (code === '503' || (err as NatsLikeError).api_error?.err_code === 10059) this.streamChecked = undefined;
@@ -354,7 +353,7 @@ export class JetStreamLink {
 
 /** A sentence naming what went wrong, for logs, stats and client errors. */
 export function describeNatsError(err: unknown, o: Pick<JetStreamOptions, 'servers' | 'stream' | 'ack_timeout'>): string {
-  if (err instanceof TssError) return err.message;
+  if (isTssError(err)) return err.message;
   const e = (err ?? {}) as NatsLikeError;
   const api = e.api_error;
   if (api?.err_code === 10059) return `JetStream stream '${o.stream}' does not exist`;

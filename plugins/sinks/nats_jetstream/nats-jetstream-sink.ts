@@ -6,11 +6,7 @@
  *
  * No `reader`: JetStream has no index by record timestamp, so the query routes answer 501.
  */
-import type { SinkContext } from '../../../src/plugin/descriptor.js';
-import { reject, TssError } from '../../../src/plugin/errors.js';
-import { nextTimestamp } from '../../../src/plugin/clock.js';
-import type { RecordResult } from '../../../src/plugin/record.js';
-import type { Sink, SinkRecord, SinkStoreStats, StoreSpec } from '../../../src/plugin/sink.js';
+import { nextTimestamp, type RecordResult, reject, type Sink, type SinkContext, type SinkRecord, type SinkStoreStats, type StoreSpec, TssError } from 'tsstore/plugin';
 import { JetStreamLink } from './jetstream-link.js';
 import type { JetStreamOptions } from './options.js';
 

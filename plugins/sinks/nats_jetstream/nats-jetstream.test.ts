@@ -6,13 +6,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, headers } from 'nats';
 import type { NatsConnection } from 'nats';
-import { loadConfig } from '../../../src/config/load-config.js';
-import { planPipelines } from '../../../src/pipeline/pipeline-builder.js';
-import { loadPlugins } from '../../../src/pipeline/plugin-loader.js';
-import { silentLogger } from '../../../src/core/logger.js';
-import type { SinkContext } from '../../../src/plugin/descriptor.js';
-import type { StoreSpec } from '../../../src/plugin/sink.js';
-import { sinkSuite } from '../../../src/testing/sink-suite.js';
+import { checkConfig } from 'tsstore';
+import type { SinkContext, StoreSpec } from 'tsstore/plugin';
+import { silentLogger, sinkSuite } from 'tsstore/testing';
 import { jetStreamTestOptions, NATS_SKIP, NatsServer } from '../../../test/support/nats-server.js';
 import { api, ROOT, startServer, tempDir } from '../../../test/support/server.js';
 import descriptor from './index.js';
@@ -206,9 +202,9 @@ describe('nats_jetstream sink', { skip: NATS_SKIP }, () => {
 
 describe('nats_jetstream options', () => {
   it('sample.yaml is a valid config; a subject must end with <store>', async () => {
-    const config = await loadConfig({ file: path.join(ROOT, 'plugins/sinks/nats_jetstream/sample.yaml'), env: {} });
-    const plan = planPipelines(config, loadPlugins(config.plugins, config.source.dir));
-    assert.ok(plan.length >= 1);
+    const { problems, pipelines } = await checkConfig({ file: path.join(ROOT, 'plugins/sinks/nats_jetstream/sample.yaml'), env: {} });
+    assert.deepEqual(problems, []);
+    assert.ok(pipelines.length >= 1);
     const bad = descriptor.options.validate({ servers: ['nats://x'], subject: 'a.<store>.b' });
     assert.match(bad.error?.message ?? '', /ending with <store>/);
     assert.equal(descriptor.options.validate({ servers: ['nats://x'], token: 't', user: 'u', pass: 'p' }).error?.details[0].type, 'object.oxor');

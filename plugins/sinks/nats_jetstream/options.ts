@@ -1,6 +1,6 @@
 /** Options of the JetStream connection, shared by `nats_jetstream` and `blockfile_forward`'s `forward` block. */
 import Joi from 'joi';
-import { parseDurationNs } from '../../../src/core/duration.js';
+import { parseDurationNs } from 'tsstore/plugin';
 
 export interface JetStreamTlsOptions {
   readonly ca_file?: string;

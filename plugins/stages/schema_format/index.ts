@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineStage } from '../../../src/plugin/descriptor.js';
+import { defineStage } from 'tsstore/plugin';
 import { SchemaFormatStage } from './schema-format-stage.js';
 
 /** `schema_format`: schema stores only — data must fit the store's schema; stored compact. */

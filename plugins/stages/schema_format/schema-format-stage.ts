@@ -10,11 +10,7 @@
  * from the raw token bytes, never from a parsed value, whose numbers may be rounded. Other stores
  * pass through untouched.
  */
-import { memberKey, nextMember, objectStart, type MemberSpan } from '../../../src/core/json/index.js';
-import { reject, type Rejection } from '../../../src/plugin/errors.js';
-import type { IngestRecord } from '../../../src/plugin/record.js';
-import type { Stage, StoreSchema, StoreView } from '../../../src/plugin/stage.js';
-import { layoutOf, type SchemaLayout } from '../../../src/stores/schema-layout.js';
+import { type IngestRecord, layoutOf, memberKey, type MemberSpan, nextMember, objectStart, reject, type Rejection, type SchemaLayout, type Stage, type StoreSchema, type StoreView } from 'tsstore/plugin';
 import { checkValue, fieldCheck, shown, type FieldCheck } from './value-check.js';
 
 const LBRACE = 0x7b, RBRACE = 0x7d, COMMA = 0x2c;

@@ -5,7 +5,7 @@
  * Number parsing only for floats written with an exponent).
  * Returns undefined when it fits, else the problem in words (without the field label).
  */
-import type { FieldType } from '../../../src/plugin/stage.js';
+import type { FieldType } from 'tsstore/plugin';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 const FLOAT64_MAX = Number.MAX_VALUE;

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { defineStage } from '../../../src/plugin/descriptor.js';
+import { defineStage } from 'tsstore/plugin';
 import { ValidateStage } from './validate-stage.js';
 
 /** `validate`: data must fit the store's data type; produces the bytes to store. */

@@ -4,10 +4,7 @@
  * stored as UTF-8; binary — base64 in JSON (or a raw body), stored as bytes.
  */
 import { isUtf8 } from 'node:buffer';
-import { invalidJsonMessage, isJson } from '../../../src/core/json/index.js';
-import { reject, type Rejection } from '../../../src/plugin/errors.js';
-import type { IngestRecord } from '../../../src/plugin/record.js';
-import type { Stage, StoreView } from '../../../src/plugin/stage.js';
+import { type IngestRecord, invalidJsonMessage, isJson, reject, type Rejection, type Stage, type StoreView } from 'tsstore/plugin';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 

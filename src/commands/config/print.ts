@@ -1,6 +1,6 @@
 import { BaseCommand } from '../../cli/base-command.js';
 import { ConfigError } from '../../config/load-config.js';
-import { effectiveConfig } from '../../config/effective-config.js';
+import { effectiveConfig } from '../../pipeline/effective-config.js';
 import { checkConfig } from '../../pipeline/check-config.js';
 import { planPipelines } from '../../pipeline/pipeline-builder.js';
 

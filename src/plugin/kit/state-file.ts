@@ -1,4 +1,8 @@
-/** Crash-safe side files: write a temp file, fsync it, rename over the target, fsync the dir. */
+/**
+ * Small state files for plugins (cursors, connection lists): written crash-safe — a temp file,
+ * fsynced, renamed over the target, then the directory fsynced — so after a crash a reader finds
+ * the old contents or the new ones, never a torn mix.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -24,4 +28,17 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
 export async function syncDir(dir: string): Promise<void> {
   const dh = await fs.promises.open(dir, 'r');
   try { await dh.sync(); } catch { /* some filesystems refuse fsync on directories */ } finally { await dh.close(); }
+}
+
+/**
+ * The text of a small state file, or undefined when it does not exist (any other read error is
+ * thrown). Pair it with `writeFileAtomic`: a reader sees the old file or the new one, never a mix.
+ */
+export async function readStateFile(file: string): Promise<string | undefined> {
+  try {
+    return await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -8,7 +8,7 @@
  * told to read again. So a client that floods faster than the sink commits, or never reads its
  * replies, is slowed down instead of growing the server's memory.
  */
-import type { IngestRecord, RecordResult } from '../plugin/record.js';
+import type { IngestRecord, RecordResult } from '../record.js';
 import type { EmitBatcher } from './emit-batcher.js';
 
 export interface ReplyTransport {

@@ -2,8 +2,8 @@
  * The effective configuration as `tsstore config print` shows it: defaults, file, environment and
  * flags applied, each plugin's options after its schema (defaults filled in), secrets masked.
  */
-import type { TsstoreConfig } from './config-types.js';
-import type { PlannedPipeline } from '../pipeline/pipeline-builder.js';
+import type { TsstoreConfig } from '../config/config-types.js';
+import type { PlannedPipeline } from './pipeline-builder.js';
 
 export const MASK = '********';
 

@@ -7,9 +7,9 @@
  * Flushing on `setImmediate` collects everything the poll phase delivered (every socket's
  * 'data' / 'message' callbacks of this turn) without adding a timer's latency.
  */
-import { reject, toTssError } from '../plugin/errors.js';
-import type { Emit } from '../plugin/input.js';
-import type { IngestRecord, RecordResult } from '../plugin/record.js';
+import { reject, toTssError } from '../errors.js';
+import type { Emit } from '../input.js';
+import type { IngestRecord, RecordResult } from '../record.js';
 
 export type ResultsCallback = (results: RecordResult[]) => void;
 

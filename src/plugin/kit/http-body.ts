@@ -1,6 +1,6 @@
 /** Reading request bodies with a size cap (Koa has no body parser; we need the raw bytes anyway). */
 import type { Context } from 'koa';
-import { TssError } from '../plugin/errors.js';
+import { TssError } from '../errors.js';
 
 export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || NaN);
