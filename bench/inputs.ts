@@ -1,9 +1,11 @@
 /**
- * Input benchmark: records/s and ack latency for every ingestion path of a real `tsstore serve`
- * (child process, default pipeline: validate stage, blockfile sink, fsync=batch), with the
- * server's peak RSS, and two baselines measured in the same run: a bare Node Unix-socket server
- * (parse, append, one fdatasync per event-loop turn) and a bare koa + @koa/router JSON POST server.
- * Clients run in this process. About 60 s.
+ * Input benchmark: records/s, ack latency and server CPU per record for every ingestion path of a
+ * real `tsstore serve` (child process, default pipeline: validate stage, blockfile sink), with the
+ * server's peak RSS, next to baselines measured in the same run: the disk alone (write 100 B +
+ * fdatasync), bare koa + @koa/router answering a JSON POST, and bare durable Unix-socket and
+ * WebSocket servers (parse, append, one fdatasync per event-loop turn, ack). REST single runs
+ * against three servers — blockfile fsync=batch (the default), fsync=never, memory sink — so the
+ * fsync, the storage and the HTTP costs can be told apart. Clients run in this process. About 90 s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -53,11 +55,26 @@ function rssOf(pid: number): number {
   }
 }
 
-/** Runs `load` while sampling the server's RSS; returns the row. */
+/** CPU time of every thread of `pid` so far, in microseconds (scheduler run time, ns precision). */
+function cpuOf(pid: number): number {
+  let ns = 0;
+  try {
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+    }
+  } catch {
+    return NaN;
+  }
+  return ns / 1000;
+}
+
+/** Runs `load` while sampling the server's RSS and CPU time; returns the row. */
 async function measure(name: string, pid: number, load: () => Promise<LoadResult>, extra: Partial<BenchRow> = {}): Promise<BenchRow> {
   let peak = rssOf(pid);
   const sampler = setInterval(() => { peak = Math.max(peak, rssOf(pid)); }, 100);
+  const cpu0 = cpuOf(pid);
   const r = await load();
+  const cpu = cpuOf(pid) - cpu0;
   clearInterval(sampler);
   peak = Math.max(peak, rssOf(pid));
   const lat = Float64Array.from(r.latencies).sort();
@@ -65,7 +82,8 @@ async function measure(name: string, pid: number, load: () => Promise<LoadResult
   const note = [extra.note, r.errors ? `${r.errors} errors` : undefined].filter(Boolean).join('; ') || undefined;
   return {
     name, records: r.records, seconds: Number(r.seconds.toFixed(2)), recordsPerSec: Math.round(r.records / r.seconds),
-    p50Ms: pct(0.5), p99Ms: pct(0.99), rssMb: Math.round(peak), ...extra, note,
+    p50Ms: pct(0.5), p99Ms: pct(0.99), cpuUs: r.records > 0 && Number.isFinite(cpu) ? Number((cpu / r.records).toFixed(2)) : undefined,
+    rssMb: Math.round(peak), ...extra, note,
   };
 }
 
@@ -99,50 +117,90 @@ async function createStore(url: string): Promise<string> {
   return ((await res.json()) as { api_key: string }).api_key;
 }
 
+/** Same-run comparisons, written into the rows' notes. */
+function ratio(a: BenchRow, b: BenchRow): string {
+  return (a.recordsPerSec / b.recordsPerSec).toFixed(2);
+}
+
+function addNote(row: BenchRow, note: string): void {
+  row.note = row.note ? `${row.note}; ${note}` : note;
+}
+
 export async function runInputBench(): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsstore-bench-inputs-'));
   const sock = path.join(dir, 'tsstore.sock');
   const baseSock = path.join(dir, 'baseline.sock');
-  const memConfig = path.join(dir, 'memory.config.json');
-  fs.writeFileSync(memConfig, JSON.stringify({ pipelines: { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }], sink: { type: 'memory' } } } }));
+  const config = (name: string, sink: Record<string, unknown>): string => {
+    const file = path.join(dir, `${name}.config.json`);
+    fs.writeFileSync(file, JSON.stringify({ pipelines: { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }], sink } } }));
+    return file;
+  };
   const serving = /"url":"(http:\/\/[^"]+)"[^\n]*tsstore is serving/;
   const procs: Proc[] = [];
   const rows: BenchRow[] = [];
+  const serve = async (name: string, configFile: string, socket?: string): Promise<Proc> => {
+    const p = await start([path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', ...(socket ? ['--socket', socket] : ['--no-socket'])],
+      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, `data-${name}`), TSSTORE_CONFIG: configFile, TSSTORE_LOG_LEVEL: 'info' }, serving);
+    procs.push(p);
+    return p;
+  };
+  const baseline = async (script: string, args: string[], ready: RegExp): Promise<Proc> => {
+    const p = await start([path.join(__dirname, 'baselines', script), ...args], {}, ready);
+    procs.push(p);
+    return p;
+  };
   try {
     // Every server is up before measuring; each tsstore row is measured next to its baseline, so
-    // the machine's load (2 shared cores) is as alike as it gets within a pair.
-    const server = await start([path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--socket', sock],
-      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, 'data'), TSSTORE_CONFIG: '', TSSTORE_LOG_LEVEL: 'info' }, serving);
-    procs.push(server);
-    // The REST path without the disk: separates the HTTP + pipeline cost from the fsync round trip.
-    const mem = await start([path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--no-socket'],
-      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, 'data-mem'), TSSTORE_CONFIG: memConfig, TSSTORE_LOG_LEVEL: 'info' }, serving);
-    procs.push(mem);
-    const unixBase = await start([path.join(__dirname, 'baselines', 'unix-append-server.js'), baseSock, path.join(dir, 'baseline.log')], {}, /READY/);
-    procs.push(unixBase);
-    const koa = await start([path.join(__dirname, 'baselines', 'koa-post-server.js')], {}, /READY (\d+)/);
-    procs.push(koa);
+    // the machine's load (2 shared cores) is as alike as it gets within a group.
+    const server = await serve('batch', '', sock); // the default config: blockfile, fsync=batch
+    const never = await serve('never', config('never', { type: 'blockfile', fsync: 'never' }));
+    const mem = await serve('memory', config('memory', { type: 'memory' }));
+    const unixBase = await baseline('unix-append-server.js', [baseSock, path.join(dir, 'baseline.log')], /READY/);
+    const wsBase = await baseline('ws-append-server.js', [path.join(dir, 'baseline-ws.log')], /READY (\d+)/);
+    const koa = await baseline('koa-post-server.js', [], /READY (\d+)/);
 
     const url = server.ready[1];
     const pid = server.child.pid!;
     const key = await createStore(url);
-    const memKey = await createStore(mem.ready[1]);
+    const rest = [
+      { proc: server, key, sink: 'blockfile', fsync: 'batch', note: undefined },
+      { proc: never, key: await createStore(never.ready[1]), sink: 'blockfile', fsync: 'never', note: 'no fdatasync' },
+      { proc: mem, key: await createStore(mem.ready[1]), sink: 'memory sink', fsync: undefined, note: 'no disk: the HTTP + pipeline cost alone' },
+    ];
+    const koaUrl = `http://127.0.0.1:${koa.ready[1]}`;
     const wsUrl = `${url.replace(/^http/, 'ws')}/api/stores/bench/ws/write?api_key=${key}`;
     const auth = `AUTH bench ${key}\n`;
     const fsync = 'batch';
-    rows.push(await measure('REST single, 1 client', pid, () => restSingle(url, key, 1, SECONDS), { fsync }));
-    rows.push(await measure('REST single, 16 clients', pid, () => restSingle(url, key, 16, SECONDS), { fsync }));
-    rows.push(await measure('baseline: bare koa + @koa/router POST, 16 clients', koa.child.pid!, () => restSingle(`http://127.0.0.1:${koa.ready[1]}`, 'none', 16, SECONDS),
-      { note: 'JSON.parse + 201, no storage' }));
-    rows.push(await measure('REST single, 16 clients, memory sink', mem.child.pid!, () => restSingle(mem.ready[1], memKey, 16, SECONDS), { fsync: 'none', note: 'no disk: the HTTP + pipeline cost alone' }));
+
+    const disk = rawFsync(path.join(dir, 'fsync-probe'), Math.min(SECONDS, 2));
+    rows.push(disk);
+    for (const clients of [1, 16]) {
+      const group: BenchRow[] = [];
+      for (const r of rest) {
+        group.push(await measure(`REST single, ${clients} client${clients > 1 ? 's' : ''}, ${r.sink}`, r.proc.child.pid!,
+          () => restSingle(r.proc.ready[1], r.key, clients, SECONDS), { fsync: r.fsync, note: r.note }));
+      }
+      const bare = await measure(`baseline: bare koa + @koa/router POST, ${clients} client${clients > 1 ? 's' : ''}`, koa.child.pid!,
+        () => restSingle(koaUrl, 'none', clients, SECONDS), { note: 'JSON.parse + 201, no storage' });
+      if (clients === 1 && group[0].p50Ms !== undefined && disk.p50Ms !== undefined) {
+        addNote(group[0], `p50 ${(group[0].p50Ms - disk.p50Ms).toFixed(3)} ms above the disk's fdatasync p50`);
+      }
+      for (const row of group) addNote(row, `${ratio(row, bare)}x bare koa`);
+      rows.push(...group, bare);
+    }
     rows.push(await measure('REST batch, 1000/request, 4 clients', pid, () => restBatch(url, key, 4, 1000, SECONDS), { fsync, note: 'latency per request' }));
     rows.push(await measure('WebSocket, 1 connection strict', pid, () => wsLoad(wsUrl, 1, 1, SECONDS), { fsync }));
-    rows.push(await measure('WebSocket, 4 connections x 64 in flight', pid, () => wsLoad(wsUrl, 4, 64, SECONDS), { fsync }));
+    const ws = await measure('WebSocket, 4 connections x 64 in flight', pid, () => wsLoad(wsUrl, 4, 64, SECONDS), { fsync });
+    const wsBare = await measure('baseline: bare durable ws server, 4 x 64', wsBase.child.pid!, () => wsLoad(`ws://127.0.0.1:${wsBase.ready[1]}/`, 4, 64, SECONDS),
+      { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn, ack frames' });
+    addNote(ws, `${ratio(ws, wsBare)}x bare ws`);
+    rows.push(ws, wsBare);
     rows.push(await measure('Unix socket, 1 connection strict', pid, () => unixLoad(sock, auth, 1, 1, SECONDS), { fsync }));
-    rows.push(rawFsync(path.join(dir, 'fsync-probe'), Math.min(SECONDS, 2)));
-    rows.push(await measure('Unix socket, 4 connections x 64 in flight', pid, () => unixLoad(sock, auth, 4, 64, SECONDS), { fsync }));
-    rows.push(await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'AUTH x y\n', 4, 64, SECONDS),
-      { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn' }));
+    const unix = await measure('Unix socket, 4 connections x 64 in flight', pid, () => unixLoad(sock, auth, 4, 64, SECONDS), { fsync });
+    const unixBare = await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'AUTH x y\n', 4, 64, SECONDS),
+      { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn' });
+    addNote(unix, `${ratio(unix, unixBare)}x bare Unix`);
+    rows.push(unix, unixBare);
   } finally {
     for (const p of procs.reverse()) await stop(p);
     fs.rmSync(dir, { recursive: true, force: true });

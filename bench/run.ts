@@ -16,7 +16,7 @@ import type { BenchRow } from './types.js';
 
 const COLUMNS: [keyof BenchRow, string][] = [
   ['name', 'benchmark'], ['fsync', 'fsync'], ['records', 'records'], ['seconds', 's'], ['recordsPerSec', 'records/s'],
-  ['p50Ms', 'p50 ms'], ['p99Ms', 'p99 ms'], ['rssMb', 'RSS MB'], ['note', 'note'],
+  ['p50Ms', 'p50 ms'], ['p99Ms', 'p99 ms'], ['cpuUs', 'CPU µs/rec'], ['rssMb', 'RSS MB'], ['note', 'note'],
 ];
 
 export function markdownTable(rows: readonly BenchRow[]): string {

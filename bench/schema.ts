@@ -12,7 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load-config.js';
-import { decodeEnvelope } from '../src/core/envelope.js';
+import { decodeEnvelope } from '../src/core/json/index.js';
 import { silentLogger } from '../src/core/logger.js';
 import { BUILTIN_PLUGINS } from '../src/pipeline/builtins.js';
 import type { IngestRecord, SchemaFormat } from '../src/plugin/record.js';
@@ -68,7 +68,7 @@ function stageCase(name: string, view: StoreView, withSchema: boolean, format: S
           }
           const env = decodeEnvelope(inputs[i]);
           if (!env.ok) throw new Error(env.message);
-          batch.push({ store: view.name, payload: env.payload, parsed: env.parsed, format: 'json', schemaFormat: format, origin: { input: 'bench' } });
+          batch.push({ store: view.name, payload: env.payload, wellFormed: true, format: 'json', schemaFormat: format, origin: { input: 'bench' } });
         }
         let out = validate.process(batch, view) as IngestRecord[];
         if (withSchema) out = schema.process(out, view) as IngestRecord[];

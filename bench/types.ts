@@ -7,6 +7,8 @@ export interface BenchRow {
   p50Ms?: number;
   p99Ms?: number;
   rssMb: number;
+  /** CPU time (all threads) of the process under test per record, in microseconds. */
+  cpuUs?: number;
   fsync?: string;
   note?: string;
 }

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { decodeEnvelope } from '../core/envelope.js';
+import { decodeEnvelope } from '../core/json/index.js';
 import { timeValue } from '../http/query-params.js';
 import type { ExportRecord, ImportRecord } from './store-data.js';
 
@@ -60,7 +60,7 @@ function ndjsonLine(raw: Buffer, line: number): ImportRecord | undefined {
   const env = decodeEnvelope(bytes);
   if (!env.ok) throw new ImportFileError(line, env.message);
   if (env.timestamp === undefined) throw new ImportFileError(line, 'a timestamp is required: import resumes by skipping timestamps already stored');
-  return { line, timestamp: env.timestamp, envelope: Buffer.from(bytes), data: Buffer.from(env.payload), parsed: env.parsed };
+  return { line, timestamp: env.timestamp, envelope: Buffer.from(bytes), data: Buffer.from(env.payload) };
 }
 
 /** RFC 4180 rows with the line each starts on; quoted cells may hold commas, quotes, newlines. */
@@ -152,14 +152,13 @@ export async function* readCsv(file: string, progress: ReadProgress, timestampCo
       header.forEach((name, i) => { if (i !== tsIndex && cells[i] !== '') parts.push(`${JSON.stringify(name)}:${cellJson(cells[i])}`); });
       dataText = `{${parts.join(',')}}`;
     }
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(dataText);
+      JSON.parse(dataText);
     } catch (err) {
       throw new ImportFileError(line, `invalid JSON in the data column: ${(err as Error).message}`);
     }
     const data = Buffer.from(dataText, 'utf8');
-    yield { line, timestamp, envelope: Buffer.from(`{"timestamp":${timestamp},"data":${dataText}}`, 'utf8'), data, parsed };
+    yield { line, timestamp, envelope: Buffer.from(`{"timestamp":${timestamp},"data":${dataText}}`, 'utf8'), data };
   }
 }
 

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TsstoreConfig } from '../config/config-types.js';
-import { parseJsonExact } from '../core/json-exact.js';
+import { parseJsonExact } from '../core/json/index.js';
 import { readLiveOwner } from '../stores/data-lock.js';
 import type { StoreCatalog } from '../stores/store-catalog.js';
 import { openLocalDataPath, type LocalDataPath } from './local-data-path.js';

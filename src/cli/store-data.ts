@@ -6,8 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TsstoreConfig } from '../config/config-types.js';
-import { endOfValue, skipWs, topLevelSpans } from '../core/envelope.js';
-import { parseJsonExact } from '../core/json-exact.js';
+import { endOfValue, parseJsonExact, skipWs, topLevelSpans } from '../core/json/index.js';
 import { silentLogger } from '../core/logger.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { TssError } from '../plugin/errors.js';
@@ -25,10 +24,8 @@ export interface ImportRecord {
   readonly timestamp: bigint;
   /** The `{"timestamp","data"}` envelope as JSON text. */
   readonly envelope: Buffer;
-  /** The raw JSON text of `data`. */
+  /** The raw JSON text of `data` (checked: valid JSON in valid UTF-8). */
   readonly data: Buffer;
-  /** JSON.parse of `data` (shape only; numbers may be rounded). */
-  readonly parsed: unknown;
 }
 
 /** One record read for export: `data` already rendered as JSON (stored bytes verbatim for json). */
@@ -76,7 +73,7 @@ class LocalStoreData implements StoreData {
     const runner = this.runners.get(this.catalog.pipelineOf(store) ?? '');
     if (!runner) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
     const results = await runner.emit(records.map((r) => ({
-      store, timestamp: r.timestamp, payload: r.data, format: 'json' as const, parsed: r.parsed, origin: { input: 'import' },
+      store, timestamp: r.timestamp, payload: r.data, format: 'json' as const, wellFormed: true, origin: { input: 'import' },
     })));
     return results.map((r) => (r.ok ? null : r.message));
   }
@@ -177,8 +174,9 @@ class RemoteStoreData implements StoreData {
     for (const r of records) {
       let reply: Reply;
       if (dataType === 'text' || dataType === 'binary') {
-        if (typeof r.parsed !== 'string') { out.push(`data does not match store's data type: ${dataType} stores take a JSON string`); continue; }
-        const raw = dataType === 'text' ? Buffer.from(r.parsed, 'utf8') : Buffer.from(r.parsed, 'base64');
+        const value: unknown = JSON.parse(r.data.toString('utf8'));
+        if (typeof value !== 'string') { out.push(`data does not match store's data type: ${dataType} stores take a JSON string`); continue; }
+        const raw = dataType === 'text' ? Buffer.from(value, 'utf8') : Buffer.from(value, 'base64');
         reply = await this.request('POST', `${base}?timestamp=${r.timestamp}`, raw, dataType === 'text' ? 'text/plain' : 'application/octet-stream');
       } else {
         reply = await this.request('POST', base, r.envelope, 'application/json');

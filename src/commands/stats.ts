@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { stringifyExact } from '../core/json-out.js';
+import { stringifyExact } from '../core/json/index.js';
 
 export default class Stats extends BaseCommand<typeof Stats> {
   static override description = "Show a store's figures: records, bytes, time span, fill.";

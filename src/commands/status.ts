@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { formatCount, formatDuration } from '../cli/progress.js';
 import { AdminError, RemoteAdmin } from '../cli/store-admin.js';
-import { stringifyExact } from '../core/json-out.js';
+import { stringifyExact } from '../core/json/index.js';
 import { readLiveOwner } from '../stores/data-lock.js';
 
 type Stats = Record<string, unknown>;

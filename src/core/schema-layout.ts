@@ -3,7 +3,7 @@
  * compact key bytes in index order, and expansion of stored compact records for reads.
  * Compiled once per schema version (StoreSchema objects are immutable and replaced on change).
  */
-import { memberKey, scanMembers } from './envelope.js';
+import { memberKey, scanMembers } from './json/index.js';
 import type { SchemaField, StoreSchema } from '../plugin/stage.js';
 
 export interface SchemaLayout {

@@ -1,6 +1,6 @@
 /** Parsing of read-query parameters (SPEC §5), each failure a 400 naming the parameter. */
 import { parseDurationNs } from '../plugin/kit/duration.js';
-import { parseTimestampToken } from '../core/envelope.js';
+import { parseTimestampToken } from '../core/json/index.js';
 import { nowNs } from '../plugin/clock.js';
 import { TssError } from '../plugin/errors.js';
 

@@ -2,8 +2,7 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { parseTimestampToken } from '../core/envelope.js';
-import { storedJson } from '../core/json-out.js';
+import { parseTimestampToken, storedJson } from '../core/json/index.js';
 import { TssError } from '../plugin/errors.js';
 import type { StoredRecord, SchemaFormat } from '../plugin/record.js';
 import type { ScanQuery, SinkReader } from '../plugin/sink.js';

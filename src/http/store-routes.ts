@@ -1,7 +1,7 @@
 /** Store management routes: create/list (admin), delete/reset/stats (store key), keys (admin). */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { stringifyExact } from '../core/json-out.js';
+import { stringifyExact } from '../core/json/index.js';
 import type { Sink } from '../plugin/sink.js';
 import type { StoreView } from '../plugin/stage.js';
 import type { StoreCatalog } from '../stores/store-catalog.js';

@@ -17,12 +17,13 @@ export * from './kit/index.js';
 export { default as Joi } from 'joi';
 /**
  * Exact JSON helpers (timestamps beyond 2^53 stay exact; stored JSON bytes are never
- * re-serialised): the record envelope, a member scanner over a JSON object's bytes, the flat
- * scalar-object check, exact parse/stringify, and the acknowledgement body.
+ * re-serialised), all on one strict byte scanner: envelopes and batch bodies decoded in one pass,
+ * a strict validity check, a member cursor over a JSON object's bytes, exact parse/stringify, and
+ * the acknowledgement body.
  */
-export { decodeEnvelope, parseTimestampToken, objectStart, nextMember, memberKey, type Envelope, type MemberSpan } from '../core/envelope.js';
-export { isFlatScalarObject } from '../core/flat-json.js';
-export { parseJsonExact } from '../core/json-exact.js';
-export { stringifyExact, acceptedJson } from '../core/json-out.js';
+export {
+  decodeEnvelope, decodeNdjson, decodeJsonArray, parseTimestampToken, isJson, invalidJsonMessage,
+  objectStart, nextMember, memberKey, parseJsonExact, stringifyExact, acceptedJson, type Envelope, type MemberSpan,
+} from '../core/json/index.js';
 /** A schema compiled for lookups by field name and compact index (schema stages). */
 export { layoutOf, type SchemaLayout } from '../core/schema-layout.js';

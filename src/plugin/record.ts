@@ -47,6 +47,12 @@ export interface IngestRecord {
    * `undefined` means "not parsed yet" (stages parse when they need to).
    */
   parsed?: unknown;
+  /**
+   * True when a `json` payload is already known to be one valid JSON value in valid UTF-8 — a
+   * payload from `decodeEnvelope` is (its strict pass checked the data while finding it), so the
+   * validate stage does not scan it again. A stage that replaces `payload` must set this anew.
+   */
+  wellFormed?: boolean;
   /** Schema stores only: field names (`full`, default) or indices (`compact`). */
   schemaFormat?: SchemaFormat;
   readonly origin: RecordOrigin;

@@ -8,7 +8,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { WebSocketServer } from 'ws';
-import { parseJsonExact } from '../../src/core/json-exact.js';
+import { parseJsonExact } from '../../src/core/json/index.js';
 import { api } from './server.js';
 
 export type SendResult = { readonly ok: true; readonly timestamp: bigint } | { readonly ok: false; readonly message: string };

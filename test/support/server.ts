@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { PipelineConfig } from '../../src/config/config-types.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { parseJsonExact } from '../../src/core/json-exact.js';
+import { parseJsonExact } from '../../src/core/json/index.js';
 import { TsstoreServer } from '../../src/server.js';
 
 export const ROOT = path.resolve(__dirname, '../../..');

@@ -4,8 +4,7 @@
  * `?timestamp=`). Answers 201 `{timestamp, block_num, size}` once the record is durable.
  */
 import type { Context } from 'koa';
-import { acceptedJson, type DataType, decodeEnvelope, type Emit, EmitBatcher, formatParam, type IngestRecord, type InputContext, type InputPlugin, mediaType, parseTimestampToken, readBody, type RecordResult, type Rejection, type Resource, type StoreView, TssError } from 'tsstore/plugin';
-import { decodeElement, splitJsonArray, splitNdjson } from './batch-body.js';
+import { acceptedJson, type DataType, decodeEnvelope, decodeJsonArray, decodeNdjson, type Emit, EmitBatcher, formatParam, type IngestRecord, type InputContext, type InputPlugin, mediaType, parseTimestampToken, readBody, type RecordResult, type Rejection, type Resource, type StoreView, TssError } from 'tsstore/plugin';
 
 export interface RestInputOptions {
   /** Largest single-record body in bytes (413 above). */
@@ -78,16 +77,16 @@ export class RestInput implements InputPlugin {
       throw new TssError('TSS_ERR_UNSUPPORTED_MEDIA', `unsupported content type: a batch is application/x-ndjson (one envelope per line) or application/json (an array of envelopes), got ${media || 'none'}`);
     }
     const body = await readBody(ctx, this.options.batch_body_limit);
-    const elements = ndjson ? splitNdjson(body) : splitJsonArray(body);
+    const envelopes = ndjson ? decodeNdjson(body) : decodeJsonArray(body);
     const schemaFormat = formatParam(ctx.query);
     const origin = { input: this.ctx.id, remote: ctx.ip };
-    const results = new Array<RecordResult>(elements.length);
+    const results = new Array<RecordResult>(envelopes.length);
     const records: IngestRecord[] = [];
     const slots: number[] = [];
-    for (let i = 0; i < elements.length; i++) {
-      const env = decodeElement(elements[i]);
+    for (let i = 0; i < envelopes.length; i++) {
+      const env = envelopes[i];
       if (!env.ok) { results[i] = env; continue; }
-      records.push({ store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat, origin });
+      records.push({ store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat, origin });
       slots.push(i);
     }
     const written = await this.emit(records);
@@ -102,7 +101,7 @@ export class RestInput implements InputPlugin {
     if (store.dataType === 'json' || store.dataType === 'schema') {
       const env = decodeEnvelope(body);
       if (!env.ok) failWith(env);
-      return { store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: formatParam(ctx.query), origin };
+      return { store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: formatParam(ctx.query), origin };
     }
     if (body.length === 0) throw new TssError('TSS_ERR_DATA_REQUIRED', 'data is required: the body is empty');
     const q = ctx.query.timestamp;

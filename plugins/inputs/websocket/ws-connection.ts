@@ -102,7 +102,7 @@ export class WsWriteConnection {
     const env = decodeEnvelope(data);
     if (!env.ok) { this.fail(env.code, env.message); return; }
     if (this.batch.length === 0) queueMicrotask(this.flushBatch);
-    this.batch.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: this.schemaFormat, origin: this.origin });
+    this.batch.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: this.schemaFormat, origin: this.origin });
   }
 
   private fail(code: ErrorCode, message: string): void {

@@ -331,7 +331,7 @@ export class PullConnection {
         if (seen !== undefined && env.timestamp <= seen) { this.counters.duplicates++; continue; }
         seen = env.timestamp;
       }
-      records.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', parsed: env.parsed, schemaFormat: this.config.format, origin });
+      records.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: this.config.format, origin });
     }
     if (records.length === 0) return;
     let results: RecordResult[];

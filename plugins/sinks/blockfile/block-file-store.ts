@@ -8,6 +8,7 @@
  * Flushes, removes and resets run one at a time (`exclusive`); reads run concurrently and only
  * see what `commit` published, re-checking after each read that the block was not reclaimed.
  */
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, SerialQueue, toTssError, TssError } from 'tsstore/plugin';
@@ -40,9 +41,18 @@ export function storageError(err: unknown): TssError {
   return toTssError(err);
 }
 
+/**
+ * Ranges up to this size are written with a synchronous pwrite on the event loop: copying some KiB
+ * into the page cache costs less than a round trip through libuv's thread pool (queue lock, thread
+ * wake-up, completion wake-up of the loop), and it takes one thread hop off every group commit —
+ * a REST single insert waits for each hop. Larger ranges keep the asynchronous write, so the loop
+ * is never blocked for long. The fsync stays asynchronous: it waits on the device.
+ */
+const SYNC_WRITE_MAX = 256 * 1024;
+
 async function writeFully(fh: FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<void> {
   while (length > 0) {
-    const { bytesWritten } = await fh.write(buf, offset, length, position);
+    const bytesWritten = length <= SYNC_WRITE_MAX ? fsSync.writeSync(fh.fd, buf, offset, length, position) : (await fh.write(buf, offset, length, position)).bytesWritten;
     offset += bytesWritten;
     position += bytesWritten;
     length -= bytesWritten;

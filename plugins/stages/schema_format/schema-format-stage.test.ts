@@ -17,7 +17,7 @@ const stage = new SchemaFormatStage();
 function run(envelope: string, format: SchemaFormat, v: StoreView = view): IngestRecord | Rejection {
   const env = decodeEnvelope(Buffer.from(envelope));
   assert.ok(env.ok, 'envelope decodes');
-  const rec: IngestRecord = { store: v.name, payload: env.payload, parsed: env.parsed, format: 'json', schemaFormat: format, origin: { input: 'test' } };
+  const rec: IngestRecord = { store: v.name, payload: env.payload, wellFormed: true, format: 'json', schemaFormat: format, origin: { input: 'test' } };
   const [after] = validate.process([rec], v);
   if (!('store' in after)) return after;
   return stage.process([after], v)[0] as IngestRecord | Rejection;
@@ -88,7 +88,7 @@ describe('schema_format stage', () => {
     assert.equal(rec.payload.toString(), '{"x": 1.50}');
   });
 
-  it('takes unparsed lines (Unix socket) through validate: flat objects by the grammar scan, everything else by JSON.parse', () => {
+  it('takes unparsed lines (Unix socket) through validate: the strict scan judges, JSON.parse words the error', () => {
     const line = (text: string): IngestRecord | Rejection => {
       const rec: IngestRecord = { store: 's', payload: Buffer.from(text), format: 'json', schemaFormat: 'full', origin: { input: 'test' } };
       const [after] = validate.process([rec], view);

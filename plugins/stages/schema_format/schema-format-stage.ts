@@ -5,8 +5,8 @@
  *                                                    ├─▶ checked per field type ─▶ {"1":72.5,"3":"room-1"}
  *   compact {"1":72.5,"3":"room-1"}               ─┘      (keys in index order, value bytes verbatim)
  *
- * Runs after `validate`, which guarantees the payload is valid JSON (for schema stores with a
- * grammar scan cheaper than JSON.parse, so `parsed` may be unset). Values are checked and copied
+ * Runs after `validate`, which guarantees the payload is valid JSON (by a strict byte scan that
+ * builds nothing, so `parsed` is usually unset). Values are checked and copied
  * from the raw token bytes, never from a parsed value, whose numbers may be rounded. Other stores
  * pass through untouched.
  */
@@ -145,6 +145,7 @@ export class SchemaFormatStage implements Stage {
     out[at] = RBRACE;
     r.payload = out;
     r.parsed = undefined;
+    r.wellFormed = true;
     r.format = 'json';
     return r;
   }

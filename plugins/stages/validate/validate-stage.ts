@@ -4,17 +4,15 @@
  * stored as UTF-8; binary — base64 in JSON (or a raw body), stored as bytes.
  */
 import { isUtf8 } from 'node:buffer';
-import { type IngestRecord, isFlatScalarObject, reject, type Rejection, type Stage, type StoreView } from 'tsstore/plugin';
+import { type IngestRecord, invalidJsonMessage, isJson, reject, type Rejection, type Stage, type StoreView } from 'tsstore/plugin';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** The value of a json payload, checked strictly first (JSON.parse alone would take invalid UTF-8). */
 function parsedValue(r: IngestRecord): { value: unknown } | Rejection {
   if (r.parsed !== undefined) return { value: r.parsed };
-  try {
-    return { value: JSON.parse(r.payload.toString('utf8')) };
-  } catch (err) {
-    return reject('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
-  }
+  if (!r.wellFormed && !isJson(r.payload)) return reject('TSS_ERR_INVALID_JSON', invalidJsonMessage(r.payload));
+  return { value: JSON.parse(r.payload.toString('utf8')) };
 }
 
 function describe(v: unknown): string {
@@ -29,7 +27,7 @@ export class ValidateStage implements Stage {
       case 'json':
         return records.map((r) => this.json(r));
       case 'schema':
-        return records.map((r) => this.schema(r));
+        return records.map((r) => this.json(r));
       case 'text':
         return records.map((r) => this.text(r));
       case 'binary':
@@ -37,23 +35,17 @@ export class ValidateStage implements Stage {
     }
   }
 
+  /**
+   * json and schema stores: the payload must be one valid JSON value in valid UTF-8. The strict
+   * byte scan builds nothing (schema_format reads the raw bytes, never a parsed value); a payload
+   * that `decodeEnvelope` found was checked in that same pass and is not scanned again.
+   */
   private json(r: IngestRecord): IngestRecord | Rejection {
-    if (r.parsed !== undefined) return r;
-    const v = parsedValue(r);
-    if ('ok' in v) return v;
-    r.parsed = v.value;
+    if (r.wellFormed || r.parsed !== undefined) return r;
+    if (!isJson(r.payload)) return reject('TSS_ERR_INVALID_JSON', invalidJsonMessage(r.payload));
+    r.wellFormed = true;
     r.format = 'json';
     return r;
-  }
-
-  /**
-   * Schema stores take flat objects only: a grammar check of that shape is much cheaper than
-   * JSON.parse and is all schema_format needs (it reads the raw bytes, never `parsed`). Anything
-   * else goes through JSON.parse for the exact verdict and message.
-   */
-  private schema(r: IngestRecord): IngestRecord | Rejection {
-    if (r.parsed !== undefined || (r.format === 'json' && isFlatScalarObject(r.payload))) return r;
-    return this.json(r);
   }
 
   private text(r: IngestRecord): IngestRecord | Rejection {
@@ -68,6 +60,7 @@ export class ValidateStage implements Stage {
     r.payload = Buffer.from(v.value, 'utf8');
     r.format = 'raw';
     r.parsed = undefined;
+    r.wellFormed = false;
     return r;
   }
 
@@ -81,6 +74,7 @@ export class ValidateStage implements Stage {
     r.payload = Buffer.from(v.value, 'base64');
     r.format = 'raw';
     r.parsed = undefined;
+    r.wellFormed = false;
     return r;
   }
 }
