@@ -5,10 +5,12 @@
  * The timestamp keeps every digit (BigInt, never a rounded number); `data` is a zero-copy
  * subarray of the received bytes, stored byte for byte.
  */
+import { MAX_TIMESTAMP } from '../../plugin/clock.js';
 import { reject, type Rejection } from '../../plugin/errors.js';
 import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, invalidJsonMessage, isJson, memberKey, scanString, scanValue, skipWs } from './scan.js';
 
-export const INT64_MAX = 9223372036854775807n;
+/** The one timestamp maximum (2^63-1 ns) every sink applies too. */
+export const INT64_MAX = MAX_TIMESTAMP;
 
 export interface Envelope {
   readonly ok: true;
