@@ -4,11 +4,13 @@
  * this file opens, starts and stops them in order.
  *
  * start: load plugins → build every pipeline (plan + construct, no I/O; all config problems at
- *        once, resource conflicts included) → lock the data path → open the sinks → attach stores
- *        → start inputs → listen → advertise the URL in the lock.
- *        `/ready` answers 200 from here on.
+ *        once, resource conflicts included) → lock the data path → open the sinks → load the
+ *        store catalog (side files only: a store's data opens at its first use, at most
+ *        `store.max_open` at once) → start inputs → listen → advertise the URL in the lock.
+ *        `/ready` answers 200 from here on (listing damaged stores, which never stop the server).
  * stop:  `/ready` turns 503 → stop listening → stop inputs (they answer what they received) →
- *        drain the pipelines → close the sinks → release the lock.
+ *        drain the pipelines → close every open store (writing its summary) → close the sinks →
+ *        release the lock.
  *
  * Several pipelines: each has its runner and sink; a store belongs to one pipeline (store.json
  * `pipeline`, default `main` or the first); inputs emit into their own pipeline's runner. With one
@@ -109,6 +111,11 @@ export class TsstoreServer {
     return reasons;
   }
 
+  /** Stores that cannot serve (damaged files): `/ready` stays 200 and lists them. */
+  degraded(): string[] {
+    return this.catalog.unavailable().map((p) => `store ${p.store} is unavailable: ${p.error}`);
+  }
+
   /** The first (with the default config: the only) pipeline's runner. */
   get runner(): PipelineRunner { return this.runners[0]; }
   get url(): string { return this.http.url; }
@@ -128,7 +135,8 @@ export class TsstoreServer {
     checkTls(config);
     const dataDir = config.store.base_path;
 
-    const lock = parts.resolve<DataLock>(TOKENS.Lock);
+    // The lock is taken when first resolved (an async factory; a test may register a plain value).
+    const lock = await parts.resolve<DataLock | Promise<DataLock>>(TOKENS.Lock);
     const opened: Sink[] = [];
     let server: TsstoreServer | undefined;
     try {
@@ -144,10 +152,10 @@ export class TsstoreServer {
       server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock, metrics);
       server.sinksOpen = true;
       const self = server;
-      metrics.watchStores({ list: () => catalog.list(), stats: (store) => catalog.sinkOf(store).stats(store) });
+      metrics.watchStores({ list: () => catalog.list(), stats: (store) => catalog.knownStats(store), open: () => catalog.openStores(), unavailable: () => catalog.unavailable().length });
       metrics.scrapeGauge('tsstore_http_open_connections', 'Open client connections on the HTTP(S) port (keep-alive and WebSocket).', () => http.connections);
       metrics.scrapeGauge('tsstore_ready', '1 when /ready answers 200, else 0.', () => (self.notReady().length === 0 ? 1 : 0));
-      registerOpsRoutes(http.router, { metrics, notReady: () => self.notReady() });
+      registerOpsRoutes(http.router, { metrics, notReady: () => self.notReady(), degraded: () => self.degraded() });
       const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey, publicStoreList: config.server.public_store_list };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
@@ -165,7 +173,7 @@ export class TsstoreServer {
       await http.listen();
       server.inputsStarted = true;
       lock.advertise(http.url);
-      logger.info({ url: http.url, dataDir, stores: catalog.list().length, pipelines: pipelines.map((p) => p.name), tls: Boolean(config.server.tls) }, 'tsstore is serving.');
+      logger.info({ url: http.url, dataDir, stores: catalog.list().length, unavailable: catalog.unavailable().length, pipelines: pipelines.map((p) => p.name), tls: Boolean(config.server.tls) }, 'tsstore is serving.');
       return server;
     } catch (err) {
       if (server) await server.stop().catch(() => undefined);
@@ -193,6 +201,7 @@ export class TsstoreServer {
     )));
     await httpClosed;
     await Promise.all(this.runners.map((r) => r.drain()));
+    await this.catalog.closeAll().catch((err: Error) => this.logger.error({ err: err.message }, 'Closing the stores failed.'));
     this.sinksOpen = false;
     for (const r of this.runners) {
       await r.sink.close().then(

@@ -22,10 +22,12 @@ export async function openLocalDataPath(config: TsstoreConfig, command: string):
   const dataDir = config.store.base_path;
   const registry = await loadPlugins(config.plugins, config.source.dir, config.source.file);
   const pipelines = buildPipelines(config, { registry, logger: silentLogger() });
-  const lock = DataLock.acquire(dataDir, command);
+  const lock = await DataLock.acquire(dataDir, command);
   const opened: Sink[] = [];
+  let catalog: StoreCatalog | undefined;
   const close = async (): Promise<void> => {
     try {
+      await catalog?.closeAll(); // summaries first: `tsstore stores` / `stats` then need no data
       for (const sink of opened) await sink.close().catch(() => undefined);
     } finally {
       lock.release();
@@ -37,7 +39,7 @@ export async function openLocalDataPath(config: TsstoreConfig, command: string):
       opened.push(p.sink);
     }
     const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
-    const catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, silentLogger(), storeDefaults(config));
+    catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, silentLogger(), storeDefaults(config), { maxOpen: config.store.max_open });
     await catalog.load();
     return { dataDir, catalog, pipelines, close };
   } catch (err) {

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { TsstoreConfig } from '../config/config-types.js';
 import { parseJsonExact } from '../core/json/index.js';
 import { readLiveOwner } from '../stores/data-lock.js';
-import type { StoreCatalog } from '../stores/store-catalog.js';
+import type { StoreCatalog, StoreProblem } from '../stores/store-catalog.js';
 import { openLocalDataPath, type LocalDataPath } from './local-data-path.js';
 import { storeStats } from '../stores/store-stats.js';
 import { schemaJson, SchemaService, type SchemaBody } from '../stores/schema-service.js';
@@ -18,6 +18,8 @@ export interface StoreAdmin {
   readonly via: string;
   create(name: string, options: Record<string, unknown>): Promise<{ name: string; api_key: string; key_id: string }>;
   list(): Promise<string[]>;
+  /** Stores that cannot serve (damaged files), with the reason. */
+  unavailable(): Promise<StoreProblem[]>;
   stats(name: string): Promise<Record<string, unknown>>;
   remove(name: string): Promise<void>;
   reset(name: string): Promise<void>;
@@ -67,6 +69,7 @@ export class RemoteAdmin implements StoreAdmin {
   private call(method: string, path: string, body?: unknown): Promise<unknown> { return request(this.url, this.adminKey, method, path, body); }
   async create(name: string, options: Record<string, unknown>) { return await this.call('POST', '/api/stores', { name, ...options }) as { name: string; api_key: string; key_id: string }; }
   async list() { return ((await this.call('GET', '/api/stores')) as { stores: string[] }).stores; }
+  async unavailable() { return ((await this.call('GET', '/api/stores')) as { unavailable?: StoreProblem[] }).unavailable ?? []; }
   async stats(name: string) { return await this.call('GET', `/api/stores/${encodeURIComponent(name)}/stats`) as Record<string, unknown>; }
   async remove(name: string) { await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}`); }
   async reset(name: string) { await this.call('POST', `/api/stores/${encodeURIComponent(name)}/reset`); }
@@ -89,6 +92,7 @@ class LocalAdmin implements StoreAdmin {
   get via(): string { return `data path ${this.local.dataDir}`; }
   async create(name: string, options: Record<string, unknown>) { return this.catalog.create(name, options); }
   async list() { return this.catalog.list(); }
+  async unavailable() { return this.catalog.unavailable(); }
   async stats(name: string) { return storeStats(this.catalog, this.catalog.sinkOf(name), name); }
   async remove(name: string) { await this.catalog.drop(name); }
   async reset(name: string) { await this.catalog.reset(name); }
@@ -102,7 +106,7 @@ class LocalAdmin implements StoreAdmin {
 
 export async function openStoreAdmin(config: TsstoreConfig, command: string): Promise<StoreAdmin> {
   const dataDir = config.store.base_path;
-  const owner = readLiveOwner(dataDir);
+  const owner = await readLiveOwner(dataDir);
   if (owner?.role === 'server' && owner.url) {
     if (!config.server.admin_key) throw new AdminError(`a tsstore server (pid ${owner.pid}) owns ${dataDir}; set TSSTORE_ADMIN_KEY (or server.admin_key in the config) so this command can ask it`);
     return new RemoteAdmin(owner.url, config.server.admin_key);

@@ -235,16 +235,14 @@ export interface OpenOptions {
 
 export async function openStoreData(config: TsstoreConfig, command: string, opts: OpenOptions = {}): Promise<StoreData> {
   const dataDir = config.store.base_path;
-  const url = opts.url ?? (() => {
-    const owner = readLiveOwner(dataDir);
-    return owner?.role === 'server' ? owner.url : undefined;
-  })();
+  const owner = opts.url === undefined ? await readLiveOwner(dataDir) : undefined;
+  const url = opts.url ?? (owner?.role === 'server' ? owner.url : undefined);
   if (url) {
     const auth: Record<string, string> | undefined = opts.apiKey ? { 'X-API-Key': opts.apiKey } : config.server.admin_key ? { 'X-Admin-Key': config.server.admin_key } : undefined;
     if (!auth) throw new AdminError(`${opts.url ? `the server ${url}` : `a tsstore server owns ${dataDir}; it`} needs a key: set TSSTORE_ADMIN_KEY, or pass --api-key (or TSSTORE_API_KEY) with the store's key`);
     return new RemoteStoreData(url, auth);
   }
   const local = await openLocalDataPath(config, command);
-  const runners = new Map(local.pipelines.map((p) => [p.name, new PipelineRunner(p.name, p.stages, p.sink, local.catalog, silentLogger())]));
+  const runners = new Map(local.pipelines.map((p) => [p.name, new PipelineRunner(p.name, p.stages, local.catalog.pipelineSink(p.name), local.catalog, silentLogger())]));
   return new LocalStoreData(local, runners);
 }

@@ -24,7 +24,7 @@ function isoOf(ts: bigint | undefined): string {
 export default class Status extends BaseCommand<typeof Status> {
   static override description = `Show every store of a running server: records, fill, time span and write rate.
 
-Reads the server's API only (never its files). The write rate is the number of records appended during --interval (two stats samples; appended = live + deleted + overwritten by the ring), divided by the time between the samples.`;
+Reads the server's API only (never its files). Stores that cannot serve (damaged files) are listed after the table with the reason. Closed stores show the figures they had when they closed (they do not change while closed). The write rate is the number of records appended during --interval (two stats samples; appended = live + deleted + overwritten by the ring), divided by the time between the samples.`;
 
   static override examples = [
     '<%= config.bin %> status',
@@ -40,7 +40,7 @@ Reads the server's API only (never its files). The write rate is the number of r
   async run(): Promise<void> {
     const config = await this.loadConfig();
     const dataDir = config.store.base_path;
-    const url = this.flags.url ?? readLiveOwner(dataDir)?.url;
+    const url = this.flags.url ?? (await readLiveOwner(dataDir))?.url;
     if (!url) throw new AdminError(`no tsstore server is running on data path ${dataDir}; start one, or pass --url`);
     if (!config.server.admin_key) throw new AdminError('status needs the admin key: set TSSTORE_ADMIN_KEY (or server.admin_key in the config)');
     const m = /^(\d+)(ms|s|m)$/.exec(this.flags.interval);
@@ -49,6 +49,8 @@ Reads the server's API only (never its files). The write rate is the number of r
 
     const admin = new RemoteAdmin(url, config.server.admin_key);
     const stores = await admin.list();
+    const unavailable = await admin.unavailable();
+    const broken = new Set(unavailable.map((p) => p.store));
     const sample = async (): Promise<{ at: number; stats: Map<string, Stats> }> => {
       const at = performance.now();
       const stats = new Map<string, Stats>();
@@ -62,7 +64,7 @@ Reads the server's API only (never its files). The write rate is the number of r
     const second = await sample();
     const secs = (second.at - first.at) / 1000;
 
-    const rows = stores.filter((s) => second.stats.has(s)).map((name) => {
+    const rows = stores.filter((s) => second.stats.has(s) && !broken.has(s)).map((name) => {
       const s = second.stats.get(name)!;
       const before = first.stats.get(name);
       const delta = before ? Math.max(0, appended(s) - appended(before)) : 0;
@@ -76,10 +78,10 @@ Reads the server's API only (never its files). The write rate is the number of r
       };
     });
     if (this.flags.json) {
-      this.log(stringifyExact({ url, sampled_seconds: secs, stores: rows }));
+      this.log(stringifyExact({ url, sampled_seconds: secs, stores: rows, unavailable }));
       return;
     }
-    if (rows.length === 0) { this.log(`No stores on ${url}.`); return; }
+    if (rows.length === 0 && unavailable.length === 0) { this.log(`No stores on ${url}.`); return; }
     const table = [['STORE', 'TYPE', 'RECORDS', 'FILL', 'OLDEST', 'NEWEST', 'SPAN', 'WRITES/S']];
     for (const r of rows) {
       table.push([
@@ -90,6 +92,7 @@ Reads the server's API only (never its files). The write rate is the number of r
     }
     const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
     for (const row of table) this.log(row.map((c, i) => (i >= 2 && i !== 4 && i !== 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd());
+    for (const p of unavailable) this.log(`UNAVAILABLE  ${p.store}: ${p.error}`);
     this.log(`${url} — write rate over ${secs.toFixed(1)} s`);
   }
 }

@@ -25,6 +25,7 @@ export const configSchema = Joi.object({
     data_block_size: Joi.number().integer().min(64),
     index_block_size: Joi.number().integer().min(64),
     data_type: Joi.string().valid('json', 'text', 'binary', 'schema'),
+    max_open: Joi.number().integer().min(1).max(1_000_000),
   }),
   log: Joi.object({ level: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') }),
   plugins: Joi.array().items(Joi.string()),

@@ -36,6 +36,8 @@ export interface TsstoreConfig {
     readonly data_block_size: number;
     readonly index_block_size: number;
     readonly data_type: DataType;
+    /** Stores whose data may be open at once; the least recently used idle ones close. */
+    readonly max_open: number;
   };
   readonly log: { readonly level: string };
   /** Outside plugin packages: npm names or paths (relative to the config file). */

@@ -141,6 +141,7 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
       data_block_size: store.data_block_size ?? DEFAULTS.store.data_block_size,
       index_block_size: store.index_block_size ?? DEFAULTS.store.index_block_size,
       data_type: store.data_type ?? DEFAULTS.store.data_type,
+      max_open: store.max_open ?? DEFAULTS.store.max_open,
     },
     log: { level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level) },
     plugins: Array.isArray(raw.plugins) ? raw.plugins.filter((p: unknown): p is string => typeof p === 'string') : [],

@@ -31,14 +31,14 @@ export function requireAdmin(adminKey: string): Middleware {
  * Authenticates `:store` with a store key and sets `ctx.state.store`. A valid admin key is
  * accepted too, so operators (and the CLI) can manage any store.
  */
-export function storeAuth(stores: StoreAccess, adminKey: string): Middleware {
+export function storeAuth(stores: StoreAccess & { missing?(store: string): Error }, adminKey: string): Middleware {
   return async (ctx, next) => {
     const name = (ctx as Context & { params: Record<string, string> }).params.store;
     const admin = adminKeyOf(ctx);
     if (admin && !apiKeyOf(ctx)) {
       if (!adminKeyMatches(adminKey, admin)) throw new TssError('TSS_ERR_ADMIN_KEY_INVALID');
       const view = stores.view(name);
-      if (!view) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
+      if (!view) throw stores.missing?.(name) ?? new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
       ctx.state.store = view;
     } else {
       ctx.state.store = stores.authenticate(name, apiKeyOf(ctx));

@@ -35,9 +35,17 @@ export function registerStoreRoutes(router: Router, deps: RouteDeps): void {
     sendJson(ctx, 201, created);
   });
 
+  /**
+   * `unavailable` lists stores that cannot serve (damaged files), with the reason: only behind the
+   * admin key (a public list, `server.public_store_list`, names the stores only).
+   */
   const listStores = (ctx: Context): void => { sendJson(ctx, 200, { stores: catalog.list() }); };
+  const listWithProblems = (ctx: Context): void => {
+    const unavailable = catalog.unavailable();
+    sendJson(ctx, 200, unavailable.length ? { stores: catalog.list(), unavailable } : { stores: catalog.list() });
+  };
   if (deps.publicStoreList) router.get('/api/stores', listStores);
-  else router.get('/api/stores', admin, listStores);
+  else router.get('/api/stores', admin, listWithProblems);
 
   router.delete('/api/stores/:store', auth, async (ctx) => {
     await catalog.drop(store(ctx));

@@ -28,10 +28,17 @@ export interface PipelineMetrics {
 /** Where per-store figures come from at scrape time. */
 export interface StoreStatsSource {
   list(): string[];
-  stats(store: string): Promise<SinkStoreStats>;
+  /** Undefined: not known without opening the store (it is counted as unknown, not opened). */
+  stats(store: string): Promise<SinkStoreStats | undefined>;
+  /** Stores whose data is open now, and the limit (`store.max_open`). */
+  open?(): { open: number; max: number };
+  /** Stores that cannot serve (damaged files). */
+  unavailable?(): number;
 }
 
 const NS_PER_S = 1e9;
+/** Stores whose stats a scrape reads at once. */
+const STATS_CONCURRENCY = 32;
 
 /** Sink stats extras that have metrics of their own above. */
 const HANDLED_EXTRAS = new Set(['deletedRecords', 'fsync', 'overwrittenRecords', 'fsyncs', 'commits']);
@@ -143,18 +150,34 @@ export class ServerMetrics {
     c.inc();
   }
 
-  /** Per-store figures from the sink, refreshed at every scrape. */
+  /**
+   * Per-store figures from the sink, refreshed at every scrape. Closed stores report the figures
+   * of their summary; a closed store without one is counted in `tsstore_stores{state="unknown"}`
+   * (a scrape never opens a store).
+   */
   watchStores(source: StoreStatsSource): void {
+    const stores = new Gauge({ name: 'tsstore_stores', help: 'Stores by state: open (data open), closed (figures from the summary), unknown (closed, no summary yet), unavailable (damaged).', labelNames: ['state'], registers: [this.registry] });
+    const maxOpen = new Gauge({ name: 'tsstore_stores_max_open', help: 'Stores whose data may be open at once (store.max_open).', registers: [this.registry] });
     this.hooks.push(async () => {
       for (const g of Object.values(this.storeGauges)) g.reset();
       for (const c of Object.values(this.storeCounters)) c.reset();
-      for (const store of source.list()) {
-        let s: SinkStoreStats;
-        try {
-          s = await source.stats(store);
-        } catch {
-          continue; // a closed sink or a store dropped meanwhile: /ready reports the former
+      let known = 0;
+      let unknown = 0;
+      const names = source.list();
+      const all = new Array<SinkStoreStats | undefined | null>(names.length);
+      let next = 0;
+      // Closed stores' summaries are read from disk at the first scrape: a few at a time.
+      await Promise.all(Array.from({ length: Math.min(STATS_CONCURRENCY, names.length) }, async () => {
+        for (let i = next++; i < names.length; i = next++) {
+          // null: a closed sink or a store dropped meanwhile (/ready reports the former)
+          all[i] = await source.stats(names[i]).catch(() => null);
         }
+      }));
+      for (const [i, store] of names.entries()) {
+        const s = all[i];
+        if (s === null) continue;
+        if (!s) { unknown++; continue; }
+        known++;
         const g = this.storeGauges;
         g.records.set({ store }, s.records);
         g.bytes.set({ store }, s.bytes);
@@ -175,6 +198,14 @@ export class ServerMetrics {
           else if (typeof v === 'string' && v.length <= 64) g.info.set({ store, figure, value: v }, 1);
         }
       }
+      const open = source.open?.();
+      if (open) {
+        stores.set({ state: 'open' }, open.open);
+        stores.set({ state: 'closed' }, Math.max(0, known - open.open));
+        maxOpen.set(open.max);
+      }
+      stores.set({ state: 'unknown' }, unknown);
+      stores.set({ state: 'unavailable' }, source.unavailable?.() ?? 0);
     });
   }
 

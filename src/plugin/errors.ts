@@ -41,6 +41,7 @@ export const ERRORS = {
   TSS_ERR_STORE_LOCKED: { status: 423, message: 'store directory is locked by another process' },
   TSS_ERR_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   TSS_ERR_SINK_CLOSED: { status: 503, message: 'sink is not open' },
+  TSS_ERR_STORE_UNAVAILABLE: { status: 503, message: 'store is unavailable (its files are damaged or unreadable)' },
   TSS_ERR_UPSTREAM: { status: 502, message: 'upstream error' },
   TSS_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -7,16 +7,28 @@
  * pipelines drained (no write is in flight then).
  *
  * A sink owns the data of each store. tsstore's store catalog owns the store directory's side
- * files (store.json, keys.json, schema.json) and tells the sink about stores:
- * - Store operations (`createStore`, `openStore`, `dropStore`, `resetStore`) come one at a time
- *   per sink, never two at once.
- * - `openStore` runs for a store before any write, read or stats call for it: for every existing
- *   store of the sink's pipeline at start-up, before inputs start.
- * - Writes and reads of one store may run concurrently with each other, and with `dropStore` /
- *   `resetStore` of that store. A write racing a reset either lands before it (and is then
- *   emptied) or after it, never half; once `resetStore` resolves nothing written before it is
- *   visible, `stats().newest` is undefined and old timestamps are free again. Once `dropStore`
- *   resolves, calls for the store reject with TSS_ERR_STORE_NOT_FOUND.
+ * files (store.json, keys.json, schema.json, summary.json) and tells the sink about stores with
+ * `createStore` / `openStore` / `closeStore` / `dropStore` / `resetStore`.
+ *
+ * Store lifecycle: a store is attached by `createStore` (new) or `openStore` (existing), and
+ * detached by `closeStore` (data kept) or `dropStore` (data deleted). The catalog attaches stores
+ * lazily, on their first use (or at start-up for a sink with `backgroundWork`), and closes the
+ * least recently used idle ones when more than `store.max_open` are open, so one store may be
+ * opened and closed many times while the sink stays open. The catalog guarantees, per store:
+ *  - `write`, `stats`, the reader's calls, `resetStore` and `dropStore` are called only while the
+ *    store is attached;
+ *  - `openStore` / `createStore` only while it is detached, and never twice at once;
+ *  - `closeStore` only when nothing of the store is in flight, and no call for the store starts
+ *    until it resolved (the next one is `openStore`);
+ *  - store operations that change what a store holds (`createStore`, `dropStore`, `resetStore`)
+ *    come one at a time per sink.
+ * Writes and reads of one store may run concurrently with each other, and with `dropStore` /
+ * `resetStore` of that store. A write racing a reset either lands before it (and is then
+ * emptied) or after it, never half; once `resetStore` resolves nothing written before it is
+ * visible, `stats().newest` is undefined and old timestamps are free again. Once `dropStore`
+ * resolves, calls for the store reject with TSS_ERR_STORE_NOT_FOUND. Calls for different stores
+ * run concurrently, including opens and closes. Every store is detached before the sink's
+ * `close()` (the catalog closes them first); `close()` must still release stores left attached.
  *
  * Run `sinkSuite()` from `tsstore/testing` against every implementation.
  */
@@ -114,6 +126,13 @@ export interface Sink {
   readonly reader?: SinkReader;
   /** Capabilities; omitted means the defaults of SinkSupports. */
   readonly supports?: SinkSupports;
+  /**
+   * True when the sink works on open stores in the background, without requests (e.g. forwards
+   * them upstream): the catalog then opens the sink's stores at start, up to `store.max_open`
+   * (beyond that, least recently used idle stores still close). Default: stores open at their
+   * first use.
+   */
+  readonly backgroundWork?: boolean;
 
   open(): Promise<void>;
   /** Finish in-flight writes (they resolve), then release every resource. Idempotent. */
@@ -127,9 +146,22 @@ export interface Sink {
 
   /** Initialise storage for a new, empty store; TSS_ERR_STORE_EXISTS when it is attached already. */
   createStore(spec: StoreSpec): Promise<void>;
-  /** Attach an existing store at startup (recovering it as needed). Must never refuse a store
-   * because of a torn write. */
+  /**
+   * Attach an existing store (recovering it as needed): at its first use after start, and again
+   * after `closeStore`. Must never refuse a store because of a torn write; an error here (e.g.
+   * a file that cannot be opened) makes the store unavailable (503) while other stores serve, so
+   * name the file in the message.
+   */
   openStore(spec: StoreSpec): Promise<void>;
+  /**
+   * Detach an attached store and release everything it holds (file descriptors, timers, caches,
+   * background work), keeping its data: a later `openStore` with the same spec serves every
+   * acknowledged record again. Called only when the store is idle (see the lifecycle above);
+   * still finish anything of the store in flight before resolving. Afterwards calls for the
+   * store reject with TSS_ERR_STORE_NOT_FOUND until `openStore`. A sink that holds nothing per
+   * store may just forget it.
+   */
+  closeStore(name: string): Promise<void>;
   /** Detach and delete the store's data. The catalog removes the directory afterwards. */
   dropStore(name: string): Promise<void>;
   /** Empty the store for good: nothing old reappears, not even after reopen. */

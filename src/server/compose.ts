@@ -11,7 +11,7 @@
  *   asynchronously)
  *   Metrics ──────────────┐
  *   Pipelines (sinks, stages, inputs; constructed, not started) ◀── InputBinding (filled late)
- *   Lock (takes <data>/tsstore.lock)
+ *   Lock (a promise: takes the data-path lock when first resolved)
  *   Catalog ◀── the pipelines' sinks
  *   SchemaService ◀── Catalog
  *   Runners (one per pipeline) ◀── Pipelines, Catalog, Metrics
@@ -52,11 +52,11 @@ export function composeServer(config: TsstoreConfig, logger: Logger, registry: P
     return buildPipelines(config, { registry, logger, binding: r.resolve(TOKENS.InputBinding), metrics: metrics.plugin.bind(metrics) });
   }));
 
-  c.register<DataLock>(TOKENS.Lock, once(() => DataLock.acquire(config.store.base_path, 'server')));
+  c.register<Promise<DataLock>>(TOKENS.Lock, once(() => DataLock.acquire(config.store.base_path, 'server')));
   c.register<StoreCatalog>(TOKENS.Catalog, once((r) => {
     const pipelines = r.resolve<readonly BuiltPipeline[]>(TOKENS.Pipelines);
     const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
-    return new StoreCatalog(config.store.base_path, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), storeDefaults(config));
+    return new StoreCatalog(config.store.base_path, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), storeDefaults(config), { maxOpen: config.store.max_open });
   }));
   c.register<SchemaService>(TOKENS.SchemaService, once((r) => new SchemaService(r.resolve(TOKENS.Catalog))));
   c.register<readonly PipelineRunner[]>(TOKENS.Runners, once((r) => {
@@ -65,7 +65,7 @@ export function composeServer(config: TsstoreConfig, logger: Logger, registry: P
     const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
     // With one pipeline (the default) the runner skips the ownership check altogether.
     const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
-    return pipelines.map((p) => new PipelineRunner(p.name, p.stages, p.sink, catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));
+    return pipelines.map((p) => new PipelineRunner(p.name, p.stages, catalog.pipelineSink(p.name), catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));
   }));
 
   c.register<HttpOptions>(TOKENS.HttpOptions, once((r) => {

@@ -9,8 +9,8 @@
  * against those records. New keys are always the strict shape.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
+import fs from 'node:fs';
 import { writeFileAtomic } from '../plugin/kit/state-file.js';
 import { TssError } from '../plugin/errors.js';
 
@@ -72,9 +72,10 @@ export function keysFile(storeDir: string): string {
   return path.join(storeDir, 'keys.json');
 }
 
-export async function readKeys(storeDir: string): Promise<KeyRecord[]> {
+/** Synchronous: the catalog reads every store's keys at start, before anything is served. */
+export function readKeysSync(storeDir: string): KeyRecord[] {
   try {
-    const doc = JSON.parse(await fs.promises.readFile(keysFile(storeDir), 'utf8')) as { keys?: KeyRecord[] };
+    const doc = JSON.parse(fs.readFileSync(keysFile(storeDir), 'utf8')) as { keys?: KeyRecord[] };
     return Array.isArray(doc.keys) ? doc.keys : [];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];

@@ -3,6 +3,7 @@
  * `{"versions":[{"version":1,"fields":[...]}, ...]}`, written atomically. The catalog reads the
  * newest version when it loads a store; SchemaService appends versions.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { readStateFile, writeFileAtomic } from '../plugin/kit/state-file.js';
 import type { StoreSchema } from '../plugin/stage.js';
@@ -13,17 +14,30 @@ interface SchemaFile {
   versions: StoreSchema[];
 }
 
-/** The store's newest schema from its schema.json, or undefined when none was set. */
-export async function readSchema(dir: string): Promise<StoreSchema | undefined> {
-  const versions = await readVersions(dir);
+/**
+ * The store's newest schema from its schema.json, or undefined when none was set. Synchronous:
+ * the catalog reads it at start, before anything is served (see StoreCatalog.load).
+ */
+export function readSchemaSync(dir: string): StoreSchema | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, SCHEMA_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const versions = parseVersions(dir, text);
   return versions[versions.length - 1];
 }
 
 export async function readVersions(dir: string): Promise<StoreSchema[]> {
   const text = await readStateFile(path.join(dir, SCHEMA_FILE));
-  if (text === undefined) return [];
+  return text === undefined ? [] : parseVersions(dir, text);
+}
+
+function parseVersions(dir: string, text: string): StoreSchema[] {
   const file = JSON.parse(text) as SchemaFile;
-  if (!Array.isArray(file.versions)) throw new Error(`${path.join(dir, SCHEMA_FILE)}: expected {"versions":[...]}`);
+  if (!Array.isArray(file?.versions)) throw new Error(`${path.join(dir, SCHEMA_FILE)}: expected {"versions":[...]}`);
   return file.versions;
 }
 

@@ -78,7 +78,7 @@ export async function inputHarness(descriptor: InputDescriptor<any>, opts: Input
   await sink.open();
   const catalog = new StoreCatalog(dataDir, sink, logger);
   await catalog.load();
-  const runner = new PipelineRunner('test', opts.stages ?? [new ValidateStage()], sink, catalog, logger);
+  const runner = new PipelineRunner('test', opts.stages ?? [new ValidateStage()], catalog.pipelineSink('main'), catalog, logger);
   const http = new HttpServer({ host: '127.0.0.1', port: 0, wsMaxFrame: 16 * 1024 * 1024 }, logger);
   const emits: HarnessEmit[] = [];
   const emit = async (records: IngestRecord[]): Promise<RecordResult[]> => {

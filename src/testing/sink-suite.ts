@@ -217,6 +217,58 @@ function cases(name: string, dataType: 'json' | 'binary', root: string, createSi
         await again.close();
       });
 
+      caseIt('closeStore detaches a store and keeps its data; openStore attaches it again, many times', always, async () => {
+        const { sink, dataDir, s } = await setup();
+        const other = spec(dataDir, 'other');
+        await sink.createStore(other);
+        let written = 0;
+        let newest: bigint | undefined;
+        for (let round = 0; round < 5; round++) {
+          const res = await sink.write('st', recs(10));
+          assert.ok(res.every((r) => r.ok));
+          written += 10;
+          newest = (res[9] as { timestamp: bigint }).timestamp;
+          await sink.closeStore('st');
+          await rejectsWith(sink.write('st', recs(1)), 'TSS_ERR_STORE_NOT_FOUND');
+          await rejectsWith(sink.stats('st'), 'TSS_ERR_STORE_NOT_FOUND');
+          if (sink.reader) await rejectsWith(sink.reader.scan('st', { order: 'asc', limit: 1, withData: false }), 'TSS_ERR_STORE_NOT_FOUND');
+          assert.ok((await sink.write('other', recs(2))).every((r) => r.ok), 'other stores keep serving while one is closed');
+          await sink.openStore(s);
+        }
+        const st = await sink.stats('st');
+        assert.equal(st.records, written);
+        assert.equal(st.newest, newest);
+        const stale = await sink.write('st', [{ timestamp: newest, data: data(1) }]);
+        assert.equal(codeOf(stale[0]), 'TSS_ERR_TIMESTAMP_ORDER', 'the newest timestamp survives a close');
+        if (sink.reader) {
+          const all = await sink.reader.scan('st', { order: 'asc', limit: 1000, withData: true });
+          assert.equal(all.length, written);
+          all.forEach((r, i) => assert.deepEqual(r.data, data(i % 10)));
+        }
+        await rejectsWith(sink.closeStore('nope'), 'TSS_ERR_STORE_NOT_FOUND');
+        await sink.closeStore('other');
+        await sink.dropStore('st');
+        await sink.close();
+      });
+
+      caseIt('closes and opens stores concurrently with writes to other stores', always, async () => {
+        const { sink, dataDir } = await setup();
+        const specs = Array.from({ length: 6 }, (_, i) => spec(dataDir, `c${i}`));
+        for (const sp of specs) await sink.createStore(sp);
+        await Promise.all(specs.map(async (sp, i) => {
+          for (let round = 0; round < 3; round++) {
+            const res = await sink.write(sp.name, recs(5, (j) => BigInt(1 + round * 100 + j)));
+            assert.ok(res.every((r) => r.ok));
+            if (i % 2 === 0) {
+              await sink.closeStore(sp.name);
+              await sink.openStore(sp);
+            }
+          }
+        }));
+        for (const sp of specs) assert.equal((await sink.stats(sp.name)).records, 15);
+        await sink.close();
+      });
+
       caseIt('reset empties the store, also after close and reopen', always, async () => {
         const { sink, reopen } = await setup();
         await sink.write('st', recs(40));
@@ -466,6 +518,7 @@ function cases(name: string, dataType: 'json' | 'binary', root: string, createSi
         await rejectsWith(sink.stats('st'), 'TSS_ERR_SINK_CLOSED');
         await rejectsWith(sink.createStore(spec(path.dirname(s.dir), 'other')), 'TSS_ERR_SINK_CLOSED');
         await rejectsWith(sink.openStore(s), 'TSS_ERR_SINK_CLOSED');
+        await rejectsWith(sink.closeStore('st'), 'TSS_ERR_SINK_CLOSED');
         await rejectsWith(sink.resetStore('st'), 'TSS_ERR_SINK_CLOSED');
         await rejectsWith(sink.dropStore('st'), 'TSS_ERR_SINK_CLOSED');
         if (sink.reader) {

@@ -14,7 +14,7 @@ export class BlockFileSink implements Sink {
   /** A record may fill the whole ring: every block's payload less one record header. */
   readonly supports: SinkSupports = { maxRecordBytes: (spec) => spec.numBlocks * payloadSize(spec.dataBlockSize) - RECORD_HEADER_SIZE };
   private readonly stores = new Map<string, BlockFileStore>();
-  /** Stores being created or opened, so two calls for one name cannot race. */
+  /** Stores being created, opened or closed, so two calls for one name cannot race. */
   private readonly pending = new Set<string>();
   private state: SinkState = 'new';
   private timer: NodeJS.Timeout | undefined;
@@ -91,6 +91,18 @@ export class BlockFileSink implements Sink {
 
   async openStore(spec: StoreSpec): Promise<void> {
     await this.attach(spec, () => BlockFileStore.open(spec, this.settings));
+  }
+
+  /** Syncs and closes the store's file (its one file descriptor); the data stays. */
+  async closeStore(name: string): Promise<void> {
+    const s = this.store(name);
+    this.stores.delete(name);
+    this.pending.add(name);
+    try {
+      await s.close();
+    } finally {
+      this.pending.delete(name);
+    }
   }
 
   async dropStore(name: string): Promise<void> {

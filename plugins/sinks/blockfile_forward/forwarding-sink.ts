@@ -13,6 +13,8 @@ import { StoreForwarder } from './store-forwarder.js';
 export class BlockFileForwardSink implements Sink {
   readonly reader: SinkReader;
   readonly supports: SinkSupports;
+  /** Forwarders drain stores without requests: the catalog opens the stores at start. */
+  readonly backgroundWork = true;
   private readonly engine: BlockFileSink;
   private readonly link: JetStreamLink;
   private readonly forwarders = new Map<string, StoreForwarder>();
@@ -64,6 +66,19 @@ export class BlockFileForwardSink implements Sink {
   async openStore(spec: StoreSpec): Promise<void> {
     await this.engine.openStore(spec);
     await this.startForwarder(spec);
+  }
+
+  /**
+   * Stops the store's forwarder (its cursor is saved as it goes) and closes the store. Records
+   * not yet forwarded wait in the ring: forwarding resumes from the cursor when the store opens
+   * again (at its next write or read).
+   */
+  async closeStore(name: string): Promise<void> {
+    const f = this.forwarders.get(name);
+    await this.engine.stats(name);
+    this.forwarders.delete(name);
+    await f?.stop();
+    await this.engine.closeStore(name);
   }
 
   async dropStore(name: string): Promise<void> {

@@ -10,6 +10,8 @@ export class MemorySink implements Sink, SinkReader {
   readonly reader: SinkReader = this;
   readonly supports: SinkSupports = { permanence: false };
   private readonly stores = new Map<string, Row[]>();
+  /** Closed stores keep their rows (until the process ends), so reopening finds them. */
+  private readonly closed = new Map<string, Row[]>();
   private open_ = false;
 
   constructor(private readonly maxRecords: number) {}
@@ -22,9 +24,15 @@ export class MemorySink implements Sink, SinkReader {
     this.check();
     if (this.stores.has(spec.name)) throw new TssError('TSS_ERR_STORE_EXISTS');
     this.stores.set(spec.name, []);
+    this.closed.delete(spec.name);
   }
-  async openStore(spec: StoreSpec): Promise<void> { this.check(); if (!this.stores.has(spec.name)) this.stores.set(spec.name, []); }
-  async dropStore(name: string): Promise<void> { this.check(); this.stores.delete(name); }
+  async openStore(spec: StoreSpec): Promise<void> {
+    this.check();
+    if (!this.stores.has(spec.name)) this.stores.set(spec.name, this.closed.get(spec.name) ?? []);
+    this.closed.delete(spec.name);
+  }
+  async closeStore(name: string): Promise<void> { this.closed.set(name, this.rows(name)); this.stores.delete(name); }
+  async dropStore(name: string): Promise<void> { this.check(); this.stores.delete(name); this.closed.delete(name); }
   async resetStore(name: string): Promise<void> { this.rows(name).length = 0; }
 
   async write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]> {

@@ -83,6 +83,12 @@ export class NatsJetStreamSink implements Sink {
     this.stores.set(spec.name, { newest: undefined, bytesSum: 0, learned: undefined, inDoubt: new Set() });
   }
 
+  /** Forgets the store's state; what the stream holds is learned again after the next open. */
+  async closeStore(name: string): Promise<void> {
+    this.store(name);
+    this.stores.delete(name);
+  }
+
   async dropStore(name: string): Promise<void> {
     this.store(name);
     await this.connected();

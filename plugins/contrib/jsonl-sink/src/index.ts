@@ -37,10 +37,16 @@ class JsonlSink implements Sink {
     await this.attach(spec);
   }
 
-  async dropStore(name: string): Promise<void> {
+  /** Detaches the store (its file stays); the next call for it is `openStore`. */
+  async closeStore(name: string): Promise<void> {
     const s = this.store(name);
     this.stores.delete(name);
     await s.queue.run(() => s.fh.close());
+  }
+
+  /** Detaching is all: tsstore removes the store directory, file included, afterwards. */
+  async dropStore(name: string): Promise<void> {
+    await this.closeStore(name);
   }
 
   async resetStore(name: string): Promise<void> {
