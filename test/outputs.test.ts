@@ -125,6 +125,7 @@ describe('output plugins', () => {
       for (let i = 0; i < 10; i++) all.push(...await write(srv.url, key, i * 50, 50));
       const stats = (await api(srv.url, 'GET', '/api/stores/s/stats', undefined, { 'X-API-Key': key })).json as { records: number; oldest: bigint };
       assert.ok(stats.records < 500, 'the ring wrapped');
+      const ring = ((await api(srv.url, 'GET', '/api/stores/s/data/oldest?limit=1000&include_data=false', undefined, { 'X-API-Key': key })).json as { objects: { timestamp: bigint }[] }).objects.map((o) => o.timestamp);
       fs.rmSync(s.failFile);
       await until(() => records(s.file).length >= stats.records, 20_000, 'the records still in the ring');
       await until(async () => (await outputsOf(srv.url, key))[0]?.lag_records === 0, 10_000, 'caught up');
@@ -133,7 +134,11 @@ describe('output plugins', () => {
       const got = records(s.file).map((r) => BigInt(r.t));
       assert.equal(missed + got.length, 500, `missed ${missed} + delivered ${got.length} = every record written`);
       assert.ok('missed' in lines[0], 'the notice comes before the records after the gap');
-      assert.deepEqual(got, all.slice(500 - got.length), 'the newest records, in order');
+      // A retry that read records just before the ring overwrote them delivers them: what was
+      // read is never counted as missed. Whatever it is, every record is delivered once, in order,
+      // or counted as missed, and everything still in the ring is delivered.
+      assert.ok(got.every((t, i) => all.includes(t) && (i === 0 || t > got[i - 1])), 'delivered records are written ones, in order, once');
+      assert.deepEqual(got.slice(-ring.length), ring, 'everything still in the ring is delivered');
       const [st] = await outputsOf(srv.url, key);
       assert.equal(st.missed, missed);
     } finally {

@@ -210,7 +210,7 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
       if (other) {
         const same = r.kind !== 'http-route' || r.id === other.resource.id;
         const what = same ? `${r.kind} ${r.id}, already claimed by ${other.by}` : `${r.kind} ${r.id}, which overlaps ${other.resource.id} claimed by ${other.by}: one request could match both`;
-        const hint = r.kind === 'http-route' ? ' (there is one HTTP server and its routes are global: one such ${planned.kind} across all pipelines)' : '';
+        const hint = r.kind === 'http-route' ? ` (there is one HTTP server and its routes are global: one such ${planned.kind} across all pipelines)` : '';
         problems.push({ path: planned.path, message: `claims ${what}${hint}` });
       } else {
         claims.push({ resource: r, by: planned.path });
