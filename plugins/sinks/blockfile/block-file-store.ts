@@ -13,8 +13,8 @@ import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, SerialQueue, toTssError, TssError } from 'tsstore/plugin';
 import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
-import { RecordView, committedLength, packedRecords, spanRecord } from './block-reader.js';
-import { BlockInfo, BlockRing, holdsRecords } from './block-ring.js';
+import { RecordView, blockHeaderMatches, committedLength, packedRecords, spanRecord } from './block-reader.js';
+import { BlockRing, Reclaimed } from './block-ring.js';
 import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_HEADER_SIZE, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
 import type { FsyncPolicy } from './options.js';
 import { readBlocks, recoverStore } from './recovery.js';
@@ -103,7 +103,7 @@ export class BlockFileStore {
       throw storageError(err);
     }
     const fh = await fs.open(dataPath(spec.dir), 'r+');
-    return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, new BlockRing(geometry.numBlocks, 0), undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0);
+    return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, new BlockRing(geometry.numBlocks, geometry.blockSize, 0), undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0);
   }
 
   /** Attaches an existing store, recovering whatever a crash left behind. Never refuses a torn file. */
@@ -142,10 +142,11 @@ export class BlockFileStore {
 
   /** Leftovers of a torn write after the last valid record must not pass for records appended later. */
   private static async zeroNewestTail(fh: FileHandle, g: Geometry, ring: BlockRing): Promise<void> {
-    const b = ring.newest();
-    if (!b || b.kind !== BlockKind.Packed || b.endOffset >= g.blockSize) return;
-    const start = (b.seq % g.numBlocks) * g.blockSize + b.endOffset;
-    const tail = Buffer.alloc(g.blockSize - b.endOffset);
+    const seq = ring.newestSeq;
+    if (ring.size === 0 || ring.kind(seq) !== BlockKind.Packed || ring.endOffset(seq) >= g.blockSize) return;
+    const end = ring.endOffset(seq);
+    const start = (seq % g.numBlocks) * g.blockSize + end;
+    const tail = Buffer.alloc(g.blockSize - end);
     await fh.read(tail, 0, tail.length, start);
     if (tail.every((x) => x === 0)) return;
     await writeFully(fh, Buffer.alloc(tail.length), 0, tail.length, start);
@@ -184,7 +185,7 @@ export class BlockFileStore {
     };
   }
 
-  private reclaimed(b: BlockInfo): void {
+  private reclaimed(b: Reclaimed): void {
     this.overwritten += b.count;
     this.totals.count -= b.count;
     this.totals.deleted -= b.deleted;
@@ -225,13 +226,7 @@ export class BlockFileStore {
 
   /** Publishes a written batch to readers and to the next batch. */
   private commit(batch: EncodedBatch): void {
-    const b = batch.appendTo;
-    if (b && batch.appendCount > 0) {
-      b.count += batch.appendCount;
-      b.bytes += batch.appendBytes;
-      b.lastTs = batch.appendLastTs;
-      b.endOffset = batch.appendEnd;
-    }
+    if (batch.appendTo !== undefined && batch.appendCount > 0) this.ring.appendTo(batch.appendTo, batch.appendCount, batch.appendEnd);
     for (const nb of batch.newBlocks) this.ring.push(nb);
     this.commits++;
     this.totals.count += batch.accepted;
@@ -261,11 +256,9 @@ export class BlockFileStore {
       }
     }
     if (!wiped && batch.newestTs !== undefined && (this.newestTs === undefined || batch.newestTs > this.newestTs)) this.newestTs = batch.newestTs;
-    if (batch.appendTo) batch.appendTo.sealed = true;
-    const key = this.ring.newest()?.lastTs ?? -1n;
-    for (const nb of batch.newBlocks) {
-      this.ring.push({ seq: nb.seq, kind: BlockKind.Empty, count: 0, deleted: 0, bytes: 0, firstTs: key, lastTs: key, key, endOffset: 0, spanBlocks: 0, sealed: true });
-    }
+    if (batch.appendTo !== undefined) this.ring.seal(batch.appendTo);
+    const key = this.ring.newestKey();
+    for (const nb of batch.newBlocks) this.ring.push({ seq: nb.seq, kind: BlockKind.Empty, count: 0, key, aux: 0, sealed: true });
   }
 
   /** An unexpected failure before encoding: reject what is queued rather than leave callers hanging. */
@@ -300,24 +293,39 @@ export class BlockFileStore {
   }
 
   private stillLive(seq: number, epoch: number): boolean {
-    return !this.closed && this.epoch === epoch && this.ring.get(seq) !== undefined;
+    return !this.closed && this.epoch === epoch && this.ring.has(seq);
   }
 
   /** The committed records of one block, or null when it was reclaimed meanwhile. */
   private async blockRecords(seq: number, withData: boolean): Promise<RecordView[] | null> {
-    const b = this.ring.get(seq);
-    if (!b || !holdsRecords(b)) return null;
+    const ring = this.ring;
+    if (!ring.holdsRecords(seq)) return null;
     const epoch = this.epoch;
+    const generation = this.meta.generation;
+    const kind = ring.kind(seq);
     const { numBlocks, blockSize } = this.geometry;
-    if (b.kind === BlockKind.SpanHead && withData) {
-      const buf = await readBlocks(this.fh, this.geometry, seq, b.spanBlocks);
-      return this.stillLive(seq, epoch) ? [spanRecord(buf, blockSize, true)] : null;
+    let buf: Buffer;
+    let length: number;
+    if (kind === BlockKind.SpanHead && withData) {
+      buf = await readBlocks(this.fh, this.geometry, seq, ring.spanBlocks(seq));
+      length = buf.length;
+    } else {
+      length = committedLength(kind, ring.endOffset(seq));
+      buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await this.fh.read(buf, 0, length, (seq % numBlocks) * blockSize);
+      if (bytesRead < length) buf.fill(0, bytesRead);
     }
-    const length = committedLength(b);
-    const buf = Buffer.allocUnsafe(length);
-    await this.fh.read(buf, 0, length, (seq % numBlocks) * blockSize);
     if (!this.stillLive(seq, epoch)) return null;
-    return b.kind === BlockKind.Packed ? packedRecords(buf, length, withData) : [spanRecord(buf, blockSize, false)];
+    if (!blockHeaderMatches(buf, seq, generation, kind)) return this.unreadable(seq);
+    if (kind === BlockKind.Packed) return packedRecords(buf, length, withData, seq);
+    const r = spanRecord(buf, blockSize, withData, seq);
+    return r ? [r] : this.unreadable(seq);
+  }
+
+  /** A block the index lists but the data file does not hold (damaged under us): nothing is served from it. */
+  private unreadable(seq: number): null {
+    this.settings.logger.warn({ store: this.name, block: seq % this.geometry.numBlocks }, 'Block-file block does not match its index entry; its records are not served.');
+    return null;
   }
 
   private toStored(seq: number, r: RecordView): StoredRecord {
@@ -326,9 +334,9 @@ export class BlockFileStore {
   }
 
   private async locate(ts: bigint, withData: boolean): Promise<{ seq: number; record: RecordView } | null> {
-    const seq = this.ring.recordBlockAtOrBefore(this.ring.lastAtOrBefore(ts));
-    const b = this.ring.get(seq);
-    if (!b || ts < b.firstTs || ts > b.lastTs) return null;
+    const ring = this.ring;
+    const seq = ring.recordBlockAtOrBefore(ring.lastAtOrBefore(ts));
+    if (!ring.holdsRecords(seq) || ts < ring.key(seq) || (this.newestTs !== undefined && ts > this.newestTs)) return null;
     const records = await this.blockRecords(seq, withData);
     const record = records?.find((r) => r.timestamp === ts);
     return record ? { seq, record } : null;
@@ -361,10 +369,8 @@ export class BlockFileStore {
     let seq = q.from === undefined ? ring.oldestSeq : Math.max(ring.oldestSeq, ring.recordBlockAtOrBefore(ring.lastAtOrBefore(q.from)));
     const last = ring.newestSeq;
     for (; seq <= last && out.length < q.limit; seq++) {
-      const b = ring.get(seq);
-      if (!b || !holdsRecords(b) || b.count === b.deleted) continue;
-      if (q.to !== undefined && b.firstTs > q.to) break;
-      if (q.from !== undefined && b.lastTs < q.from) continue;
+      if (!ring.holdsRecords(seq) || ring.count(seq) === ring.deleted(seq)) continue;
+      if (q.to !== undefined && ring.key(seq) > q.to) break;
       const records = await this.blockRecords(seq, needData);
       for (const r of records ?? []) {
         if (!this.wanted(r, q)) continue;
@@ -381,18 +387,18 @@ export class BlockFileStore {
     const needData = q.withData || q.match !== undefined;
     let seq = q.to === undefined ? ring.newestSeq : ring.lastAtOrBefore(q.to);
     for (; seq >= ring.oldestSeq && out.length < q.limit; seq--) {
-      const b = ring.get(seq);
-      if (!b || !holdsRecords(b) || b.count === b.deleted) continue;
-      if (q.from !== undefined && b.lastTs < q.from) break;
-      if (q.to !== undefined && b.firstTs > q.to) continue;
-      const records = await this.blockRecords(seq, needData);
-      if (!records) continue;
+      if (!ring.holdsRecords(seq) || ring.count(seq) === ring.deleted(seq)) continue;
+      const first = ring.key(seq);
+      if (q.to !== undefined && first > q.to) continue;
+      const records = (await this.blockRecords(seq, needData)) ?? [];
       for (let i = records.length - 1; i >= 0; i--) {
         const r = records[i];
         if (!this.wanted(r, q)) continue;
         out.push(this.toStored(seq, q.withData ? r : { ...r, data: undefined }));
         if (out.length >= q.limit) break;
       }
+      // Blocks before this one hold only records older than its first: none can be >= from.
+      if (q.from !== undefined && first < q.from) break;
     }
     return out;
   }
@@ -406,10 +412,8 @@ export class BlockFileStore {
       const position = (found.seq % numBlocks) * blockSize + found.record.offset + RECORD_MARK_OFFSET;
       await writeFully(this.fh, Buffer.from([DELETED_MARK]), 0, 1, position);
       await this.syncForAck();
-      const b = this.ring.get(found.seq);
-      if (b) {
-        b.deleted++;
-        b.bytes -= found.record.size;
+      if (this.ring.has(found.seq)) {
+        this.ring.markDeleted(found.seq, found.record.size);
         this.totals.deleted++;
         this.totals.bytes -= found.record.size;
       }
@@ -437,11 +441,8 @@ export class BlockFileStore {
   stats(): SinkStoreStats {
     const { numBlocks, blockSize } = this.geometry;
     const ring = this.ring;
-    let oldest: bigint | undefined;
-    for (let s = ring.oldestSeq; s <= ring.newestSeq && oldest === undefined; s++) {
-      const b = ring.get(s);
-      if (b && holdsRecords(b)) oldest = b.firstTs;
-    }
+    const first = ring.firstRecordBlock();
+    const oldest = first === undefined ? undefined : ring.key(first);
     return {
       records: this.totals.count - this.totals.deleted,
       bytes: this.totals.bytes,
@@ -458,6 +459,7 @@ export class BlockFileStore {
         blockSize,
         fsync: this.settings.fsync,
         discardedBlocksAtOpen: this.discardedAtOpen,
+        indexBytes: ring.memoryBytes(),
         commits: this.commits,
         fsyncs: this.fsyncs,
       },
@@ -474,11 +476,11 @@ export class BlockFileStore {
     const { numBlocks, blockSize } = this.geometry;
     const start = (seq: number): number => (seq % numBlocks) * blockSize;
     for (let seq = this.ring.oldestSeq; seq <= this.ring.newestSeq; seq++) {
-      const b = this.ring.get(seq);
-      if (!b || !holdsRecords(b)) continue;
+      if (!this.ring.holdsRecords(seq)) continue;
+      const kind = this.ring.kind(seq);
       for (const r of (await this.blockRecords(seq, false)) ?? []) {
         const ranges: [number, number][] = [];
-        if (b.kind === BlockKind.Packed) ranges.push([start(seq), start(seq) + r.offset + RECORD_HEADER_SIZE + r.size]);
+        if (kind === BlockKind.Packed) ranges.push([start(seq), start(seq) + r.offset + RECORD_HEADER_SIZE + r.size]);
         else {
           forEachSpanPiece(r.size, blockSize, (block, offset, length) => {
             ranges.push([start(seq + block), start(seq + block) + offset + length]);
