@@ -11,13 +11,13 @@
  * 4. Leading empty slots are dropped; the unused tail of the newest block is zeroed so leftovers
  *    of a torn write can never be mistaken for records appended later.
  */
-import type { FileHandle } from 'node:fs/promises';
 import { BlockRing } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {
   BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE,
   decodeBlockHeader, decodeRecordHeader, forEachSpanPiece, recordHeaderCrc, seqLow, spanBlocksFor,
 } from './format.js';
+import type { BlockFileHandle } from './io.js';
 
 const READ_CHUNK = 8 << 20;
 
@@ -70,7 +70,7 @@ export function scanPackedBlock(buf: Buffer, off: number, blockSize: number, seq
 }
 
 /** Reads `count` consecutive blocks starting at `seq` (wrapping at the end of the file). */
-export async function readBlocks(fh: FileHandle, g: Geometry, seq: number, count: number): Promise<Buffer> {
+export async function readBlocks(fh: BlockFileHandle, g: Geometry, seq: number, count: number): Promise<Buffer> {
   const buf = Buffer.alloc(count * g.blockSize);
   const slot = seq % g.numBlocks;
   const first = Math.min(count, g.numBlocks - slot);
@@ -80,7 +80,7 @@ export async function readBlocks(fh: FileHandle, g: Geometry, seq: number, count
 }
 
 /** Whether the span of `blocks` blocks starting at `seq` is whole: its record's checksum over every piece matches. */
-export async function spanIsValid(fh: FileHandle, g: Geometry, seq: number, blocks: number): Promise<boolean> {
+export async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number, blocks: number): Promise<boolean> {
   const buf = await readBlocks(fh, g, seq, blocks);
   const rh = decodeRecordHeader(buf, BLOCK_HEADER_SIZE);
   if (!rh || rh.seqLow !== seqLow(seq) || spanBlocksFor(rh.dataLength, g.blockSize) !== blocks) return false;
@@ -100,7 +100,7 @@ export async function spanIsValid(fh: FileHandle, g: Geometry, seq: number, bloc
  * Memory: the ring's own arrays (16 bytes per block) hold each slot's scan result, plus 16 bytes
  * per block (sequence number, last timestamp) while recovering; no object per block.
  */
-export async function recoverStore(fh: FileHandle, g: Geometry, generation: number | undefined, seqBase: number): Promise<RecoveredStore> {
+export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation: number | undefined, seqBase: number): Promise<RecoveredStore> {
   const { numBlocks, blockSize } = g;
   const ring = new BlockRing(numBlocks, blockSize, seqBase);
   const { keys, words, aux } = ring;
@@ -115,7 +115,7 @@ export async function recoverStore(fh: FileHandle, g: Geometry, generation: numb
   const buf = Buffer.alloc(Math.min(numBlocks, blocksPerChunk) * blockSize);
   for (let first = 0; first < numBlocks; first += blocksPerChunk) {
     const count = Math.min(blocksPerChunk, numBlocks - first);
-    const { bytesRead } = await fh.read(buf, 0, count * blockSize, first * blockSize);
+    const bytesRead = await fh.read(buf, 0, count * blockSize, first * blockSize);
     buf.fill(0, bytesRead, count * blockSize);
     for (let i = 0; i < count; i++) {
       const slot = first + i;
