@@ -15,7 +15,8 @@ import { BlockRing, Reclaimed } from './block-ring.js';
 import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_HEADER_SIZE, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
 import type { BlockFileHandle, BlockFileIO } from './io.js';
 import type { FsyncPolicy } from './options.js';
-import { readBlocks, recoverStore } from './recovery.js';
+import { Checkpoint, checkpointPath, checkpointSupported } from './checkpoint.js';
+import { RecoveredStore, readBlocks, recoverStore, resumeStore } from './recovery.js';
 import { createDataFile, dataPath, fileSize, readMeta, removeStoreFiles, writeMeta, zeroFill } from './store-files.js';
 
 export interface StoreSettings {
@@ -24,6 +25,12 @@ export interface StoreSettings {
   readonly logger: Logger;
   /** The file system the engine works on (io.ts; nodeIO in production). */
   readonly io: BlockFileIO;
+  /** Keep a checkpoint of the block index (README.md, "Checkpoint"); false: every open scans the data file. */
+  readonly checkpoint: boolean;
+  /** A checkpoint is written after this many bytes were written since the last one... */
+  readonly checkpointBytes: number;
+  /** ...or when something was written and this long has passed since the last one. */
+  readonly checkpointIntervalMs: number;
 }
 
 /** Where a record's bytes lie in the data file (for tests and tooling). */
@@ -48,6 +55,12 @@ export class BlockFileStore {
   private readonly reads = new Set<Promise<unknown>>();
   private flushBuffer: Buffer | undefined;
   private dirty = false;
+  /** Index changed since the last checkpoint: bytes written, and whether anything changed at all. */
+  private sinceCheckpointBytes = 0;
+  private checkpointDue = false;
+  private lastCheckpointAt = Date.now();
+  private checkpointScheduled = false;
+  private checkpointFailedAt = 0;
   private closed = false;
   /** Bumped by reset: reads started before it discard what they read. */
   private epoch = 0;
@@ -55,6 +68,7 @@ export class BlockFileStore {
   /** Since open, for stats (metrics): physical group commits and fsync/fdatasync calls. */
   private commits = 0;
   private fsyncs = 0;
+  private checkpoints = 0;
 
   private constructor(
     readonly name: string,
@@ -67,6 +81,9 @@ export class BlockFileStore {
     private readonly totals: { count: number; deleted: number; bytes: number },
     private readonly settings: StoreSettings,
     private readonly discardedAtOpen: number,
+    private readonly checkpoint: Checkpoint | undefined,
+    /** How this store was opened: 'created', 'checkpoint' or 'scan' (stats.extra.openedFrom). */
+    private readonly openedFrom: string,
   ) {}
 
   /** Creates the files of a new, empty store (throws TSS_ERR_DISK_FULL when they do not fit). */
@@ -85,7 +102,15 @@ export class BlockFileStore {
       throw storageError(err);
     }
     const fh = await settings.io.open(dataPath(spec.dir), 'update');
-    return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, new BlockRing(geometry.numBlocks, geometry.blockSize, 0), undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0);
+    const ring = new BlockRing(geometry.numBlocks, geometry.blockSize, 0);
+    const checkpoint = BlockFileStore.checkpointFor(spec.dir, geometry, settings);
+    const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, ring, undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0, checkpoint, 'created');
+    await store.writeCheckpoint();
+    return store;
+  }
+
+  private static checkpointFor(dir: string, geometry: Geometry, settings: StoreSettings): Checkpoint | undefined {
+    return settings.checkpoint && checkpointSupported ? new Checkpoint(settings.io, dir, geometry) : undefined;
   }
 
   /** Attaches an existing store, recovering whatever a crash left behind. Never refuses a torn file. */
@@ -108,14 +133,38 @@ export class BlockFileStore {
         await zeroFill(fh, size, fileBytes);
         await fh.datasync();
       }
-      const rec = await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
+      const checkpoint = BlockFileStore.checkpointFor(spec.dir, geometry, settings);
+      if (!checkpoint) await io.remove(checkpointPath(spec.dir)); // a later open with checkpoints on must not trust an old one
+      let rec: RecoveredStore | undefined;
+      let tailBlocks = 0;
+      if (checkpoint) {
+        let why: string;
+        if (!savedMeta) why = 'the meta file was rebuilt';
+        else if (size < fileBytes) why = 'the data file was short';
+        else {
+          const image = await checkpoint.load(savedMeta).catch((err: unknown) => `unreadable: ${(err as Error).message}`);
+          const resumed = typeof image === 'string' ? image : await resumeStore(fh, geometry, savedMeta.generation, image);
+          if (typeof resumed === 'string') why = resumed;
+          else {
+            rec = resumed;
+            tailBlocks = resumed.tailBlocks;
+            why = '';
+          }
+        }
+        if (!rec) logger.warn({ store: spec.name, reason: why }, `Block-file checkpoint not used (${why}); scanning the whole data file.`);
+      }
+      rec ??= await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
       const meta: Meta = savedMeta ?? { ...geometry, generation: rec.generation, seqBase: 0 };
       if (!savedMeta) await writeMeta(io, spec.dir, meta);
       await BlockFileStore.zeroNewestTail(fh, geometry, rec.ring);
       if (rec.discardedBlocks > 0) {
         logger.warn({ store: spec.name, discardedBlocks: rec.discardedBlocks }, 'Block-file recovery discarded torn or damaged blocks.');
       }
-      return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, rec.discardedBlocks);
+      const fromCheckpoint = checkpoint !== undefined && 'tailBlocks' in rec;
+      const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, rec.discardedBlocks, checkpoint, fromCheckpoint ? 'checkpoint' : 'scan');
+      // After a full scan, or blocks found after the checkpoint, record the index now.
+      if (checkpoint && (!fromCheckpoint || tailBlocks > 0)) await store.writeCheckpoint();
+      return store;
     } catch (err) {
       await fh.close();
       throw err;
@@ -167,6 +216,61 @@ export class BlockFileStore {
     };
   }
 
+  // ---- checkpoint ----
+
+  /**
+   * Records the block index (checkpoint.ts). Runs inside `exclusive` (or before the store is
+   * shared): the data file is synced first, so the checkpoint never describes bytes the disk might
+   * lose. A failure only costs the next open a full scan.
+   */
+  private async writeCheckpoint(): Promise<void> {
+    const ck = this.checkpoint;
+    if (!ck) return;
+    try {
+      if (this.settings.fsync === 'never' || this.settings.fsync === 'interval') {
+        this.fsyncs++;
+        await this.fh.datasync();
+      }
+      await ck.write(this.ring, this.newestTs, this.totals, this.meta);
+      this.sinceCheckpointBytes = 0;
+      this.checkpointDue = false;
+      this.lastCheckpointAt = Date.now();
+      this.checkpoints++;
+    } catch (err) {
+      this.checkpointFailedAt = Date.now();
+      this.settings.logger.warn({ store: this.name, err: (err as Error).message }, 'Block-file checkpoint could not be written; the next open scans the data file.');
+      await ck.invalidate().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The scan after a checkpoint stops at the first slot that does not hold the next block, which
+   * is only sound while the data written since the checkpoint stays within one lap of the ring
+   * (nothing it covered overwritten again). A batch that would reach that far gets a checkpoint
+   * first; it describes the ring as the batch left it after reclaiming the blocks it overwrites.
+   */
+  private async checkpointBeforeLap(batch: EncodedBatch): Promise<void> {
+    const ck = this.checkpoint;
+    if (!ck || Date.now() - this.checkpointFailedAt < this.settings.checkpointIntervalMs) return;
+    const last = batch.newBlocks.length > 0 ? batch.newBlocks[batch.newBlocks.length - 1].seq : batch.startSeq;
+    if (ck.recordedNextSeq < 0 || last - ck.recordedNextSeq >= this.geometry.numBlocks - 1) await this.writeCheckpoint();
+  }
+
+  /** Queues a checkpoint behind the work already queued (once). */
+  private scheduleCheckpoint(): void {
+    if (this.checkpointScheduled || !this.checkpoint) return;
+    this.checkpointScheduled = true;
+    void this.exclusive(async () => {
+      this.checkpointScheduled = false;
+      if (!this.closed && this.checkpointDue) await this.writeCheckpoint();
+    });
+  }
+
+  /** Timer tick (the sink's): a checkpoint when something changed and the interval has passed. */
+  checkpointIfDue(now = Date.now()): void {
+    if (this.checkpointDue && !this.closed && now - this.lastCheckpointAt >= this.settings.checkpointIntervalMs) this.scheduleCheckpoint();
+  }
+
   private reclaimed(b: Reclaimed): void {
     this.overwritten += b.count;
     this.totals.count -= b.count;
@@ -181,6 +285,7 @@ export class BlockFileStore {
     try {
       batch = encodeBatch(this.queue, this.encoderState(), this.flushBuffer);
       if (batch.length > 0) {
+        await this.checkpointBeforeLap(batch);
         await this.writeRange(batch.buffer, batch.length, batch.startSeq, batch.startOffset);
         await this.syncForAck();
         this.commit(batch);
@@ -214,6 +319,9 @@ export class BlockFileStore {
     this.totals.count += batch.accepted;
     this.totals.bytes += batch.acceptedBytes;
     this.newestTs = batch.newestTs;
+    this.checkpointDue = true;
+    this.sinceCheckpointBytes += batch.length;
+    if (this.sinceCheckpointBytes >= this.settings.checkpointBytes) this.scheduleCheckpoint();
   }
 
   /**
@@ -237,6 +345,11 @@ export class BlockFileStore {
         wiped = false;
       }
     }
+    // The blocks of a failed write may be missing from the data file while later ones are there:
+    // a checkpoint followed by a scan that stops at the first missing block could lose those.
+    // Until the next checkpoint (which records them as empty), an open scans everything.
+    await this.checkpoint?.invalidate().catch(() => undefined);
+    this.checkpointDue = true;
     if (!wiped && batch.newestTs !== undefined && (this.newestTs === undefined || batch.newestTs > this.newestTs)) this.newestTs = batch.newestTs;
     if (batch.appendTo !== undefined) this.ring.seal(batch.appendTo);
     const key = this.ring.newestKey();
@@ -396,8 +509,11 @@ export class BlockFileStore {
       await this.syncForAck();
       if (this.ring.has(found.seq)) {
         this.ring.markDeleted(found.seq, found.record.size);
+        this.checkpoint?.deletionChanged(found.seq);
+        this.checkpointDue = true;
         this.totals.deleted++;
         this.totals.bytes -= found.record.size;
+        await this.writeCheckpoint();
       }
       return true;
     });
@@ -411,12 +527,16 @@ export class BlockFileStore {
     return this.exclusive(async () => {
       const nextSeq = this.ring.newestSeq + 1;
       const meta: Meta = { ...this.meta, generation: this.meta.generation + 1, seqBase: nextSeq };
+      // The checkpoint goes first: were it left, a crash before the meta is replaced would still
+      // be safe (generation check), but nothing may ever describe the emptied store's old blocks.
+      await this.checkpoint?.invalidate();
       await writeMeta(this.settings.io, this.dir, meta);
       this.meta = meta;
       this.epoch++;
       this.ring.clear(nextSeq);
       this.newestTs = undefined;
       this.totals.count = this.totals.deleted = this.totals.bytes = 0;
+      await this.writeCheckpoint();
     });
   }
 
@@ -442,6 +562,8 @@ export class BlockFileStore {
         fsync: this.settings.fsync,
         discardedBlocksAtOpen: this.discardedAtOpen,
         indexBytes: ring.memoryBytes(),
+        openedFrom: this.openedFrom,
+        checkpoints: this.checkpoints,
         commits: this.commits,
         fsyncs: this.fsyncs,
       },
@@ -485,6 +607,7 @@ export class BlockFileStore {
     this.closed = true;
     try {
       await this.fh.datasync();
+      if (this.checkpointDue) await this.writeCheckpoint();
     } finally {
       await this.fh.close();
     }

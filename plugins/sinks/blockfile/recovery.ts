@@ -12,6 +12,7 @@
  *    of a torn write can never be mistaken for records appended later.
  */
 import { BlockRing } from './block-ring.js';
+import type { CheckpointImage } from './checkpoint.js';
 import { crc32 } from './crc32.js';
 import {
   BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE,
@@ -79,11 +80,18 @@ export async function readBlocks(fh: BlockFileHandle, g: Geometry, seq: number, 
   return buf;
 }
 
-/** Whether the span of `blocks` blocks starting at `seq` is whole: its record's checksum over every piece matches. */
-export async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number, blocks: number): Promise<boolean> {
+/**
+ * Whether the span of `blocks` blocks starting at `seq` is whole: its record's checksum over every
+ * piece matches (and, given a generation, every block header is the one it must be).
+ */
+export async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number, blocks: number, generation?: number): Promise<boolean> {
   const buf = await readBlocks(fh, g, seq, blocks);
   const rh = decodeRecordHeader(buf, BLOCK_HEADER_SIZE);
   if (!rh || rh.seqLow !== seqLow(seq) || spanBlocksFor(rh.dataLength, g.blockSize) !== blocks) return false;
+  for (let i = 0; generation !== undefined && i < blocks; i++) {
+    const h = decodeBlockHeader(buf, i * g.blockSize);
+    if (!h || h.seq !== seq + i || h.generation !== generation || h.kind !== (i === 0 ? BlockKind.SpanHead : BlockKind.SpanCont) || h.spanIndex !== i) return false;
+  }
   let crc = recordHeaderCrc(buf, BLOCK_HEADER_SIZE);
   forEachSpanPiece(rh.dataLength, g.blockSize, (block, offset, length) => {
     const start = block * g.blockSize + offset;
@@ -208,4 +216,125 @@ export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation:
   }
   ring.dropLeadingEmpty();
   return { ring, generation: gen as number, newestTs: prevTs, totals: ring.sumTotals(), discardedBlocks: validHeaders - kept };
+}
+
+/** What `resumeStore` found after the checkpoint. */
+export interface ResumedStore extends RecoveredStore {
+  /** Blocks found in the data file after the checkpoint's newest one. */
+  readonly tailBlocks: number;
+}
+
+/**
+ * Opening from a checkpoint: the index it restored is checked against the data file (its newest
+ * block must still be there as recorded, though it may have gained records), then only the blocks
+ * written after it are read and verified, in sequence order, until the first slot that does not
+ * hold the next block (each reclaims the oldest block in its slot, as the write did), and the
+ * oldest block left must still be there. Returns the reason when the checkpoint is stale.
+ */
+export async function resumeStore(fh: BlockFileHandle, g: Geometry, generation: number, image: CheckpointImage): Promise<ResumedStore | string> {
+  const { numBlocks, blockSize } = g;
+  const { ring } = image;
+  const totals = { ...image.totals };
+  let newestTs = image.newestTs;
+  const headerIs = (buf: Buffer, off: number, seq: number, kind?: number): boolean => {
+    const h = decodeBlockHeader(buf, off);
+    return h !== null && h.seq === seq && h.generation === generation && (kind === undefined || h.kind === kind);
+  };
+
+  ring.dropLeadingEmpty();
+  const lappedAt = async (seq: number): Promise<boolean> => {
+    const h = decodeBlockHeader(await readBlocks(fh, g, seq, 1), 0);
+    return h !== null && h.generation === generation && h.seq > seq;
+  };
+  if (ring.size === 0 && ring.oldestSeq > 0 && (await lappedAt(ring.oldestSeq - 1))) return 'stale: the data file has newer blocks';
+  if (ring.size > 0) {
+    const newest = ring.newestSeq;
+    const kind = ring.kind(newest);
+    const buf = await readBlocks(fh, g, newest, 1);
+    if (kind !== BlockKind.Empty && !headerIs(buf, 0, newest, kind)) return 'stale: its newest block is not in the data file';
+    if (kind === BlockKind.Packed) {
+      const p = scanPackedBlock(buf, 0, blockSize, newest);
+      const had = ring.count(newest);
+      if (p.count < had || p.firstTs !== ring.key(newest) || p.endOffset < ring.endOffset(newest) || (p.count > had && ring.sealed(newest))) {
+        return 'stale: its newest block differs from the data file';
+      }
+      const bytesBefore = ring.liveBytes(newest);
+      const deletedBefore = ring.deleted(newest);
+      ring.appendTo(newest, p.count - had, p.endOffset);
+      if (p.deleted > 0) ring.deletions.set(newest, { count: p.deleted, bytes: p.deletedBytes });
+      else ring.deletions.delete(newest);
+      totals.count += p.count - had;
+      totals.deleted += p.deleted - deletedBefore;
+      totals.bytes += ring.liveBytes(newest) - bytesBefore;
+      if (newestTs === undefined || p.lastTs > newestTs) newestTs = p.lastTs;
+    }
+  }
+
+  const reclaimFor = (seq: number): void => {
+    while (ring.size > 0 && ring.oldestSeq <= seq - numBlocks) {
+      const r = ring.dropOldest();
+      if (!r) break;
+      totals.count -= r.count;
+      totals.deleted -= r.deleted;
+      totals.bytes -= r.bytes;
+    }
+  };
+  let tailBlocks = 0;
+  let seq = ring.newestSeq + 1;
+  const tailStart = seq;
+  const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
+  let buf = Buffer.alloc(0);
+  scan: for (;;) {
+    const slot = seq % numBlocks;
+    const count = Math.min(blocksPerChunk, numBlocks - slot);
+    if (buf.length < count * blockSize) buf = Buffer.alloc(count * blockSize);
+    const bytesRead = await fh.read(buf, 0, count * blockSize, slot * blockSize);
+    buf.fill(0, bytesRead, count * blockSize);
+    for (let i = 0; i < count; i++, seq++) {
+      const off = i * blockSize;
+      const h = decodeBlockHeader(buf, off);
+      if (!h || h.seq !== seq || h.generation !== generation) break scan;
+      if (h.kind === BlockKind.Packed) {
+        const p = scanPackedBlock(buf, off, blockSize, seq);
+        if (p.count === 0 || (newestTs !== undefined && p.firstTs <= newestTs)) break scan;
+        reclaimFor(seq);
+        ring.push({ seq, kind: BlockKind.Packed, count: p.count, key: p.firstTs, aux: p.endOffset, sealed: false });
+        if (p.deleted > 0) ring.deletions.set(seq, { count: p.deleted, bytes: p.deletedBytes });
+        totals.count += p.count;
+        totals.deleted += p.deleted;
+        totals.bytes += p.bytes;
+        newestTs = p.lastTs;
+        tailBlocks++;
+        continue;
+      }
+      if (h.kind !== BlockKind.SpanHead) break scan;
+      const rh = decodeRecordHeader(buf, off + BLOCK_HEADER_SIZE);
+      if (!rh || (newestTs !== undefined && rh.timestamp <= newestTs)) break scan;
+      const blocks = spanBlocksFor(rh.dataLength, blockSize);
+      if (blocks < 2 || blocks > numBlocks || !(await spanIsValid(fh, g, seq, blocks, generation))) break scan;
+      for (let j = 0; j < blocks; j++) {
+        reclaimFor(seq + j);
+        ring.push({ seq: seq + j, kind: j === 0 ? BlockKind.SpanHead : BlockKind.SpanCont, count: j === 0 ? 1 : 0, key: rh.timestamp, aux: j === 0 ? rh.dataLength : 0, sealed: true });
+      }
+      if (rh.deleted) ring.deletions.set(seq, { count: 1, bytes: rh.dataLength });
+      totals.count++;
+      if (rh.deleted) totals.deleted++;
+      else totals.bytes += rh.dataLength;
+      newestTs = rh.timestamp;
+      tailBlocks += blocks;
+      seq += blocks;
+      continue scan;
+    }
+  }
+  // Where the scan stopped there must be no block of a later lap: that would mean the data moved
+  // on further than the checkpoint knows (deltas of it lost), and blocks after the stop may be live.
+  if (await lappedAt(seq)) return 'stale: the data file has newer blocks';
+  ring.dropLeadingEmpty();
+  // The oldest block left from the checkpoint must still be there: a write torn at the slot where
+  // the scan stopped may have damaged it.
+  const oldest = ring.oldestSeq;
+  if (ring.size > 0 && oldest < tailStart && !headerIs(await readBlocks(fh, g, oldest, 1), 0, oldest, ring.kind(oldest))) {
+    return 'stale: its oldest block is no longer in the data file';
+  }
+  return { ring, generation, newestTs, totals, discardedBlocks: 0, tailBlocks };
 }
