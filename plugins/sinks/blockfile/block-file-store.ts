@@ -212,7 +212,6 @@ export class BlockFileStore {
       geometry: this.geometry,
       generation: this.meta.generation,
       newestTs: this.newestTs,
-      reclaim: (b) => this.reclaimed(b),
     };
   }
 
@@ -271,11 +270,15 @@ export class BlockFileStore {
     if (this.checkpointDue && !this.closed && now - this.lastCheckpointAt >= this.settings.checkpointIntervalMs) this.scheduleCheckpoint();
   }
 
-  private reclaimed(b: Reclaimed): void {
-    this.overwritten += b.count;
-    this.totals.count -= b.count;
-    this.totals.deleted -= b.deleted;
-    this.totals.bytes -= b.bytes;
+  /** Drops the live blocks a batch is about to overwrite: only once it is encoded, just before its write starts. */
+  private reclaimBelow(seq: number): void {
+    while (this.ring.size > 0 && this.ring.oldestSeq < seq) {
+      const b = this.ring.dropOldest() as Reclaimed;
+      this.overwritten += b.count;
+      this.totals.count -= b.count;
+      this.totals.deleted -= b.deleted;
+      this.totals.bytes -= b.bytes;
+    }
   }
 
   private async flushOnce(): Promise<void> {
@@ -284,7 +287,9 @@ export class BlockFileStore {
     let batch: EncodedBatch | undefined;
     try {
       batch = encodeBatch(this.queue, this.encoderState(), this.flushBuffer);
-      if (batch.length > 0) {
+      if (batch.error !== undefined) this.rejectBatch(batch, batch.error);
+      else if (batch.length > 0) {
+        this.reclaimBelow(batch.reclaimBelow);
         await this.checkpointBeforeLap(batch);
         await this.writeRange(batch.buffer, batch.length, batch.startSeq, batch.startOffset);
         await this.syncForAck();
@@ -330,11 +335,7 @@ export class BlockFileStore {
    * nothing appended later can be ordered before a leftover of them.
    */
   private async failBatch(batch: EncodedBatch, err: unknown): Promise<void> {
-    const e = storageError(err);
-    this.settings.logger.error({ store: this.name, err: e.message }, 'Block-file write failed; its records are rejected.');
-    for (const r of batch.ranges) {
-      for (let i = r.from; i < r.to; i++) if (r.job.results[i].ok) r.job.results[i] = reject(e.code, e.message);
-    }
+    this.rejectBatch(batch, err);
     let wiped = false;
     if (batch.length > 0) {
       try {
@@ -354,6 +355,15 @@ export class BlockFileStore {
     if (batch.appendTo !== undefined) this.ring.seal(batch.appendTo);
     const key = this.ring.newestKey();
     for (const nb of batch.newBlocks) this.ring.push({ seq: nb.seq, kind: BlockKind.Empty, count: 0, key, aux: 0, sealed: true });
+  }
+
+  /** Turns the batch's accepted records into rejections (nothing of it is published). */
+  private rejectBatch(batch: EncodedBatch, err: unknown): void {
+    const e = storageError(err);
+    this.settings.logger.error({ store: this.name, err: e.message }, 'Block-file write failed; its records are rejected.');
+    for (const r of batch.ranges) {
+      for (let i = r.from; i < r.to; i++) if (r.job.results[i].ok) r.job.results[i] = reject(e.code, e.message);
+    }
   }
 
   /** An unexpected failure before encoding: reject what is queued rather than leave callers hanging. */
