@@ -91,7 +91,7 @@ export class HttpServer {
     this.app.use(websocket('ws', { wsOptions: { maxPayload: options.wsMaxFrame } }));
   }
 
-  host(stores: StoreAccess, adminKey: string): HttpHost {
+  host(stores: Parameters<typeof storeAuth>[0], adminKey: string): HttpHost {
     const server = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter must read the live URL
     return {
       router: this.router,
