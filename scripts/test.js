@@ -31,7 +31,7 @@ if (files.length === 0) {
   console.error('scripts/test.js: no test files found under dist/ — did the build run?');
   process.exit(1);
 }
-const args = ['--test', '--test-timeout=120000', '--test-concurrency=2', ...files.map((f) => path.relative(root, f))];
+const args = ['--test', '--test-timeout=300000', '--test-concurrency=2', ...files.map((f) => path.relative(root, f))];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
 
 // The JetStream sink tests need a real nats-server; without one they skip, and that must not
