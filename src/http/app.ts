@@ -11,7 +11,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import websocket from 'koa-easy-ws';
 import { ERRORS, TssError, isTssError, toTssError } from '../plugin/errors.js';
-import type { HttpHost, Logger, StoreAccess } from '../plugin/descriptor.js';
+import type { HttpHost, Logger } from '../plugin/descriptor.js';
 import { errorBody } from '../plugin/kit/http.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { inject, injectable } from '../di.js';
