@@ -155,7 +155,7 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
           headSeq = tgtSeq;
           const pos = blockPos(tgtSeq) + tgtEnd;
           encodeRecordHeader(buf, pos, size, tgtSeq, ts);
-          buf.set(rec.data, pos + RECORD_HEADER_SIZE);
+          rec.data.copy(buf, pos + RECORD_HEADER_SIZE);
           // The checksummed header fields end where the data starts: one CRC covers both.
           buf.writeUInt32LE(crc32(buf, pos + RECORD_CRC_FROM, pos + need), pos);
           tgtEnd += need;
