@@ -156,7 +156,9 @@ export interface ChildServer {
 export async function spawnServer(args: string[], env: Record<string, string | undefined>, cwd = os.tmpdir()): Promise<ChildServer> {
   const picksSocket = args.some((a) => a === '--no-socket' || a.startsWith('--socket')) || 'TSSTORE_SOCKET_PATH' in env;
   if (!picksSocket) env = { ...env, TSSTORE_SOCKET_PATH: path.join(tempDir('tsstore-sock-'), 'tsstore.sock') };
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+  // A caller that names a port (to restart a server where its clients expect it) keeps it.
+  const port = args.some((a) => a === '--port' || a === '-p') ? [] : ['--port', '0'];
+  const child = spawn(process.execPath, [BIN, 'serve', ...port, '--host', '127.0.0.1', ...args], {
     cwd,
     env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_CONFIG: undefined, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
