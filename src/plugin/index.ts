@@ -27,7 +27,7 @@ export {
   objectStart, nextMember, memberKey, parseJsonExact, stringifyExact, acceptedJson, type Envelope, type MemberSpan,
 } from '../core/json/index.js';
 /** A schema compiled for lookups by field name and compact index (schema stages). */
-export { layoutOf, type SchemaLayout } from '../core/schema-layout.js';
+export { layoutOf, expandCompact, type SchemaLayout } from '../core/schema-layout.js';
 /**
  * Time-windowed aggregation of stored records (the read routes' `agg_window`): parse the
  * parameters once, feed records in time order, get each window as it closes.
