@@ -13,6 +13,12 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 
 run(bin('tsc'), ['-p', 'tsconfig.json']);
 run(bin('oclif'), ['manifest']);
+// oclif lists the commands in directory-listing order, which differs between file systems: sort
+// them, so the committed manifest is the same on every machine (.ci/run compares it).
+const manifestFile = path.join(root, 'oclif.manifest.json');
+const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+manifest.commands = Object.fromEntries(Object.keys(manifest.commands).sort().map((k) => [k, manifest.commands[k]]));
+fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
 
 // ES module faces of the public entries (package.json "exports" → "import"): Node cannot see the
 // names the compiled CommonJS re-exports (`export * from`) define, so `import { Joi } from
