@@ -27,4 +27,4 @@ export {
   objectStart, nextMember, memberKey, parseJsonExact, stringifyExact, acceptedJson, type Envelope, type MemberSpan,
 } from '../core/json/index.js';
 /** A schema compiled for lookups by field name and compact index (schema stages). */
-export { layoutOf, type SchemaLayout } from '../core/schema-layout.js';
+export { layoutOf, expandCompact, type SchemaLayout } from '../core/schema-layout.js';
