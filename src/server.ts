@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type { TsstoreConfig } from './config/config-types.js';
 import { createLogger } from './core/logger.js';
-import { ConfigError } from './config/load-config.js';
+import { checkAdminKey, ConfigError } from './config/load-config.js';
 import type { HttpServer } from './http/app.js';
 import { composeServer } from './server/compose.js';
 import { TOKENS } from './tokens.js';
@@ -132,6 +132,8 @@ export class TsstoreServer {
     if (!adminKey || adminKey.length < MIN_ADMIN_KEY_LENGTH) {
       throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `an admin key of at least ${MIN_ADMIN_KEY_LENGTH} characters is required: set TSSTORE_ADMIN_KEY or server.admin_key in the config${adminKey ? ` (the one given has ${adminKey.length})` : ''}`);
     }
+    const adminKeyProblem = checkAdminKey(adminKey);
+    if (adminKeyProblem) throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `the admin key ${adminKeyProblem}: set TSSTORE_ADMIN_KEY or server.admin_key in the config`);
     const logger = options.logger ?? createLogger(config.log.level);
     const registry = await loadPlugins(config.plugins, config.source.dir, config.source.file, logger);
     const parts = composeServer(config, logger, registry);

@@ -3,6 +3,7 @@
  * built-in defaults ← config file (cosmiconfig search or --config / TSSTORE_CONFIG) ← TSSTORE_*
  * environment ← command-line flags. A bad config is refused with every problem and its path.
  */
+import { DEFAULT_STORE_OPTIONS, resolveStoreOptions, storeDefaults } from '../stores/store-options.js';
 import path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { configSchema } from './config-schema.js';
@@ -69,6 +70,42 @@ function envInt(env: NodeJS.ProcessEnv, name: string, problems: ConfigProblem[])
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v) || Number(v) > 65535) { problems.push({ path: `env ${name}`, message: `must be a port number, got "${v}"` }); return undefined; }
   return Number(v);
+}
+
+/**
+ * What is wrong with an admin key, or undefined. Blank keys, and keys with whitespace or control
+ * characters (a header value loses them at its ends, so such a key would be weak or unusable),
+ * are refused; the length is checked when the server starts (the key may come from the
+ * environment there).
+ */
+export function checkAdminKey(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (key.trim() === '') return 'must not be blank';
+  if (/[\s\x00-\x1f\x7f]/.test(key)) return 'must not contain whitespace or control characters';
+  return undefined;
+}
+
+/** Every store default must be one a store could be created with (as `POST /api/stores` checks). */
+function checkStoreDefaults(config: TsstoreConfig, problems: ConfigProblem[]): void {
+  const s = config.store;
+  const fields = { num_blocks: s.num_blocks, data_block_size: s.data_block_size, index_block_size: s.index_block_size, data_type: s.data_type } as const;
+  let each = true;
+  for (const [field, value] of Object.entries(fields)) {
+    const at = `store.${field}`;
+    if (problems.some((p) => p.path === at)) { each = false; continue; }
+    try {
+      resolveStoreOptions({ [field]: value }, DEFAULT_STORE_OPTIONS);
+    } catch (err) {
+      each = false;
+      problems.push({ path: at, message: (err as Error).message.replace(/^invalid \w+: /, '') });
+    }
+  }
+  if (!each) return;
+  try {
+    resolveStoreOptions({}, storeDefaults(config));
+  } catch (err) {
+    problems.push({ path: 'store', message: (err as Error).message });
+  }
 }
 
 /** Loads the config; throws a ConfigError listing every problem of the file and environment. */
@@ -148,5 +185,8 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
     pipelines: (raw.pipelines as Record<string, PipelineConfig> | undefined) ?? defaultPipelines(),
     source: { file, dir },
   };
+  checkStoreDefaults(config, problems);
+  const adminKeyProblem = checkAdminKey(config.server.admin_key);
+  if (adminKeyProblem) problems.push({ path: env.TSSTORE_ADMIN_KEY ? 'env TSSTORE_ADMIN_KEY' : 'server.admin_key', message: adminKeyProblem });
   return { config, problems };
 }
