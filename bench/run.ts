@@ -10,6 +10,7 @@ import { runEngineBench } from './engine.js';
 import { runNatsBench } from './nats.js';
 import { runInputBench } from './inputs.js';
 import { runPullBench } from './pull.js';
+import { runScaleRingsBench } from './scale-rings.js';
 import { runScaleStoresBench } from './scale-stores.js';
 import { runSchemaBench } from './schema.js';
 import { runMigrateBench } from './migrate.js';
@@ -35,7 +36,7 @@ export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]>
   { id: 'nats', title: 'JetStream sinks (local nats-server)', run: runNatsBench },
   { id: 'schema', title: 'Schema stores: validation stages in process, Unix-socket ingestion json vs schema store', run: runSchemaBench },
   { id: 'migrate', title: 'tsstore migrate: a 1M-record Go ts-store store into tsstore (in process)', run: runMigrateBench },
-  { id: 'scale', title: 'Scale: 10,000 stores of 64 KiB (tsstore serve in a child process)', run: runScaleStoresBench },
+  { id: 'scale', title: 'Scale: 1 GiB and 8 GiB rings of 1 KB records (in process); 10,000 stores of 64 KiB (tsstore serve in a child process)', run: async () => [...(await runScaleRingsBench()), ...(await runScaleStoresBench())] },
 ];
 
 function machine(): string {
