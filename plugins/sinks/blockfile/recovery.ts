@@ -72,7 +72,7 @@ async function readSlots(fh: BlockFileHandle, g: Geometry): Promise<(SlotScan | 
   const { numBlocks, blockSize } = g;
   const slots = new Array<SlotScan | undefined>(numBlocks);
   const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
-  const buf = Buffer.alloc(blocksPerChunk * blockSize);
+  const buf = Buffer.alloc(Math.min(numBlocks, blocksPerChunk) * blockSize);
   for (let first = 0; first < numBlocks; first += blocksPerChunk) {
     const count = Math.min(blocksPerChunk, numBlocks - first);
     const bytesRead = await fh.read(buf, 0, count * blockSize, first * blockSize);
