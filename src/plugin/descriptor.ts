@@ -12,11 +12,12 @@ import type Joi from 'joi';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { InputPlugin } from './input.js';
+import type { Deliveries, OutputPlugin } from './output.js';
 import type { Sink } from './sink.js';
 import type { Stage, StoreView } from './stage.js';
 
 /** Version of this plugin API. Plugins declare the range they need in `apiVersion`. */
-export const PLUGIN_API_VERSION = '1.0.0';
+export const PLUGIN_API_VERSION = '1.1.0';
 
 /** pino-compatible structured logger: fields first, then a sentence. */
 export interface Logger {
@@ -50,7 +51,7 @@ export interface PluginGauge {
  * Metrics a plugin may publish on the server's `GET /metrics`, without importing prom-client.
  * Names are snake_case without prefix: a plugin of kind K registering `open_connections` appears
  * as `tsstore_K_open_connections` with a label naming the instance (`input="<id>"`, `stage=…`,
- * `sink=…`) added to `labelNames`. Registering the same name twice (from two instances of one
+ * `sink=…`, `output=…`) added to `labelNames`. Registering the same name twice (from two instances of one
  * plugin, or in two plugins) returns the same metric when type, help and label names agree, and
  * throws otherwise. Suggested names: `open_connections` (gauge, inputs that hold connections),
  * `connections` (gauge, label `state`, for outbound connections such as pulls),
@@ -75,6 +76,25 @@ export interface PluginContext {
   readonly metrics?: PluginMetrics;
 }
 
+/**
+ * A long-lived authenticated session: a connection that writes many records after one
+ * authentication (a WebSocket, a Unix-socket client, a plugin's own protocol). Since plugin API
+ * 1.1.0.
+ */
+export interface StoreSession {
+  readonly store: StoreView;
+  /**
+   * Aborts when the session must end: the key it authenticated with was revoked or regenerated,
+   * or the store was deleted or reset (an admin-key session ends with the store's deletion or
+   * reset). `signal.reason` is a TssError `TSS_ERR_SESSION_ENDED` whose message says why. The
+   * contract for a streaming input: listen for `abort` once per session (nothing per record),
+   * hand no further record of that session to `emit`, answer the records it received but did not
+   * emit with that error, and close the connection. The signal is shared by every session of the
+   * same key: remove the listener when the connection closes.
+   */
+  readonly signal: AbortSignal;
+}
+
 /** Store lookups and authentication for inputs. Synchronous: keys live in memory. */
 export interface StoreAccess {
   /** The store, or undefined when it does not exist. */
@@ -84,6 +104,11 @@ export interface StoreAccess {
    * TSS_ERR_API_KEY_REQUIRED / _FORMAT / _INVALID (401) or TSS_ERR_STORE_NOT_FOUND (404).
    */
   authenticate(store: string, apiKey: string | undefined): StoreView;
+  /**
+   * Like `authenticate`, for a connection that stays open: the StoreSession's signal says when the
+   * session must end (see StoreSession). Streaming inputs must authenticate this way. Since 1.1.0.
+   */
+  session(store: string, apiKey: string | undefined): StoreSession;
   /**
    * Be told when a store is deleted. The listener runs after the store stopped taking requests'
    * authentication but before its data and directory are removed; the deletion waits for a
@@ -101,7 +126,8 @@ export interface HttpHost {
   /**
    * Middleware for routes with a `:store` parameter: takes the key from `X-API-Key`,
    * `Authorization: Bearer`, then `?api_key=`, authenticates, and sets `ctx.state.store`
-   * (a StoreView). Answers 401/404 itself.
+   * (a StoreView) and `ctx.state.session` (a StoreSession: a route that upgrades to a long-lived
+   * connection ends it when the session's signal aborts). Answers 401/404 itself.
    */
   readonly storeAuth: Middleware;
   /** Where the server listens (for resource claims and logs). */
@@ -111,6 +137,14 @@ export interface HttpHost {
 export interface InputContext extends PluginContext {
   readonly stores: StoreAccess;
   readonly http: HttpHost;
+}
+
+/** Outputs: store access, the HTTP host, and deliveries (reading stores from a cursor). */
+export interface OutputContext extends PluginContext {
+  readonly stores: StoreAccess;
+  readonly http: HttpHost;
+  /** Read stores in order from cursors (see src/plugin/output.ts); usable from `start()` on. */
+  readonly deliveries: Deliveries;
 }
 
 export type StageContext = PluginContext;
@@ -141,7 +175,12 @@ export interface SinkDescriptor<O = Record<string, unknown>> extends DescriptorB
   create(options: O, ctx: SinkContext): Sink;
 }
 
-export type PluginDescriptor = InputDescriptor<any> | StageDescriptor<any> | SinkDescriptor<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export interface OutputDescriptor<O = Record<string, unknown>> extends DescriptorBase<O> {
+  readonly kind: 'output';
+  create(options: O, ctx: OutputContext): OutputPlugin;
+}
+
+export type PluginDescriptor = InputDescriptor<any> | StageDescriptor<any> | SinkDescriptor<any> | OutputDescriptor<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function defineInput<O>(d: Omit<InputDescriptor<O>, 'kind'>): InputDescriptor<O> {
   return { ...d, kind: 'input' };
@@ -149,6 +188,10 @@ export function defineInput<O>(d: Omit<InputDescriptor<O>, 'kind'>): InputDescri
 
 export function defineStage<O>(d: Omit<StageDescriptor<O>, 'kind'>): StageDescriptor<O> {
   return { ...d, kind: 'stage' };
+}
+
+export function defineOutput<O>(d: Omit<OutputDescriptor<O>, 'kind'>): OutputDescriptor<O> {
+  return { ...d, kind: 'output' };
 }
 
 export function defineSink<O>(d: Omit<SinkDescriptor<O>, 'kind'>): SinkDescriptor<O> {
