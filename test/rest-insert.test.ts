@@ -16,7 +16,7 @@ describe('REST insert', () => {
   });
   after(() => s.stop());
 
-  it('accepts the README-DATA-INPUT example and answers 201 {timestamp, block_num, size}', async () => {
+  it('accepts the reference insert example (docs/protocol.md) and answers 201 {timestamp, block_num, size}', async () => {
     const body = '{\n  "timestamp": 1704067200000000000,\n  "data": {"temperature": 72.5, "humidity": 45, "sensor": "living-room"}\n}';
     const res = await post(body);
     assert.equal(res.status, 201, res.text);

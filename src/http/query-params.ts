@@ -1,4 +1,4 @@
-/** Parsing of read-query parameters (SPEC §5), each failure a 400 naming the parameter. */
+/** Parsing of read-query parameters (docs/protocol.md, "Reading"), each failure a 400 naming the parameter. */
 import { parseDurationNs } from '../plugin/kit/duration.js';
 import { parseTimestampToken } from '../core/json/index.js';
 import { nowNs } from '../plugin/clock.js';

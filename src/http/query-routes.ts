@@ -1,4 +1,4 @@
-/** Read-back routes (SPEC §5), served by any sink with the read capability. */
+/** Read-back routes (docs/protocol.md, "Reading"), served by any sink with the read capability. */
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';

@@ -1,4 +1,4 @@
-/** Schema routes (SPEC §4): GET/PUT /api/stores/:store/schema with the store key (or the admin key). */
+/** Schema routes (docs/protocol.md, "Schema stores"): GET/PUT /api/stores/:store/schema with the store key (or the admin key). */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { StoreView } from '../plugin/stage.js';

@@ -1,6 +1,7 @@
 /**
  * The catalog of every error tsstore reports to a client: a stable code, the HTTP status a REST
- * client sees, and the message (the texts SPEC.md prescribes). Inputs map a code to their own
+ * client sees, and the message (listed and explained in docs/errors.md, generated from this
+ * catalog and src/core/error-docs.ts by `npm run docs:errors`). Inputs map a code to their own
  * protocol (HTTP status, WebSocket error frame, `ERROR <message>` line); nothing else invents
  * client-facing error text.
  */

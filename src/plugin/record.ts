@@ -6,7 +6,7 @@
  */
 import type { Rejection } from './errors.js';
 
-/** The data types a store can hold (SPEC §2). */
+/** The data types a store can hold (docs/protocol.md, "The envelope"). */
 export type DataType = 'json' | 'text' | 'binary' | 'schema';
 
 /**

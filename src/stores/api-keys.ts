@@ -51,7 +51,7 @@ export function checkKeyFormat(presented: string | undefined, allowReference = f
   return presented;
 }
 
-/** Throws the SPEC's 401 errors; returns the matching key id. */
+/** Throws the 401 errors of docs/protocol.md ("Keys"); returns the matching key id. */
 export function verifyKey(records: readonly KeyRecord[], presented: string | undefined): string {
   checkKeyFormat(presented, true);
   // A key of the reference's shape only ever matches a key migrated from the reference.

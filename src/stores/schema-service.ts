@@ -1,5 +1,5 @@
 /**
- * Schemas of schema stores (SPEC §4): checking a schema body, enforcing append-only evolution,
+ * Schemas of schema stores (docs/protocol.md, "Schema stores"): checking a schema body, enforcing append-only evolution,
  * and keeping the version history in `<store dir>/schema.json`
  * (schema-file.ts). The newest version is
  * published as the store's StoreView.schema, which stages and reads use.

@@ -1,4 +1,4 @@
-/** Validation of store names and creation options (SPEC §2). */
+/** Validation of store names and creation options (docs/protocol.md, "Stores and keys"). */
 import { TssError } from '../plugin/errors.js';
 import type { DataType } from '../plugin/record.js';
 

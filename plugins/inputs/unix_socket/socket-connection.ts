@@ -1,5 +1,5 @@
 /**
- * One Unix-socket client: the line protocol of SPEC §3.3.
+ * One Unix-socket client: the line protocol of docs/protocol.md ("Unix socket lines").
  *
  *   AUTH <store> <api-key>  → OK | ERROR <message> (then close)
  *   <json value>            → OK <timestamp> | ERROR <message>

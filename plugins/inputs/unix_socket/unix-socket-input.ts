@@ -1,5 +1,5 @@
 /**
- * The Unix-socket input: a local, low-overhead line protocol (SPEC §3.3). Lines from every
+ * The Unix-socket input: a local, low-overhead line protocol (docs/protocol.md, "Unix socket lines"). Lines from every
  * connection that arrive in one event-loop turn share one emit (group commit); replies are
  * pipelined and in order per connection; reading pauses while a connection has too much
  * unanswered.

@@ -143,7 +143,7 @@ describe('unix_socket input', () => {
     assert.match(loris.lines[0], /^ERROR authentication timeout/);
   });
 
-  it('serves the Python client of README-DATA-INPUT.md unchanged', async () => {
+  it('serves the Python client of docs/protocol.md unchanged', async () => {
     const script = `
 import socket
 import json

@@ -1,5 +1,5 @@
 /**
- * The WebSocket write input: `GET /api/stores/:store/ws/write` on the shared HTTP port (SPEC §3.2).
+ * The WebSocket write input: `GET /api/stores/:store/ws/write` on the shared HTTP port (docs/protocol.md, "WebSocket write").
  * The key comes from `X-API-Key`, `Authorization: Bearer` or `?api_key=` (storeAuth); a bad key
  * fails the handshake with 401. Idle connections stay open: the server pings every
  * `ping_interval_ms` and terminates only peers that answered nothing in a whole interval.
@@ -59,7 +59,8 @@ export class WebSocketInput implements InputPlugin {
     const store = ctx.state.store as StoreView;
     const socket = ctx.req.socket;
     let onClose: (() => void) | undefined;
-    // koa-easy-ws never settles when ws refuses the handshake (STACK trap 7): race the socket's close.
+    // koa-easy-ws never settles ctx.ws() when ws refuses the handshake (a bad Sec-WebSocket-Key or
+    // version, for one), which would leave this handler pending for good: race the socket's close.
     const ws = await Promise.race([
       upgrade(),
       new Promise<undefined>((resolve) => { onClose = () => resolve(undefined); socket.once('close', onClose); }),

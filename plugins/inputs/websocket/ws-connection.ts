@@ -2,7 +2,9 @@
  * One WebSocket writer: each message is a `{"timestamp"?, "data"}` envelope answered, in order, by
  * an ack or an error frame. Errors never close the connection. Messages that arrive together are
  * emitted together; acks are pipelined; reading pauses while too much is unanswered or while the
- * client is not taking its acks (sends whose callback has not fired: STACK trap 8).
+ * client is not taking its acks: neither ws nor koa-easy-ws pushes back on sends, so a client that
+ * floods and never reads would grow the server's memory; sends whose callback has not fired are
+ * counted instead.
  */
 import type net from 'node:net';
 import type WebSocket from 'ws';
