@@ -30,6 +30,25 @@ export interface HttpOptions {
 
 const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
+/**
+ * Unanswered requests one HTTP/1.1 connection may have (pipelining): at this many the server stops
+ * reading the connection until half of them are answered. A client that pipelines and never reads
+ * its responses therefore holds at most this many requests (plus the rest of one 64 KiB read).
+ */
+export const MAX_PIPELINED_REQUESTS = 32;
+
+/**
+ * What node's HTTP server itself uses to stop reading a connection whose responses back up
+ * (`_paused`, checked before it resumes the socket for a request body) and its parser (paused after
+ * the current read when `_paused` is set).
+ */
+interface PipelinedSocket extends Socket {
+  _paused?: boolean;
+  parser?: { resume(): void } | null;
+  [UNANSWERED]?: number;
+}
+const UNANSWERED = Symbol('tsstore.unanswered');
+
 @injectable()
 export class HttpServer {
   readonly app = new Koa();
@@ -86,10 +105,11 @@ export class HttpServer {
     this.app.use(this.router.allowedMethods());
     const callback = this.app.callback();
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => { void callback(req, res); };
+    const request = (req: http.IncomingMessage, res: http.ServerResponse): void => { holdPipelined(req.socket as PipelinedSocket, res); handler(req, res); };
     const { tls } = this.options;
     this.server = tls
-      ? https.createServer({ cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, handler)
-      : http.createServer(handler);
+      ? https.createServer({ cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, request)
+      : http.createServer(request);
     this.server.on('connection', (s) => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)); });
     // Upgrade requests go through koa too (koa-easy-ws answers them), but via node's 'upgrade'
     // event: without an 'upgrade' listener node keeps its HTTP parser on the socket, reads the
@@ -137,6 +157,29 @@ export class HttpServer {
     await closed;
     clearTimeout(timer);
   }
+}
+
+/**
+ * Pipelining back-pressure: counts a connection's unanswered requests; at MAX_PIPELINED_REQUESTS it
+ * stops reading the connection (the way node does when responses back up), and reads again once
+ * half of them are answered — unless node itself still waits for the socket to drain.
+ */
+function holdPipelined(socket: PipelinedSocket, res: http.ServerResponse): void {
+  const unanswered = (socket[UNANSWERED] ?? 0) + 1;
+  socket[UNANSWERED] = unanswered;
+  if (unanswered >= MAX_PIPELINED_REQUESTS) {
+    socket._paused = true;
+    socket.pause();
+  }
+  res.once('close', () => {
+    const left = (socket[UNANSWERED] ?? 1) - 1;
+    socket[UNANSWERED] = left;
+    if (left === MAX_PIPELINED_REQUESTS >> 1 && socket._paused && !socket.writableNeedDrain && !socket.destroyed) {
+      socket._paused = false;
+      socket.parser?.resume();
+      socket.resume();
+    }
+  });
 }
 
 function readPem(file: string, what: string): Buffer {

@@ -5,6 +5,7 @@
 import { type RecordResult, type ScanQuery, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type SinkSupports, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
 import { payloadSize, RECORD_HEADER_SIZE } from './format.js';
 import { BlockFileStore, RecordLayout, StoreSettings } from './block-file-store.js';
+import { type BlockFileIO, nodeIO } from './io.js';
 import { BlockFileOptions, DEFAULT_OPTIONS } from './options.js';
 
 type SinkState = 'new' | 'open' | 'closing' | 'closed';
@@ -20,7 +21,8 @@ export class BlockFileSink implements Sink {
   private timer: NodeJS.Timeout | undefined;
   private readonly options: BlockFileOptions;
 
-  constructor(options: Partial<BlockFileOptions>, private readonly ctx: SinkContext) {
+  /** @param io the file system the stores work on: node:fs unless a test injects faults. */
+  constructor(options: Partial<BlockFileOptions>, private readonly ctx: SinkContext, private readonly io: BlockFileIO = nodeIO) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
     this.reader = {
       get: (store, ts, withData) => this.get(store, ts, withData),
@@ -30,7 +32,7 @@ export class BlockFileSink implements Sink {
   }
 
   private get settings(): StoreSettings {
-    return { fsync: this.options.fsync, maxFlushBytes: this.options.max_flush_bytes, logger: this.ctx.logger };
+    return { fsync: this.options.fsync, maxFlushBytes: this.options.max_flush_bytes, logger: this.ctx.logger, io: this.io };
   }
 
   async open(): Promise<void> {

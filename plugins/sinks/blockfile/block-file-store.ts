@@ -8,14 +8,12 @@
  * Flushes, removes and resets run one at a time (`exclusive`); reads run concurrently and only
  * see what `commit` published, re-checking after each read that the block was not reclaimed.
  */
-import fsSync from 'node:fs';
-import fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, SerialQueue, toTssError, TssError } from 'tsstore/plugin';
 import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
 import { RecordView, committedLength, packedRecords, spanRecord } from './block-reader.js';
 import { BlockInfo, BlockRing, holdsRecords } from './block-ring.js';
 import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_HEADER_SIZE, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
+import type { BlockFileHandle, BlockFileIO } from './io.js';
 import type { FsyncPolicy } from './options.js';
 import { readBlocks, recoverStore } from './recovery.js';
 import { createDataFile, dataPath, fileSize, readMeta, removeStoreFiles, writeMeta, zeroFill } from './store-files.js';
@@ -24,6 +22,8 @@ export interface StoreSettings {
   readonly fsync: FsyncPolicy;
   readonly maxFlushBytes: number;
   readonly logger: Logger;
+  /** The file system the engine works on (io.ts; nodeIO in production). */
+  readonly io: BlockFileIO;
 }
 
 /** Where a record's bytes lie in the data file (for tests and tooling). */
@@ -39,24 +39,6 @@ export function storageError(err: unknown): TssError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EIO') return new TssError('TSS_ERR_DISK_FULL', `storage write failed: ${(err as Error).message}`, { cause: err });
   return toTssError(err);
-}
-
-/**
- * Ranges up to this size are written with a synchronous pwrite on the event loop: copying some KiB
- * into the page cache costs less than a round trip through libuv's thread pool (queue lock, thread
- * wake-up, completion wake-up of the loop), and it takes one thread hop off every group commit —
- * a REST single insert waits for each hop. Larger ranges keep the asynchronous write, so the loop
- * is never blocked for long. The fsync stays asynchronous: it waits on the device.
- */
-const SYNC_WRITE_MAX = 256 * 1024;
-
-async function writeFully(fh: FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<void> {
-  while (length > 0) {
-    const bytesWritten = length <= SYNC_WRITE_MAX ? fsSync.writeSync(fh.fd, buf, offset, length, position) : (await fh.write(buf, offset, length, position)).bytesWritten;
-    offset += bytesWritten;
-    position += bytesWritten;
-    length -= bytesWritten;
-  }
 }
 
 export class BlockFileStore {
@@ -79,7 +61,7 @@ export class BlockFileStore {
     private readonly dir: string,
     private readonly geometry: Geometry,
     private meta: Meta,
-    private readonly fh: FileHandle,
+    private readonly fh: BlockFileHandle,
     private readonly ring: BlockRing,
     private newestTs: bigint | undefined,
     private readonly totals: { count: number; deleted: number; bytes: number },
@@ -95,23 +77,23 @@ export class BlockFileStore {
     }
     const meta: Meta = { ...geometry, generation, seqBase: 0 };
     try {
-      await removeStoreFiles(spec.dir);
-      await createDataFile(spec.dir, geometry.numBlocks * geometry.blockSize);
-      await writeMeta(spec.dir, meta);
+      await removeStoreFiles(settings.io, spec.dir);
+      await createDataFile(settings.io, spec.dir, geometry.numBlocks * geometry.blockSize);
+      await writeMeta(settings.io, spec.dir, meta);
     } catch (err) {
-      await removeStoreFiles(spec.dir).catch(() => undefined);
+      await removeStoreFiles(settings.io, spec.dir).catch(() => undefined);
       throw storageError(err);
     }
-    const fh = await fs.open(dataPath(spec.dir), 'r+');
+    const fh = await settings.io.open(dataPath(spec.dir), 'update');
     return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, new BlockRing(geometry.numBlocks, 0), undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0);
   }
 
   /** Attaches an existing store, recovering whatever a crash left behind. Never refuses a torn file. */
   static async open(spec: StoreSpec, settings: StoreSettings): Promise<BlockFileStore> {
-    const { logger } = settings;
-    await fs.rm(dataPath(spec.dir) + '.tmp', { force: true });
-    const savedMeta = await readMeta(spec.dir);
-    const size = await fileSize(dataPath(spec.dir));
+    const { logger, io } = settings;
+    await io.remove(dataPath(spec.dir) + '.tmp');
+    const savedMeta = await readMeta(io, spec.dir);
+    const size = await fileSize(io, dataPath(spec.dir));
     if (size === null) {
       logger.warn({ store: spec.name }, 'Block-file data file missing (creation interrupted?); starting the store empty.');
       return BlockFileStore.create(spec, settings, savedMeta ? savedMeta.generation + 1 : 1);
@@ -120,7 +102,7 @@ export class BlockFileStore {
     if (!isValidGeometry(geometry)) throw new TssError('TSS_ERR_STORE_OPTIONS', 'invalid store options: bad block geometry');
     if (!savedMeta) logger.warn({ store: spec.name }, 'Block-file meta file missing or damaged; recovering it from the data file.');
     const fileBytes = geometry.numBlocks * geometry.blockSize;
-    const fh = await fs.open(dataPath(spec.dir), 'r+');
+    const fh = await settings.io.open(dataPath(spec.dir), 'update');
     try {
       if (size < fileBytes) {
         await zeroFill(fh, size, fileBytes);
@@ -128,7 +110,7 @@ export class BlockFileStore {
       }
       const rec = await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
       const meta: Meta = savedMeta ?? { ...geometry, generation: rec.generation, seqBase: 0 };
-      if (!savedMeta) await writeMeta(spec.dir, meta);
+      if (!savedMeta) await writeMeta(io, spec.dir, meta);
       await BlockFileStore.zeroNewestTail(fh, geometry, rec.ring);
       if (rec.discardedBlocks > 0) {
         logger.warn({ store: spec.name, discardedBlocks: rec.discardedBlocks }, 'Block-file recovery discarded torn or damaged blocks.');
@@ -141,14 +123,14 @@ export class BlockFileStore {
   }
 
   /** Leftovers of a torn write after the last valid record must not pass for records appended later. */
-  private static async zeroNewestTail(fh: FileHandle, g: Geometry, ring: BlockRing): Promise<void> {
+  private static async zeroNewestTail(fh: BlockFileHandle, g: Geometry, ring: BlockRing): Promise<void> {
     const b = ring.newest();
     if (!b || b.kind !== BlockKind.Packed || b.endOffset >= g.blockSize) return;
     const start = (b.seq % g.numBlocks) * g.blockSize + b.endOffset;
     const tail = Buffer.alloc(g.blockSize - b.endOffset);
     await fh.read(tail, 0, tail.length, start);
     if (tail.every((x) => x === 0)) return;
-    await writeFully(fh, Buffer.alloc(tail.length), 0, tail.length, start);
+    await fh.write(Buffer.alloc(tail.length), 0, tail.length, start);
     await fh.datasync();
   }
 
@@ -213,8 +195,8 @@ export class BlockFileStore {
     const { numBlocks, blockSize } = this.geometry;
     const position = (startSeq % numBlocks) * blockSize + startOffset;
     const first = Math.min(length, numBlocks * blockSize - position);
-    await writeFully(this.fh, buf, 0, first, position);
-    if (first < length) await writeFully(this.fh, buf, first, length - first, 0);
+    await this.fh.write(buf, 0, first, position);
+    if (first < length) await this.fh.write(buf, first, length - first, 0);
   }
 
   private async syncForAck(): Promise<void> {
@@ -404,7 +386,7 @@ export class BlockFileStore {
       if (!found || found.record.deleted) return false;
       const { numBlocks, blockSize } = this.geometry;
       const position = (found.seq % numBlocks) * blockSize + found.record.offset + RECORD_MARK_OFFSET;
-      await writeFully(this.fh, Buffer.from([DELETED_MARK]), 0, 1, position);
+      await this.fh.write(Buffer.from([DELETED_MARK]), 0, 1, position);
       await this.syncForAck();
       const b = this.ring.get(found.seq);
       if (b) {
@@ -425,7 +407,7 @@ export class BlockFileStore {
     return this.exclusive(async () => {
       const nextSeq = this.ring.newestSeq + 1;
       const meta: Meta = { ...this.meta, generation: this.meta.generation + 1, seqBase: nextSeq };
-      await writeMeta(this.dir, meta);
+      await writeMeta(this.settings.io, this.dir, meta);
       this.meta = meta;
       this.epoch++;
       this.ring.clear(nextSeq);
@@ -509,7 +491,7 @@ export class BlockFileStore {
   /** Closes and deletes the engine's files (the catalog removes the directory itself). */
   async drop(): Promise<void> {
     await this.close();
-    await removeStoreFiles(this.dir);
+    await removeStoreFiles(this.settings.io, this.dir);
   }
 }
 

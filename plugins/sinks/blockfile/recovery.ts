@@ -11,13 +11,13 @@
  * 4. Leading empty slots are dropped; the unused tail of the newest block is zeroed so leftovers
  *    of a torn write can never be mistaken for records appended later.
  */
-import type { FileHandle } from 'node:fs/promises';
 import { BlockInfo, BlockRing } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {
   BLOCK_HEADER_SIZE, BlockHeader, BlockKind, Geometry, RECORD_HEADER_SIZE, RecordHeader,
   decodeBlockHeader, decodeRecordHeader, forEachSpanPiece, recordHeaderCrc, seqLow, spanBlocksFor,
 } from './format.js';
+import type { BlockFileHandle } from './io.js';
 
 const READ_CHUNK = 8 << 20;
 
@@ -68,14 +68,14 @@ export function scanPackedBlock(buf: Buffer, off: number, blockSize: number, seq
   return scan;
 }
 
-async function readSlots(fh: FileHandle, g: Geometry): Promise<(SlotScan | undefined)[]> {
+async function readSlots(fh: BlockFileHandle, g: Geometry): Promise<(SlotScan | undefined)[]> {
   const { numBlocks, blockSize } = g;
   const slots = new Array<SlotScan | undefined>(numBlocks);
   const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
   const buf = Buffer.alloc(blocksPerChunk * blockSize);
   for (let first = 0; first < numBlocks; first += blocksPerChunk) {
     const count = Math.min(blocksPerChunk, numBlocks - first);
-    const { bytesRead } = await fh.read(buf, 0, count * blockSize, first * blockSize);
+    const bytesRead = await fh.read(buf, 0, count * blockSize, first * blockSize);
     buf.fill(0, bytesRead, count * blockSize);
     for (let i = 0; i < count; i++) {
       const slot = first + i;
@@ -92,7 +92,7 @@ async function readSlots(fh: FileHandle, g: Geometry): Promise<(SlotScan | undef
 }
 
 /** Reads `count` consecutive blocks starting at `seq` (wrapping at the end of the file). */
-export async function readBlocks(fh: FileHandle, g: Geometry, seq: number, count: number): Promise<Buffer> {
+export async function readBlocks(fh: BlockFileHandle, g: Geometry, seq: number, count: number): Promise<Buffer> {
   const buf = Buffer.alloc(count * g.blockSize);
   const slot = seq % g.numBlocks;
   const first = Math.min(count, g.numBlocks - slot);
@@ -101,7 +101,7 @@ export async function readBlocks(fh: FileHandle, g: Geometry, seq: number, count
   return buf;
 }
 
-async function spanIsValid(fh: FileHandle, g: Geometry, seq: number, rh: RecordHeader, blocks: number): Promise<boolean> {
+async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number, rh: RecordHeader, blocks: number): Promise<boolean> {
   if (rh.seqLow !== seqLow(seq)) return false;
   const buf = await readBlocks(fh, g, seq, blocks);
   let crc = recordHeaderCrc(buf, BLOCK_HEADER_SIZE);
@@ -121,7 +121,7 @@ function emptyInfo(seq: number, key: bigint): BlockInfo {
  *   (the highest generation found in the data is taken).
  * @param seqBase first sequence number of that generation.
  */
-export async function recoverStore(fh: FileHandle, g: Geometry, generation: number | undefined, seqBase: number): Promise<RecoveredStore> {
+export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation: number | undefined, seqBase: number): Promise<RecoveredStore> {
   const { numBlocks } = g;
   const slots = await readSlots(fh, g);
   let gen = generation;
