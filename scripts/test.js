@@ -33,13 +33,13 @@ if (files.length === 0) {
 }
 // Files that build and install npm packages (npm pack, a release build, npm install of a
 // tarball) take minutes on a busy machine: they run after the others, in a second `node --test`
-// with a longer per-file timeout. Every other file keeps the two-minute limit.
+// with a longer per-file timeout. Every other file keeps the five-minute limit.
 const LONG = /(^|[\\/])(package|outside-package)\.test\.js$/;
 const runFiles = (list, timeoutMs) => spawnSync(process.execPath, ['--test', `--test-timeout=${timeoutMs}`, '--test-concurrency=2', ...list.map((f) => path.relative(root, f))], { cwd: root, stdio: 'inherit', env: process.env });
 const quick = files.filter((f) => !LONG.test(f));
 const long = files.filter((f) => LONG.test(f));
 const results = [];
-if (quick.length) results.push(runFiles(quick, 120_000));
+if (quick.length) results.push(runFiles(quick, 300_000));
 if (long.length) results.push(runFiles(long, 900_000));
 const r = { status: results.every((x) => x.status === 0) ? 0 : (results.find((x) => x.status !== 0)?.status ?? 1) };
 

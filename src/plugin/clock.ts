@@ -24,11 +24,16 @@ export const MAX_TIMESTAMP = (1n << 63n) - 1n;
 
 /**
  * The timestamp rule every sink applies to one record, given the store's newest timestamp:
- * none given → max(now, newest + 1); a given one must be within 0..MAX_TIMESTAMP
+ * none given → max(now, newest + 1), or TSS_ERR_TIMESTAMP_ORDER when the newest is already
+ * MAX_TIMESTAMP (no timestamp left to assign); a given one must be within 0..MAX_TIMESTAMP
  * (TSS_ERR_TIMESTAMP_INVALID) and greater than the newest (TSS_ERR_TIMESTAMP_ORDER).
  */
 export function assignTimestamp(given: bigint | undefined, newest: bigint | undefined): bigint | Rejection {
-  if (given === undefined) return nextTimestamp(newest);
+  if (given === undefined) {
+    const next = nextTimestamp(newest);
+    if (next > MAX_TIMESTAMP) return reject('TSS_ERR_TIMESTAMP_ORDER', `timestamp must be greater than newest entry: the newest is ${MAX_TIMESTAMP}, no timestamp left to assign`);
+    return next;
+  }
   if (given < 0n || given > MAX_TIMESTAMP) return reject('TSS_ERR_TIMESTAMP_INVALID', `invalid timestamp: ${given} is outside 0..${MAX_TIMESTAMP} nanoseconds`);
   if (newest !== undefined && given <= newest) return reject('TSS_ERR_TIMESTAMP_ORDER');
   return given;

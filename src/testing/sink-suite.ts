@@ -396,6 +396,19 @@ function cases(name: string, dataType: 'json' | 'binary', root: string, createSi
         await sink.close();
       });
 
+      caseIt('a record without timestamp after 2^63-1 is TSS_ERR_TIMESTAMP_ORDER (nothing left to assign) and changes no read', always, async () => {
+        const { sink } = await setup();
+        assert.ok((await sink.write('st', [...recs(3), { timestamp: MAX_TIMESTAMP, data: data(9) }])).every((r) => r.ok));
+        const before = sink.reader ? await sink.reader.scan('st', { order: 'asc', limit: 100, withData: true }) : undefined;
+        const res = await sink.write('st', [{ data: data(1) }, { data: data(2) }]);
+        assert.deepEqual(res.map(codeOf), ['TSS_ERR_TIMESTAMP_ORDER', 'TSS_ERR_TIMESTAMP_ORDER']);
+        const st = await sink.stats('st');
+        assert.equal(st.records, 4);
+        assert.equal(st.newest, MAX_TIMESTAMP);
+        if (sink.reader) assert.deepEqual(await sink.reader.scan('st', { order: 'asc', limit: 100, withData: true }), before);
+        await sink.close();
+      });
+
       caseIt('refuses a record larger than the store can hold with TSS_ERR_RECORD_TOO_LARGE', (c) => (c.maxRecordBytes ? undefined : 'sink declares no maxRecordBytes'), async () => {
         const { sink, s } = await setup();
         const max = (capsOf().maxRecordBytes as (spec: StoreSpec) => number)(s);

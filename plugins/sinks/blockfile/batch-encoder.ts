@@ -4,7 +4,7 @@
  * Timestamps are assigned and checked here, in queue order, against the newest record including
  * the ones encoded earlier in the same batch.
  */
-import { assignTimestamp, type RecordResult, reject, type SinkRecord } from 'tsstore/plugin';
+import { assignTimestamp, type RecordResult, reject, type SinkRecord, toTssError } from 'tsstore/plugin';
 import { BlockInfo, BlockRing } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {
@@ -27,8 +27,6 @@ export interface EncoderState {
   readonly geometry: Geometry;
   readonly generation: number;
   readonly newestTs: bigint | undefined;
-  /** Called for each block the batch reclaims (before anything is written over it). */
-  reclaim(block: BlockInfo): void;
 }
 
 export interface EncodedBatch {
@@ -45,6 +43,13 @@ export interface EncodedBatch {
   appendLastTs: bigint;
   appendEnd: number;
   newBlocks: BlockInfo[];
+  /**
+   * Live blocks with a sequence number below this one are overwritten by the batch. The encoder
+   * leaves the ring untouched: the store drops them once encoding succeeded, before writing.
+   */
+  reclaimBelow: number;
+  /** An unexpected error while encoding: nothing of the batch may be written; its records are rejected. */
+  error?: unknown;
   newestTs: bigint | undefined;
   accepted: number;
   acceptedBytes: number;
@@ -74,7 +79,7 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
   const batch: EncodedBatch = {
     buffer, length: 0, startSeq, startOffset, appendTo: appendable ? cur : undefined,
     appendCount: 0, appendBytes: 0, appendLastTs: cur?.lastTs ?? 0n, appendEnd: startOffset,
-    newBlocks: [], newestTs: state.newestTs, accepted: 0, acceptedBytes: 0, ranges: [], finished: [],
+    newBlocks: [], reclaimBelow: ring.oldestSeq, newestTs: state.newestTs, accepted: 0, acceptedBytes: 0, ranges: [], finished: [],
   };
   let buf = buffer;
   let nextSeq = ring.newestSeq + 1;
@@ -96,7 +101,7 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
   const startBlock = (kind: BlockKind, spanIndex: number, key: bigint): BlockInfo => {
     const seq = nextSeq++;
     touched++;
-    while (ring.size > 0 && ring.oldestSeq <= seq - numBlocks) state.reclaim(ring.dropOldest() as BlockInfo);
+    if (seq - numBlocks + 1 > batch.reclaimBelow) batch.reclaimBelow = Math.min(seq - numBlocks + 1, ring.newestSeq + 1);
     const pos = blockPos(seq);
     if (pos > batch.length) buf.fill(0, batch.length, pos);
     encodeBlockHeader(buf, pos, { generation, kind, seq, spanIndex });
@@ -110,85 +115,94 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
   while (queue.length > 0 && !stop) {
     const job = queue[0];
     const from = job.next;
-    for (; job.next < job.records.length; job.next++) {
-      const rec = job.records[job.next];
-      const size = rec.data.length;
-      const need = RECORD_HEADER_SIZE + size;
-      const spans = need > payload;
-      const blocks = spans ? spanBlocksFor(size, blockSize) : 1;
-      if (blocks > numBlocks) {
-        job.results[job.next] = reject('TSS_ERR_RECORD_TOO_LARGE');
-        continue;
-      }
-      const ts = assignTimestamp(rec.timestamp, batch.newestTs);
-      if (typeof ts !== 'bigint') {
-        job.results[job.next] = ts;
-        continue;
-      }
-
-      const inTarget = !spans && tgtSeq >= 0 && tgtEnd + need <= blockSize;
-      let end: number;
-      if (inTarget) end = blockPos(tgtSeq) + tgtEnd + need;
-      else if (!spans) end = blockPos(nextSeq) + BLOCK_HEADER_SIZE + need;
-      else end = blockPos(nextSeq + blocks - 1) + BLOCK_HEADER_SIZE + (need - (blocks - 1) * payload);
-      if ((!inTarget && touched + blocks > numBlocks) || !fits(end)) {
-        // A record needing the whole ring cannot share a write with the block being appended
-        // to: seal that block so the next batch starts fresh (and makes progress).
-        if (batch.length === 0 && cur) cur.sealed = true;
-        stop = true;
-        break;
-      }
-
-      let headSeq: number;
-      if (!spans) {
-        if (!inTarget) {
-          tgtInfo = startBlock(BlockKind.Packed, 0, ts);
-          tgtSeq = tgtInfo.seq;
-          tgtEnd = BLOCK_HEADER_SIZE;
+    try {
+      for (; job.next < job.records.length; job.next++) {
+        const rec = job.records[job.next];
+        const size = rec.data.length;
+        const need = RECORD_HEADER_SIZE + size;
+        const spans = need > payload;
+        const blocks = spans ? spanBlocksFor(size, blockSize) : 1;
+        if (blocks > numBlocks) {
+          job.results[job.next] = reject('TSS_ERR_RECORD_TOO_LARGE');
+          continue;
         }
-        headSeq = tgtSeq;
-        const pos = blockPos(tgtSeq) + tgtEnd;
-        encodeRecordHeader(buf, pos, size, tgtSeq, ts);
-        rec.data.copy(buf, pos + RECORD_HEADER_SIZE);
-        buf.writeUInt32LE(crc32(buf, pos + RECORD_HEADER_SIZE, pos + need, recordHeaderCrc(buf, pos)), pos);
-        tgtEnd += need;
-        batch.length = pos + need;
-        if (tgtInfo) {
-          if (tgtInfo.count === 0) tgtInfo.firstTs = tgtInfo.key = ts;
-          tgtInfo.count++;
-          tgtInfo.bytes += size;
-          tgtInfo.lastTs = ts;
-          tgtInfo.endOffset = tgtEnd;
+        const ts = assignTimestamp(rec.timestamp, batch.newestTs);
+        if (typeof ts !== 'bigint') {
+          job.results[job.next] = ts;
+          continue;
+        }
+
+        const inTarget = !spans && tgtSeq >= 0 && tgtEnd + need <= blockSize;
+        let end: number;
+        if (inTarget) end = blockPos(tgtSeq) + tgtEnd + need;
+        else if (!spans) end = blockPos(nextSeq) + BLOCK_HEADER_SIZE + need;
+        else end = blockPos(nextSeq + blocks - 1) + BLOCK_HEADER_SIZE + (need - (blocks - 1) * payload);
+        if ((!inTarget && touched + blocks > numBlocks) || !fits(end)) {
+          // A record needing the whole ring cannot share a write with the block being appended
+          // to: seal that block so the next batch starts fresh (and makes progress).
+          if (batch.length === 0 && cur) cur.sealed = true;
+          stop = true;
+          break;
+        }
+
+        let headSeq: number;
+        if (!spans) {
+          if (!inTarget) {
+            tgtInfo = startBlock(BlockKind.Packed, 0, ts);
+            tgtSeq = tgtInfo.seq;
+            tgtEnd = BLOCK_HEADER_SIZE;
+          }
+          headSeq = tgtSeq;
+          const pos = blockPos(tgtSeq) + tgtEnd;
+          encodeRecordHeader(buf, pos, size, tgtSeq, ts);
+          rec.data.copy(buf, pos + RECORD_HEADER_SIZE);
+          buf.writeUInt32LE(crc32(buf, pos + RECORD_HEADER_SIZE, pos + need, recordHeaderCrc(buf, pos)), pos);
+          tgtEnd += need;
+          batch.length = pos + need;
+          if (tgtInfo) {
+            if (tgtInfo.count === 0) tgtInfo.firstTs = tgtInfo.key = ts;
+            tgtInfo.count++;
+            tgtInfo.bytes += size;
+            tgtInfo.lastTs = ts;
+            tgtInfo.endOffset = tgtEnd;
+          } else {
+            batch.appendCount++;
+            batch.appendBytes += size;
+            batch.appendLastTs = ts;
+            batch.appendEnd = tgtEnd;
+          }
         } else {
-          batch.appendCount++;
-          batch.appendBytes += size;
-          batch.appendLastTs = ts;
-          batch.appendEnd = tgtEnd;
+          const head = startBlock(BlockKind.SpanHead, 0, ts);
+          headSeq = head.seq;
+          head.count = 1;
+          head.bytes = size;
+          head.spanBlocks = blocks;
+          const hpos = blockPos(headSeq) + BLOCK_HEADER_SIZE;
+          encodeRecordHeader(buf, hpos, size, headSeq, ts);
+          let crc = recordHeaderCrc(buf, hpos);
+          forEachSpanPiece(size, blockSize, (block, offset, length, dataOffset) => {
+            if (block > 0) startBlock(BlockKind.SpanCont, block, ts);
+            const pos = blockPos(headSeq + block) + offset;
+            rec.data.copy(buf, pos, dataOffset, dataOffset + length);
+            crc = crc32(buf, pos, pos + length, crc);
+            batch.length = pos + length;
+          });
+          buf.writeUInt32LE(crc, hpos);
+          tgtSeq = -1;
+          tgtInfo = undefined;
         }
-      } else {
-        const head = startBlock(BlockKind.SpanHead, 0, ts);
-        headSeq = head.seq;
-        head.count = 1;
-        head.bytes = size;
-        head.spanBlocks = blocks;
-        const hpos = blockPos(headSeq) + BLOCK_HEADER_SIZE;
-        encodeRecordHeader(buf, hpos, size, headSeq, ts);
-        let crc = recordHeaderCrc(buf, hpos);
-        forEachSpanPiece(size, blockSize, (block, offset, length, dataOffset) => {
-          if (block > 0) startBlock(BlockKind.SpanCont, block, ts);
-          const pos = blockPos(headSeq + block) + offset;
-          rec.data.copy(buf, pos, dataOffset, dataOffset + length);
-          crc = crc32(buf, pos, pos + length, crc);
-          batch.length = pos + length;
-        });
-        buf.writeUInt32LE(crc, hpos);
-        tgtSeq = -1;
-        tgtInfo = undefined;
+        batch.newestTs = ts;
+        batch.accepted++;
+        batch.acceptedBytes += size;
+        job.results[job.next] = { ok: true, timestamp: ts, blockNum: headSeq % numBlocks, size };
       }
-      batch.newestTs = ts;
-      batch.accepted++;
-      batch.acceptedBytes += size;
-      job.results[job.next] = { ok: true, timestamp: ts, blockNum: headSeq % numBlocks, size };
+    } catch (err) {
+      // The record being encoded gets the rejection too; the store rejects the whole batch.
+      batch.error = err;
+      stop = true;
+      const e = toTssError(err);
+      job.results[job.next] = reject(e.code, e.message);
+      job.next++;
     }
     if (job.next > from) batch.ranges.push({ job, from, to: job.next });
     if (job.next >= job.records.length) {

@@ -162,15 +162,18 @@ export class BlockFileStore {
       geometry: this.geometry,
       generation: this.meta.generation,
       newestTs: this.newestTs,
-      reclaim: (b) => this.reclaimed(b),
     };
   }
 
-  private reclaimed(b: BlockInfo): void {
-    this.overwritten += b.count;
-    this.totals.count -= b.count;
-    this.totals.deleted -= b.deleted;
-    this.totals.bytes -= b.bytes;
+  /** Drops the live blocks a batch is about to overwrite: only once it is encoded, just before its write starts. */
+  private reclaimBelow(seq: number): void {
+    while (this.ring.size > 0 && this.ring.oldestSeq < seq) {
+      const b = this.ring.dropOldest() as BlockInfo;
+      this.overwritten += b.count;
+      this.totals.count -= b.count;
+      this.totals.deleted -= b.deleted;
+      this.totals.bytes -= b.bytes;
+    }
   }
 
   private async flushOnce(): Promise<void> {
@@ -179,7 +182,9 @@ export class BlockFileStore {
     let batch: EncodedBatch | undefined;
     try {
       batch = encodeBatch(this.queue, this.encoderState(), this.flushBuffer);
-      if (batch.length > 0) {
+      if (batch.error !== undefined) this.rejectBatch(batch, batch.error);
+      else if (batch.length > 0) {
+        this.reclaimBelow(batch.reclaimBelow);
         await this.writeRange(batch.buffer, batch.length, batch.startSeq, batch.startOffset);
         await this.syncForAck();
         this.commit(batch);
@@ -227,11 +232,7 @@ export class BlockFileStore {
    * nothing appended later can be ordered before a leftover of them.
    */
   private async failBatch(batch: EncodedBatch, err: unknown): Promise<void> {
-    const e = storageError(err);
-    this.settings.logger.error({ store: this.name, err: e.message }, 'Block-file write failed; its records are rejected.');
-    for (const r of batch.ranges) {
-      for (let i = r.from; i < r.to; i++) if (r.job.results[i].ok) r.job.results[i] = reject(e.code, e.message);
-    }
+    this.rejectBatch(batch, err);
     let wiped = false;
     if (batch.length > 0) {
       try {
@@ -247,6 +248,15 @@ export class BlockFileStore {
     const key = this.ring.newest()?.lastTs ?? -1n;
     for (const nb of batch.newBlocks) {
       this.ring.push({ seq: nb.seq, kind: BlockKind.Empty, count: 0, deleted: 0, bytes: 0, firstTs: key, lastTs: key, key, endOffset: 0, spanBlocks: 0, sealed: true });
+    }
+  }
+
+  /** Turns the batch's accepted records into rejections (nothing of it is published). */
+  private rejectBatch(batch: EncodedBatch, err: unknown): void {
+    const e = storageError(err);
+    this.settings.logger.error({ store: this.name, err: e.message }, 'Block-file write failed; its records are rejected.');
+    for (const r of batch.ranges) {
+      for (let i = r.from; i < r.to; i++) if (r.job.results[i].ok) r.job.results[i] = reject(e.code, e.message);
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import { MAX_TIMESTAMP } from '../../plugin/clock.js';
 import { reject, type Rejection } from '../../plugin/errors.js';
-import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, invalidJsonMessage, isJson, memberKey, scanString, scanValue, skipWs } from './scan.js';
+import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, hasByte, invalidJsonMessage, isJson, memberKey, scanString, scanValue, skipWs } from './scan.js';
 
 /** The one timestamp maximum (2^63-1 ns) every sink applies too. */
 export const INT64_MAX = MAX_TIMESTAMP;
@@ -99,7 +99,7 @@ function memberOf(b: Buffer, ks: number, ke: number): number {
   const n = ke - ks;
   if (n === 4 && b[ks] === 0x64 && b[ks + 1] === 0x61 && b[ks + 2] === 0x74 && b[ks + 3] === 0x61) return DATA;
   if (n === 9 && bytesAre(b, ks, TIMESTAMP_BYTES)) return TIMESTAMP;
-  if (n < 4 || b.indexOf(BACKSLASH, ks) === -1 || b.indexOf(BACKSLASH, ks) >= ke) return 0;
+  if (n < 4 || !hasByte(b, BACKSLASH, ks, ke)) return 0;
   // An escaped spelling such as "d\u0061ta".
   const key = memberKey(b, ks, ke);
   return key === 'data' ? DATA : key === 'timestamp' ? TIMESTAMP : 0;

@@ -8,7 +8,7 @@
  * number by its quote, and writing renders each value itself, so no user string can ever be taken
  * for a number (or the other way round).
  */
-import { Scalar, isJson, scanError, scanValue, skipWs, type JsonBuilder } from './scan.js';
+import { BACKSLASH, Scalar, hasByte, isJson, scanError, scanValue, skipWs, type JsonBuilder } from './scan.js';
 
 type Container = unknown[] | Record<string, unknown>;
 
@@ -16,11 +16,6 @@ type Container = unknown[] | Record<string, unknown>;
 function setMember(obj: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
-}
-
-function hasBackslash(b: Buffer, s: number, e: number): boolean {
-  const at = b.indexOf(0x5c, s);
-  return at !== -1 && at < e;
 }
 
 class ValueBuilder implements JsonBuilder {
@@ -32,7 +27,7 @@ class ValueBuilder implements JsonBuilder {
   constructor(private readonly b: Buffer) {}
 
   private string(s: number, e: number): string {
-    return hasBackslash(this.b, s, e) ? JSON.parse(this.b.toString('utf8', s, e)) as string : this.b.toString('utf8', s + 1, e - 1);
+    return hasByte(this.b, BACKSLASH, s, e) ? JSON.parse(this.b.toString('utf8', s, e)) as string : this.b.toString('utf8', s + 1, e - 1);
   }
 
   private add(value: unknown): void {

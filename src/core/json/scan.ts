@@ -384,3 +384,9 @@ export function topLevelSpans(b: Buffer, wanted: readonly string[]): Map<string,
   });
   return spans;
 }
+
+/** Whether b[s..e) holds `byte` (a bounded search: Buffer.indexOf would scan to the body's end). */
+export function hasByte(b: Buffer, byte: number, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (b[i] === byte) return true;
+  return false;
+}
