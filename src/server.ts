@@ -6,9 +6,11 @@
  * start: load plugins → build every pipeline (plan + construct, no I/O; all config problems at
  *        once, resource conflicts included) → lock the data path → open the sinks → load the
  *        store catalog (side files only: a store's data opens at its first use, at most
- *        `store.max_open` at once) → start inputs → listen → advertise the URL in the lock.
+ *        `store.max_open` at once) → start outputs → start inputs → listen → advertise the URL
+ *        in the lock.
  *        `/ready` answers 200 from here on (listing damaged stores, which never stop the server).
- * stop:  `/ready` turns 503 → stop listening → stop inputs (they answer what they received) →
+ * stop:  `/ready` turns 503 → stop listening → stop inputs (they answer what they received) and
+ *        outputs (their deliveries finish the batch in flight) →
  *        drain the pipelines → close every open store (writing its summary) → close the sinks →
  *        release the lock.
  *
@@ -36,7 +38,8 @@ import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
 import type { Sink } from './plugin/sink.js';
-import type { BuiltInput, BuiltPipeline, InputBinding } from './pipeline/pipeline-builder.js';
+import type { BuiltInput, BuiltOutput, BuiltPipeline, InputBinding } from './pipeline/pipeline-builder.js';
+import { DeliveryHost } from './stores/delivery-host.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { loadPlugins } from './pipeline/plugin-loader.js';
 import type { PipelineRunner } from './pipeline/runner.js';
@@ -82,6 +85,9 @@ function checkTls(config: TsstoreConfig): void {
 
 export class TsstoreServer {
   private inputs: BuiltInput[] = [];
+  private outputs: BuiltOutput[] = [];
+  /** Every delivery of the outputs (reading stores from cursors). */
+  deliveries?: DeliveryHost;
   private stopping?: Promise<void>;
   private sinksOpen = false;
   private inputsStarted = false;
@@ -156,13 +162,25 @@ export class TsstoreServer {
       metrics.scrapeGauge('tsstore_http_open_connections', 'Open client connections on the HTTP(S) port (keep-alive and WebSocket).', () => http.connections);
       metrics.scrapeGauge('tsstore_ready', '1 when /ready answers 200, else 0.', () => (self.notReady().length === 0 ? 1 : 0));
       registerOpsRoutes(http.router, { metrics, notReady: () => self.notReady(), degraded: () => self.degraded() });
-      const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey, publicStoreList: config.server.public_store_list };
+      const deliveries = new DeliveryHost(catalog, logger.child({ component: 'outputs' }));
+      server.deliveries = deliveries;
+      metrics.watchOutputs(deliveries);
+      const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey, publicStoreList: config.server.public_store_list, outputsOf: (store: string) => deliveries.named(store) };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
       registerSchemaRoutes(http.router, deps, parts.resolve<SchemaService>(TOKENS.SchemaService));
       const binding = parts.resolve<InputBinding>(TOKENS.InputBinding);
       binding.stores = catalog;
       binding.http = http.host(catalog, adminKey);
+      binding.deliveries = (output) => deliveries.forOutput(output);
+      // Outputs start before inputs, so they are woken from the first record on.
+      for (const p of pipelines) {
+        for (const output of p.outputs) {
+          server.outputs.push(output);
+          await output.plugin.start();
+          logger.info({ pipeline: p.name, output: output.id, type: output.type }, 'Output started.');
+        }
+      }
       for (const [i, p] of pipelines.entries()) {
         for (const input of p.inputs) {
           server.inputs.push(input);
@@ -195,10 +213,18 @@ export class TsstoreServer {
     this.logger.info({}, 'Stopping: no new connections; finishing what was received.');
     const httpClosed = this.http.close();
     // Inputs stop side by side: each finishes and answers what it received within its own grace.
-    await Promise.all(this.inputs.map((input) => input.plugin.stop().then(
-      () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
-      (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
-    )));
+    // Outputs stop alongside (their readers hold connections the HTTP server waits for).
+    await Promise.all([
+      ...this.inputs.map((input) => input.plugin.stop().then(
+        () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
+        (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
+      )),
+      ...this.outputs.map((output) => output.plugin.stop().then(
+        () => this.logger.info({ output: output.id, type: output.type }, 'Output stopped.'),
+        (err: Error) => this.logger.error({ output: output.id, err: err.message }, 'Output failed to stop cleanly.'),
+      )),
+    ]);
+    await this.deliveries?.close();
     await httpClosed;
     await Promise.all(this.runners.map((r) => r.drain()));
     await this.catalog.closeAll().catch((err: Error) => this.logger.error({ err: err.message }, 'Closing the stores failed.'));

@@ -2,7 +2,7 @@
 import Joi from 'joi';
 
 const pluginBlock = Joi.object({ type: Joi.string().required() }).unknown(true);
-/** Inputs also take the core key `enabled` (not passed to the plugin). */
+/** Inputs and outputs also take the core key `enabled` (not passed to the plugin). */
 const inputBlock = Joi.object({ type: Joi.string().required(), enabled: Joi.boolean() }).unknown(true);
 
 export const configSchema = Joi.object({
@@ -33,5 +33,6 @@ export const configSchema = Joi.object({
     inputs: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), inputBlock).required(),
     stages: Joi.array().items(pluginBlock).default([]),
     sink: pluginBlock.required(),
+    outputs: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), inputBlock),
   })).min(1),
 }).prefs({ abortEarly: false });

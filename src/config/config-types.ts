@@ -15,6 +15,8 @@ export interface PipelineConfig {
   readonly inputs: Readonly<Record<string, InputBlock>>;
   readonly stages: readonly PluginBlock[];
   readonly sink: PluginBlock;
+  /** Outputs read the pipeline's stores and deliver them elsewhere (keyed by id, like inputs). */
+  readonly outputs?: Readonly<Record<string, InputBlock>>;
 }
 
 export interface TsstoreConfig {

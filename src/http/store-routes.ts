@@ -6,6 +6,7 @@ import type { Sink } from '../plugin/sink.js';
 import type { StoreView } from '../plugin/stage.js';
 import type { StoreCatalog } from '../stores/store-catalog.js';
 import { storeStats } from '../stores/store-stats.js';
+import { renderDeliveryStatus, type LabelledStatus } from '../stores/delivery-host.js';
 import { requireAdmin, storeAuth } from './auth.js';
 import { readJsonObject } from '../plugin/kit/http-body.js';
 
@@ -15,6 +16,8 @@ export interface RouteDeps {
   readonly adminKey: string;
   /** `server.public_store_list`: serve GET /api/stores without the admin key, as the reference did. */
   readonly publicStoreList?: boolean;
+  /** Figures of the store's outputs (deliveries with a persisted cursor), for its stats. */
+  readonly outputsOf?: (store: string) => Promise<readonly LabelledStatus[]>;
 }
 
 export function sendJson(ctx: Context, status: number, body: string | object): void {
@@ -58,7 +61,9 @@ export function registerStoreRoutes(router: Router, deps: RouteDeps): void {
   });
 
   router.get('/api/stores/:store/stats', auth, async (ctx) => {
-    sendJson(ctx, 200, await storeStats(catalog, deps.sinkOf(store(ctx)), store(ctx)));
+    const stats = await storeStats(catalog, deps.sinkOf(store(ctx)), store(ctx));
+    const outputs = deps.outputsOf ? await deps.outputsOf(store(ctx)) : [];
+    sendJson(ctx, 200, outputs.length ? { ...stats, outputs: outputs.map(renderDeliveryStatus) } : stats);
   });
 
   const named = (ctx: Context): string => {

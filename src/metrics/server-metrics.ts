@@ -36,6 +36,14 @@ export interface StoreStatsSource {
   unavailable?(): number;
 }
 
+/** Where the outputs' figures come from at scrape time (src/stores/delivery-host.ts). */
+export interface OutputStatsSource {
+  /** Deliveries with a persisted cursor. */
+  named(): Promise<readonly { output: string; store: string; cursorName?: string; state: string; lagRecords: number; lagSeconds: number; sent: number; errors: number; missed: number }[]>;
+  /** Deliveries open now (transient live readers included), by output. */
+  counts(): ReadonlyMap<string, number>;
+}
+
 const NS_PER_S = 1e9;
 /** Stores whose stats a scrape reads at once. */
 const STATS_CONCURRENCY = 32;
@@ -155,6 +163,31 @@ export class ServerMetrics {
    * of their summary; a closed store without one is counted in `tsstore_stores{state="unknown"}`
    * (a scrape never opens a store).
    */
+  /** Outputs: per delivery with a persisted cursor, its state, lag, sent, errors and missed records. */
+  watchOutputs(source: OutputStatsSource): void {
+    const labelNames = ['output', 'store', 'cursor'];
+    const state = new Gauge({ name: 'tsstore_output_state', help: 'State of an output delivery (value 1, state in a label): starting, idle, delivering, retrying, stopped.', labelNames: [...labelNames, 'state'], registers: [this.registry] });
+    const lagRecords = new Gauge({ name: 'tsstore_output_lag_records', help: 'Records committed after the output cursor and not yet delivered.', labelNames, registers: [this.registry] });
+    const lagSeconds = new Gauge({ name: 'tsstore_output_lag_seconds', help: 'Age of the oldest record not yet delivered (0 when caught up).', labelNames, registers: [this.registry] });
+    const sent = this.counter('tsstore_output_sent_records_total', 'Records the destination acknowledged since the delivery opened.', labelNames);
+    const errors = this.counter('tsstore_output_errors_total', 'Failed deliveries (and reads) since the delivery opened.', labelNames);
+    const missed = this.counter('tsstore_output_missed_records_total', 'Records the ring overwrote before the output delivered them.', labelNames);
+    const open = new Gauge({ name: 'tsstore_output_deliveries', help: 'Deliveries open now, live readers included, by output.', labelNames: ['output'], registers: [this.registry] });
+    this.hooks.push(async () => {
+      for (const m of [state, lagRecords, lagSeconds, sent, errors, missed, open]) m.reset();
+      for (const d of await source.named()) {
+        const l = { output: d.output, store: d.store, cursor: d.cursorName ?? '' };
+        state.set({ ...l, state: d.state }, 1);
+        lagRecords.set(l, d.lagRecords);
+        lagSeconds.set(l, d.lagSeconds);
+        sent.inc(l, d.sent);
+        errors.inc(l, d.errors);
+        missed.inc(l, d.missed);
+      }
+      for (const [output, n] of source.counts()) open.set({ output }, n);
+    });
+  }
+
   watchStores(source: StoreStatsSource): void {
     const stores = new Gauge({ name: 'tsstore_stores', help: 'Stores by state: open (data open), closed (figures from the summary), unknown (closed, no summary yet), unavailable (damaged).', labelNames: ['state'], registers: [this.registry] });
     const maxOpen = new Gauge({ name: 'tsstore_stores_max_open', help: 'Stores whose data may be open at once (store.max_open).', registers: [this.registry] });
@@ -210,7 +243,7 @@ export class ServerMetrics {
   }
 
   /** The metrics facility handed to one plugin instance (see PluginMetrics). */
-  plugin(kind: 'input' | 'stage' | 'sink', id: string): PluginMetrics {
+  plugin(kind: 'input' | 'stage' | 'sink' | 'output', id: string): PluginMetrics {
     const withId = (labels?: MetricLabels): Record<string, string> => ({ ...labels, [kind]: id });
     const get = (type: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[] = []): Counter | Gauge => {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`metric name "${name}" must be snake_case`);

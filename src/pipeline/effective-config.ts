@@ -51,6 +51,7 @@ export function effectiveConfig(config: TsstoreConfig, pipelines: readonly Plann
       inputs: Object.fromEntries(p.inputs.map((i) => [i.id, i.enabled ? block(i) : { ...block(i), enabled: false }])),
       stages: p.stages.map(block),
       sink: block(p.sink),
+      ...(p.outputs.length ? { outputs: Object.fromEntries(p.outputs.map((o) => [o.id, o.enabled ? block(o) : { ...block(o), enabled: false }])) } : {}),
     }])),
   }) as Record<string, unknown>;
 }

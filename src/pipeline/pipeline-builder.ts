@@ -11,8 +11,9 @@
  * store catalog and the HTTP server exist, before any input starts. An input that touches them in
  * its constructor (against the contract) gets a clear error.
  */
-import type { Logger, InputContext, HttpHost, PluginMetrics, StoreAccess } from '../plugin/descriptor.js';
+import type { Logger, InputContext, HttpHost, OutputContext, PluginMetrics, StoreAccess } from '../plugin/descriptor.js';
 import type { InputPlugin, Resource } from '../plugin/input.js';
+import type { Deliveries, OutputPlugin } from '../plugin/output.js';
 import type { Sink } from '../plugin/sink.js';
 import type { Stage } from '../plugin/stage.js';
 import type { PluginBlock, TsstoreConfig } from '../config/config-types.js';
@@ -20,7 +21,7 @@ import { ConfigError, type ConfigProblem } from '../config/load-config.js';
 import type { PluginRegistry } from './registry.js';
 import { resourcesCollide } from './resources.js';
 
-type Kind = 'input' | 'stage' | 'sink';
+type Kind = 'input' | 'stage' | 'sink' | 'output';
 
 export interface PlannedPlugin {
   readonly kind: Kind;
@@ -30,7 +31,7 @@ export interface PlannedPlugin {
   readonly options: Record<string, unknown>;
   /** Config path of the block, e.g. `pipelines.main.inputs.api`. */
   readonly path: string;
-  /** Inputs only: false when the block says `enabled: false` (validated, never constructed). */
+  /** Inputs and outputs: false when the block says `enabled: false` (validated, never constructed). */
   readonly enabled: boolean;
 }
 
@@ -39,6 +40,14 @@ export interface PlannedPipeline {
   readonly inputs: readonly PlannedPlugin[];
   readonly stages: readonly PlannedPlugin[];
   readonly sink: PlannedPlugin;
+  readonly outputs: readonly PlannedPlugin[];
+}
+
+export interface BuiltOutput {
+  readonly id: string;
+  readonly type: string;
+  readonly path: string;
+  readonly plugin: OutputPlugin;
 }
 
 export interface BuiltInput {
@@ -54,12 +63,15 @@ export interface BuiltPipeline {
   readonly sink: Sink;
   readonly stages: readonly Stage[];
   readonly inputs: readonly BuiltInput[];
+  readonly outputs: readonly BuiltOutput[];
 }
 
 /** Filled in by the server before inputs start; empty while only validating. */
 export interface InputBinding {
   stores?: StoreAccess;
   http?: HttpHost;
+  /** Deliveries for one output instance (outputs only). */
+  deliveries?: (output: string) => Deliveries;
 }
 
 export interface BuildDeps {
@@ -67,7 +79,7 @@ export interface BuildDeps {
   readonly logger: Logger;
   readonly binding?: InputBinding;
   /** The server's metrics facility for one plugin instance (PluginContext.metrics). */
-  readonly metrics?: (kind: 'input' | 'stage' | 'sink', id: string) => PluginMetrics;
+  readonly metrics?: (kind: Kind, id: string) => PluginMetrics;
 }
 
 /** The pipeline a store belongs to when it names none: `main` if configured, else the first. */
@@ -104,8 +116,8 @@ function planAll(config: TsstoreConfig, registry: PluginRegistry): { plans: Part
       return undefined;
     }
     const { type, enabled, ...rest } = block;
-    if (kind !== 'input' && enabled !== undefined) {
-      problems.push({ path: `${at}.enabled`, message: 'only inputs can be enabled or disabled' });
+    if (kind !== 'input' && kind !== 'output' && enabled !== undefined) {
+      problems.push({ path: `${at}.enabled`, message: 'only inputs and outputs can be enabled or disabled' });
       return undefined;
     }
     if (enabled !== undefined && typeof enabled !== 'boolean') {
@@ -142,7 +154,16 @@ function planAll(config: TsstoreConfig, registry: PluginRegistry): { plans: Part
     let sink: PlannedPlugin | undefined;
     if (p.sink === undefined) problems.push({ path: `${at}.sink`, message: 'is required: a pipeline needs a sink' });
     else sink = plan('sink', `${name}.sink`, p.sink, `${at}.sink`);
-    plans.push({ name, inputs, stages, sink });
+    const outputs: PlannedPlugin[] = [];
+    if (isObject(p.outputs)) {
+      for (const [id, block] of Object.entries(p.outputs)) {
+        const planned = plan('output', id, block, `${at}.outputs.${id}`);
+        if (planned) outputs.push(planned);
+      }
+    } else if (p.outputs !== undefined) {
+      problems.push({ path: `${at}.outputs`, message: 'must be an object of outputs keyed by id' });
+    }
+    plans.push({ name, inputs, stages, sink, outputs });
   }
   return { plans, problems };
 }
@@ -155,7 +176,7 @@ export function planPipelines(config: TsstoreConfig, registry: PluginRegistry): 
 }
 
 function unbound(what: string, id: string): never {
-  throw new Error(`input ${id} used ctx.${what} in its constructor; plugins may use it from start() on`);
+  throw new Error(`plugin ${id} used ctx.${what} in its constructor; plugins may use it from start() on`);
 }
 
 function sinkStageContext(id: string, kind: 'stage' | 'sink', logger: Logger, dataDir: string, metrics: BuildDeps['metrics']) {
@@ -183,6 +204,19 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
       return undefined;
     }
   };
+  const claim = (planned: PlannedPlugin, resources: readonly Resource[]): void => {
+    for (const r of resources) {
+      const other = claims.find((c) => resourcesCollide(c.resource, r));
+      if (other) {
+        const same = r.kind !== 'http-route' || r.id === other.resource.id;
+        const what = same ? `${r.kind} ${r.id}, already claimed by ${other.by}` : `${r.kind} ${r.id}, which overlaps ${other.resource.id} claimed by ${other.by}: one request could match both`;
+        const hint = r.kind === 'http-route' ? ` (there is one HTTP server and its routes are global: one such ${planned.kind} across all pipelines)` : '';
+        problems.push({ path: planned.path, message: `claims ${what}${hint}` });
+      } else {
+        claims.push({ resource: r, by: planned.path });
+      }
+    }
+  };
   for (const plan of plans) {
     const logger = deps.logger;
     const planned = plan.sink;
@@ -198,21 +232,24 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
       };
       const plugin = attempt(planned.path, () => deps.registry.get('input', planned.type)!.create(planned.options, ctx));
       if (!plugin) continue;
-      const resources = attempt(planned.path, () => plugin.resources?.() ?? []) ?? [];
-      for (const r of resources) {
-        const other = claims.find((c) => resourcesCollide(c.resource, r));
-        if (other) {
-          const same = r.kind !== 'http-route' || r.id === other.resource.id;
-          const what = same ? `${r.kind} ${r.id}, already claimed by ${other.by}` : `${r.kind} ${r.id}, which overlaps ${other.resource.id} claimed by ${other.by}: one request could match both`;
-          const hint = r.kind === 'http-route' ? ' (there is one HTTP server and its routes are global: one such input across all pipelines)' : '';
-          problems.push({ path: planned.path, message: `claims ${what}${hint}` });
-        } else {
-          claims.push({ resource: r, by: planned.path });
-        }
-      }
+      claim(planned, attempt(planned.path, () => plugin.resources?.() ?? []) ?? []);
       inputs.push({ id: planned.id, type: planned.type, path: planned.path, plugin });
     }
-    if (planned && sink && stages.every((s) => s)) built.push({ name: plan.name, plan: { ...plan, sink: planned }, sink, stages: stages as Stage[], inputs });
+    const outputs: BuiltOutput[] = [];
+    for (const planned of plan.outputs) {
+      if (!planned.enabled) continue;
+      const ctx: OutputContext = {
+        id: planned.id, logger: logger.child({ pipeline: plan.name, output: planned.id }), dataDir, metrics: deps.metrics?.('output', planned.id),
+        get stores() { return binding.stores ?? unbound('stores', planned.id); },
+        get http() { return binding.http ?? unbound('http', planned.id); },
+        get deliveries() { return binding.deliveries?.(planned.id) ?? unbound('deliveries', planned.id); },
+      };
+      const plugin = attempt(planned.path, () => deps.registry.get('output', planned.type)!.create(planned.options, ctx));
+      if (!plugin) continue;
+      claim(planned, attempt(planned.path, () => plugin.resources?.() ?? []) ?? []);
+      outputs.push({ id: planned.id, type: planned.type, path: planned.path, plugin });
+    }
+    if (planned && sink && stages.every((s) => s)) built.push({ name: plan.name, plan: { ...plan, sink: planned }, sink, stages: stages as Stage[], inputs, outputs });
   }
   return { pipelines: problems.length ? [] : built, problems };
 }

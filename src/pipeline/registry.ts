@@ -31,14 +31,14 @@ export class PluginRegistry {
   register(descriptor: PluginDescriptor, source: PluginSource): void {
     const key = `${descriptor.kind}:${descriptor.type}`;
     const from = describeSource(source);
-    if (descriptor.kind !== 'input' && descriptor.kind !== 'stage' && descriptor.kind !== 'sink') {
-      throw new Error(`plugin ${key} from ${from}: kind must be input, stage or sink`);
+    if (descriptor.kind !== 'input' && descriptor.kind !== 'stage' && descriptor.kind !== 'sink' && descriptor.kind !== 'output') {
+      throw new Error(`plugin ${key} from ${from}: kind must be input, stage, sink or output`);
     }
     if (typeof descriptor.type !== 'string' || !/^[a-z][a-z0-9_]*$/.test(descriptor.type)) {
       throw new Error(`plugin ${key} from ${from}: type must be snake_case`);
     }
     if (typeof descriptor.create !== 'function' || typeof descriptor.options?.validate !== 'function') {
-      throw new Error(`plugin ${key} from ${from}: a descriptor needs create() and a joi options schema (use defineInput/defineStage/defineSink from tsstore/plugin)`);
+      throw new Error(`plugin ${key} from ${from}: a descriptor needs create() and a joi options schema (use defineInput/defineStage/defineSink/defineOutput from tsstore/plugin)`);
     }
     const range = descriptor.apiVersion;
     if (typeof range !== 'string' || !semver.validRange(range) || !semver.satisfies(PLUGIN_API_VERSION, range)) {

@@ -12,6 +12,7 @@ import type Joi from 'joi';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { InputPlugin } from './input.js';
+import type { Deliveries, OutputPlugin } from './output.js';
 import type { Sink } from './sink.js';
 import type { Stage, StoreView } from './stage.js';
 
@@ -50,7 +51,7 @@ export interface PluginGauge {
  * Metrics a plugin may publish on the server's `GET /metrics`, without importing prom-client.
  * Names are snake_case without prefix: a plugin of kind K registering `open_connections` appears
  * as `tsstore_K_open_connections` with a label naming the instance (`input="<id>"`, `stage=…`,
- * `sink=…`) added to `labelNames`. Registering the same name twice (from two instances of one
+ * `sink=…`, `output=…`) added to `labelNames`. Registering the same name twice (from two instances of one
  * plugin, or in two plugins) returns the same metric when type, help and label names agree, and
  * throws otherwise. Suggested names: `open_connections` (gauge, inputs that hold connections),
  * `connections` (gauge, label `state`, for outbound connections such as pulls),
@@ -113,6 +114,14 @@ export interface InputContext extends PluginContext {
   readonly http: HttpHost;
 }
 
+/** Outputs: store access, the HTTP host, and deliveries (reading stores from a cursor). */
+export interface OutputContext extends PluginContext {
+  readonly stores: StoreAccess;
+  readonly http: HttpHost;
+  /** Read stores in order from cursors (see src/plugin/output.ts); usable from `start()` on. */
+  readonly deliveries: Deliveries;
+}
+
 export type StageContext = PluginContext;
 export type SinkContext = PluginContext;
 
@@ -141,7 +150,12 @@ export interface SinkDescriptor<O = Record<string, unknown>> extends DescriptorB
   create(options: O, ctx: SinkContext): Sink;
 }
 
-export type PluginDescriptor = InputDescriptor<any> | StageDescriptor<any> | SinkDescriptor<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export interface OutputDescriptor<O = Record<string, unknown>> extends DescriptorBase<O> {
+  readonly kind: 'output';
+  create(options: O, ctx: OutputContext): OutputPlugin;
+}
+
+export type PluginDescriptor = InputDescriptor<any> | StageDescriptor<any> | SinkDescriptor<any> | OutputDescriptor<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function defineInput<O>(d: Omit<InputDescriptor<O>, 'kind'>): InputDescriptor<O> {
   return { ...d, kind: 'input' };
@@ -149,6 +163,10 @@ export function defineInput<O>(d: Omit<InputDescriptor<O>, 'kind'>): InputDescri
 
 export function defineStage<O>(d: Omit<StageDescriptor<O>, 'kind'>): StageDescriptor<O> {
   return { ...d, kind: 'stage' };
+}
+
+export function defineOutput<O>(d: Omit<OutputDescriptor<O>, 'kind'>): OutputDescriptor<O> {
+  return { ...d, kind: 'output' };
 }
 
 export function defineSink<O>(d: Omit<SinkDescriptor<O>, 'kind'>): SinkDescriptor<O> {

@@ -1,6 +1,6 @@
 /**
  * The public plugin API (`tsstore/plugin`): contracts, descriptors (defineInput/defineStage/
- * defineSink), the error catalog (+ isTssError), the clock, the toolkit (./kit), joi and the exact
+ * defineSink/defineOutput), the error catalog (+ isTssError), the clock, the toolkit (./kit), joi and the exact
  * JSON helpers. A plugin package imports only this module (and `tsstore/testing` in its tests);
  * never tsstore internals or the DI container. The built-in plugins import it the same way, by
  * the package's own name. See docs/plugins.md.
@@ -10,6 +10,7 @@ export * from './record.js';
 export * from './sink.js';
 export * from './stage.js';
 export * from './input.js';
+export * from './output.js';
 export * from './descriptor.js';
 export * from './clock.js';
 export * from './kit/index.js';

@@ -14,6 +14,10 @@ import type { Sink, SinkReader, SinkRecord, SinkStoreStats } from '../plugin/sin
 export interface StoreGate {
   use<T>(store: string, op: () => Promise<T>): Promise<T>;
   stats(store: string): Promise<SinkStoreStats>;
+  /** Records of the store became durable (outputs are woken). */
+  committed?(store: string): void;
+  /** A record of the store was soft-deleted. */
+  removed?(store: string, timestamp: bigint): void;
 }
 
 function managed(): Promise<never> {
@@ -30,7 +34,11 @@ export class OnDemandSink implements Sink {
       this.reader = {
         get: (store, ts, withData) => gate.use(store, () => r.get(store, ts, withData)),
         scan: (store, query) => gate.use(store, () => r.scan(store, query)),
-        remove: (store, ts) => gate.use(store, () => r.remove(store, ts)),
+        remove: async (store, ts) => {
+          const done = await gate.use(store, () => r.remove(store, ts));
+          if (done) gate.removed?.(store, ts);
+          return done;
+        },
       };
     }
     if (inner.isOpen) this.isOpen = () => inner.isOpen!();
@@ -45,8 +53,14 @@ export class OnDemandSink implements Sink {
   dropStore(): Promise<void> { return managed(); }
   resetStore(): Promise<void> { return managed(); }
 
-  write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]> {
-    return this.gate.use(store, () => this.inner.write(store, records));
+  async write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]> {
+    const results = await this.gate.use(store, () => this.inner.write(store, records));
+    if (this.gate.committed) {
+      for (const r of results) {
+        if (r.ok) { this.gate.committed(store); break; }
+      }
+    }
+    return results;
   }
 
   stats(store: string): Promise<SinkStoreStats> {

@@ -120,6 +120,18 @@ function checkKeys(keys: KeyRecord[]): KeyRecord[] {
   return keys;
 }
 
+/** What happens to stores' data, for readers that follow it (outputs). Listeners must not throw. */
+export interface StoreEvents {
+  /** Records became durable (called after the write resolved, once per write call). */
+  committed?(store: string): void;
+  /** A record was soft-deleted. */
+  removed?(store: string, timestamp: bigint): void;
+  /** The store was emptied (after the sink's reset resolved). */
+  reset?(store: string): void;
+  /** The store was created. */
+  created?(store: string): void;
+}
+
 export interface CreatedStore extends NewKey {
   readonly name: string;
 }
@@ -137,6 +149,7 @@ export class StoreCatalog implements StoreAccess {
   private readonly onDemand: ReadonlyMap<string, OnDemandSink>;
   private readonly defaultPipeline: string;
   private readonly dropListeners = new Set<(store: string) => void | Promise<void>>();
+  private readonly watchers = new Set<StoreEvents>();
   private readonly lifecycle: StoreLifecycle;
 
   constructor(
@@ -149,7 +162,12 @@ export class StoreCatalog implements StoreAccess {
     const many = 'sinks' in sinks && sinks.sinks instanceof Map ? sinks as PipelineSinks : undefined;
     this.sinks = many ? many.sinks : new Map([['main', sinks as Sink]]);
     this.defaultPipeline = many ? many.defaultPipeline : 'main';
-    const gate = { use: <T>(store: string, op: () => Promise<T>) => this.use(store, op), stats: (store: string) => this.stats(store) };
+    const gate = {
+      use: <T>(store: string, op: () => Promise<T>) => this.use(store, op),
+      stats: (store: string) => this.stats(store),
+      committed: (store: string) => { for (const w of this.watchers) w.committed?.(store); },
+      removed: (store: string, ts: bigint) => { for (const w of this.watchers) w.removed?.(store, ts); },
+    };
     this.onDemand = new Map([...this.sinks].map(([name, sink]) => [name, new OnDemandSink(sink, gate)]));
     this.lifecycle = new StoreLifecycle(options.maxOpen ?? DEFAULT_MAX_OPEN, {
       open: (store) => this.attach(store),
@@ -402,6 +420,7 @@ export class StoreCatalog implements StoreAccess {
       }
       this.stores.set(storeName, { spec, pipeline, sink, meta, keys: [record], view: { name: storeName, dataType: meta.data_type } });
       this.lifecycle.adopt(storeName);
+      for (const w of this.watchers) w.created?.(storeName);
       this.logger.info({ store: storeName, pipeline, dataType: meta.data_type, numBlocks: meta.num_blocks, dataBlockSize: meta.data_block_size }, 'Store created.');
       return { name: storeName, ...key };
     });
@@ -445,6 +464,12 @@ export class StoreCatalog implements StoreAccess {
     return () => { this.dropListeners.delete(listener); };
   }
 
+  /** Be told about commits, soft deletes and resets of every store. Returns the unsubscribe. */
+  watch(events: StoreEvents): () => void {
+    this.watchers.add(events);
+    return () => { this.watchers.delete(events); };
+  }
+
   private async notifyDropped(name: string): Promise<void> {
     await Promise.all([...this.dropListeners].map(async (listener) => {
       try {
@@ -459,6 +484,7 @@ export class StoreCatalog implements StoreAccess {
     await this.mutex.run(async () => {
       const entry = this.entry(name);
       await this.use(name, () => entry.sink.resetStore(name));
+      for (const w of this.watchers) w.reset?.(name);
       this.logger.info({ store: name }, 'Store reset.');
     });
   }
