@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Sink, SinkRecord, StoreSpec } from '../src/plugin/sink.js';
 import { BlockFileForwardSink } from '../plugins/sinks/blockfile_forward/forwarding-sink.js';
+import { DEFAULT_OPTIONS } from '../plugins/sinks/blockfile/options.js';
 import { NatsJetStreamSink } from '../plugins/sinks/nats_jetstream/nats-jetstream-sink.js';
 import { jetStreamTestOptions, NATS_SERVER_BIN, NatsServer } from '../test/support/nats-server.js';
 import { ms, percentile, quietLogger, rssMb } from './measure.js';
@@ -82,7 +83,7 @@ export async function runNatsBench(): Promise<BenchRow[]> {
     await direct.close();
 
     const fwdOpts = (stream: string): ConstructorParameters<typeof BlockFileForwardSink>[0] => ({
-      fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2 << 20,
+      ...DEFAULT_OPTIONS,
       forward: { batch: 1000, ...jetStreamTestOptions(nats.url, { stream, subject: `${stream.toLowerCase()}.<store>`, ack_timeout: '10s' }) },
     });
     const fwd = new BlockFileForwardSink(fwdOpts('BFWD'), { id: 'bench', logger: quietLogger, dataDir });

@@ -26,6 +26,8 @@ export interface HttpOptions {
   readonly wsMaxFrame: number;
   /** Told about every error answer (for metrics). */
   readonly onError?: (code: string) => void;
+  /** Node's own request timeouts and how often it checks them (defaults: Node's); tests shorten them. */
+  readonly nodeTimeouts?: Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>;
 }
 
 const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -106,10 +108,10 @@ export class HttpServer {
     const callback = this.app.callback();
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => { void callback(req, res); };
     const request = (req: http.IncomingMessage, res: http.ServerResponse): void => { holdPipelined(req.socket as PipelinedSocket, res); handler(req, res); };
-    const { tls } = this.options;
+    const { tls, nodeTimeouts = {} } = this.options;
     this.server = tls
-      ? https.createServer({ cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, request)
-      : http.createServer(request);
+      ? https.createServer({ ...nodeTimeouts, cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, request)
+      : http.createServer(nodeTimeouts, request);
     this.server.on('connection', (s) => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)); });
     // Upgrade requests go through koa too (koa-easy-ws answers them), but via node's 'upgrade'
     // event: without an 'upgrade' listener node keeps its HTTP parser on the socket, reads the

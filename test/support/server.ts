@@ -11,13 +11,33 @@ import type { PipelineConfig } from '../../src/config/config-types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { parseJsonExact } from '../../src/core/json/index.js';
 import { TsstoreServer } from '../../src/server.js';
+import type { DependencyContainer } from '../../src/di.js';
+import type { HttpOptions } from '../../src/http/app.js';
+import { TOKENS } from '../../src/tokens.js';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 export const BIN = path.join(ROOT, 'bin', 'run.js');
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
+/**
+ * Cleanup of what this module makes. Node's test runner runs each test file in its own process,
+ * so the process's exit is the end of every test in it, passed or failed: the temp directories
+ * made by tempDir() (data paths, config files, socket directories) are removed then, and server
+ * children still running are killed. Tests still stop their servers themselves (after hooks,
+ * finally blocks); this catches what a failing test leaves behind.
+ */
+const madeDirs = new Set<string>();
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix = 'tsstore-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.add(dir);
+  return dir;
 }
 
 /** Writes a config file into `dir` and returns its path. */
@@ -33,6 +53,8 @@ export interface TestServerOptions {
   /** Extra config merged at the top level (e.g. `server`). */
   readonly config?: Record<string, unknown>;
   readonly socketPath?: string | null;
+  /** Node's HTTP request timeouts and their check period, shortened (the server's HTTP options swapped). */
+  readonly nodeTimeouts?: HttpOptions['nodeTimeouts'];
 }
 
 export interface TestServer {
@@ -55,7 +77,12 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
     ...(opts.pipelines ? { pipelines: opts.pipelines } : {}),
   });
   const config = await loadConfig({ file, env: {} });
-  const server = await TsstoreServer.start(config, { logger: silentLogger() });
+  const { nodeTimeouts } = opts;
+  const compose = nodeTimeouts && ((c: DependencyContainer): void => {
+    const { host, port, tls, ws_max_frame } = config.server;
+    c.register<HttpOptions>(TOKENS.HttpOptions, { useValue: { host, port, tls, wsMaxFrame: ws_max_frame, nodeTimeouts } });
+  });
+  const server = await TsstoreServer.start(config, { logger: silentLogger(), compose });
   const url = server.url;
   return {
     server, url, dataDir,
@@ -135,8 +162,9 @@ export async function spawnServer(args: string[], env: Record<string, string | u
     env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_CONFIG: undefined, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  liveChildren.add(child);
   let out = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { liveChildren.delete(child); resolve(code); }));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
     const onData = (c: Buffer): void => {

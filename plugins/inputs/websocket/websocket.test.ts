@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { sleep, WsClient } from '../../../test/support/clients.js';
+import { WsClient } from '../../../test/support/clients.js';
 import { api, startServer, tempDir, type TestServer } from '../../../test/support/server.js';
 import { parseJsonExact } from 'tsstore/plugin';
 
@@ -188,20 +188,30 @@ describe('websocket input over TLS', () => {
 
 describe('websocket input liveness and shutdown', () => {
   it('is not taken for a stalled HTTP request by node\'s request timeouts after it has talked', async () => {
-    const s = await startServer({ pipelines: pipelines({ ping_interval_ms: 0 }) });
+    // Node's timeout check runs every 20 ms here instead of every 30 s.
+    const s = await startServer({ pipelines: pipelines({ ping_interval_ms: 0 }), nodeTimeouts: { connectionsCheckingInterval: 20 } });
     try {
       const key = await s.createStore('sensors');
-      const srv = (s.server.http as unknown as { server: http.Server }).server;
-      srv.headersTimeout = 50;
-      srv.requestTimeout = 100;
       const c = await WsClient.open(`${s.url.replace(/^http/, 'ws')}/api/stores/sensors/ws/write?api_key=${key}`);
       c.send('{"data": 1}');
       await c.take(1);
-      await sleep(300);
-      // Run node's periodic timeout check now instead of waiting its 30 s period.
-      const sym = Object.getOwnPropertySymbols(srv).find((x) => x.description === 'http.server.connectionsCheckingInterval')!;
-      (srv as unknown as Record<symbol, { _onTimeout(): void }>)[sym]._onTimeout();
-      await sleep(100);
+      // Limits far below the WebSocket's quiet time from here on (set after the setup requests,
+      // which must not meet them).
+      const srv = (s.server.http as unknown as { server: http.Server }).server;
+      srv.headersTimeout = 50;
+      srv.requestTimeout = 100;
+      // A request that never finishes its headers, opened after the WebSocket went quiet: once
+      // node has answered it 408 for its headers timeout, the check has also judged the WebSocket.
+      const { port } = new URL(s.url);
+      const stalled = net.connect(Number(port), '127.0.0.1');
+      stalled.on('error', () => undefined);
+      stalled.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      const answer = await new Promise<string>((resolve) => {
+        stalled.once('data', (d: Buffer) => resolve(d.toString()));
+        stalled.once('close', () => resolve(''));
+      });
+      stalled.destroy();
+      assert.match(answer, /^HTTP\/1\.1 408/);
       assert.equal(c.ws.readyState, WebSocket.OPEN);
       c.send('{"data": 2}');
       assert.equal(frame((await c.take(1))[0]).type, 'ack');
@@ -216,12 +226,13 @@ describe('websocket input liveness and shutdown', () => {
     const key = await s.createStore('sensors');
     const u = `${s.url.replace(/^http/, 'ws')}/api/stores/sensors/ws/write?api_key=${key}`;
     const idle = await WsClient.open(u);
-    let pings = 0;
-    idle.ws.on('ping', () => pings++);
+    const threePings = new Promise<void>((resolve) => {
+      let pings = 0;
+      idle.ws.on('ping', () => { if (++pings === 3) resolve(); });
+    });
     const dead = await WsClient.open(u, { autoPong: false });
     assert.equal(await dead.closed, 1006);
-    await sleep(1000);
-    assert.ok(pings >= 3, `pings seen: ${pings}`);
+    await threePings; // three ping periods idle, longer than the one that dropped the dead peer
     assert.equal(idle.ws.readyState, WebSocket.OPEN);
     idle.send('{"data": "after idling"}');
     assert.equal(frame((await idle.take(1))[0]).type, 'ack');

@@ -5,7 +5,7 @@
  * the ones encoded earlier in the same batch.
  */
 import { assignTimestamp, type RecordResult, reject, type SinkRecord, toTssError } from 'tsstore/plugin';
-import { BlockInfo, BlockRing } from './block-ring.js';
+import { BlockRing, NewBlock } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {
   BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE, encodeBlockHeader, encodeRecordHeader,
@@ -36,13 +36,11 @@ export interface EncodedBatch {
   /** Where the range starts: block `startSeq`, `startOffset` bytes in. */
   startSeq: number;
   startOffset: number;
-  /** The committed block this batch appends to, and what to add to it once written. */
-  appendTo?: BlockInfo;
+  /** The committed block this batch appends to (its seq), and what to add to it once written. */
+  appendTo?: number;
   appendCount: number;
-  appendBytes: number;
-  appendLastTs: bigint;
   appendEnd: number;
-  newBlocks: BlockInfo[];
+  newBlocks: NewBlock[];
   /**
    * Live blocks with a sequence number below this one are overwritten by the batch. The encoder
    * leaves the ring untouched: the store drops them once encoding succeeded, before writing.
@@ -59,8 +57,8 @@ export interface EncodedBatch {
   finished: PendingWrite[];
 }
 
-function newBlockInfo(seq: number, kind: BlockKind, key: bigint): BlockInfo {
-  return { seq, kind, count: 0, deleted: 0, bytes: 0, firstTs: key, lastTs: key, key, endOffset: BLOCK_HEADER_SIZE, spanBlocks: 0, sealed: kind !== BlockKind.Packed };
+function newBlock(seq: number, kind: BlockKind, key: bigint): NewBlock {
+  return { seq, kind, count: 0, key, aux: kind === BlockKind.Packed ? BLOCK_HEADER_SIZE : 0, sealed: kind !== BlockKind.Packed };
 }
 
 /**
@@ -72,22 +70,22 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
   const { ring, generation } = state;
   const { numBlocks, blockSize } = state.geometry;
   const payload = payloadSize(blockSize);
-  const cur = ring.newest();
-  const appendable = cur !== undefined && cur.kind === BlockKind.Packed && !cur.sealed && cur.endOffset + RECORD_HEADER_SIZE <= blockSize;
-  const startSeq = appendable ? cur.seq : ring.newestSeq + 1;
-  const startOffset = appendable ? cur.endOffset : 0;
+  const cur = ring.size > 0 ? ring.newestSeq : -1;
+  const appendable = cur >= 0 && ring.kind(cur) === BlockKind.Packed && !ring.sealed(cur) && ring.endOffset(cur) + RECORD_HEADER_SIZE <= blockSize;
+  const startSeq = appendable ? cur : ring.newestSeq + 1;
+  const startOffset = appendable ? ring.endOffset(cur) : 0;
   const batch: EncodedBatch = {
     buffer, length: 0, startSeq, startOffset, appendTo: appendable ? cur : undefined,
-    appendCount: 0, appendBytes: 0, appendLastTs: cur?.lastTs ?? 0n, appendEnd: startOffset,
+    appendCount: 0, appendEnd: startOffset,
     newBlocks: [], reclaimBelow: ring.oldestSeq, newestTs: state.newestTs, accepted: 0, acceptedBytes: 0, ranges: [], finished: [],
   };
   let buf = buffer;
   let nextSeq = ring.newestSeq + 1;
   let touched = appendable ? 1 : 0;
   // The block taking small records: its seq, fill level and (for a new block) its info.
-  let tgtSeq = appendable ? cur.seq : -1;
+  let tgtSeq = appendable ? cur : -1;
   let tgtEnd = startOffset;
-  let tgtInfo: BlockInfo | undefined;
+  let tgtInfo: NewBlock | undefined;
 
   const blockPos = (seq: number): number => (seq - startSeq) * blockSize - startOffset;
   const fits = (end: number): boolean => {
@@ -98,7 +96,7 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
     buf = bigger;
     return true;
   };
-  const startBlock = (kind: BlockKind, spanIndex: number, key: bigint): BlockInfo => {
+  const startBlock = (kind: BlockKind, spanIndex: number, key: bigint): NewBlock => {
     const seq = nextSeq++;
     touched++;
     if (seq - numBlocks + 1 > batch.reclaimBelow) batch.reclaimBelow = Math.min(seq - numBlocks + 1, ring.newestSeq + 1);
@@ -106,7 +104,7 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
     if (pos > batch.length) buf.fill(0, batch.length, pos);
     encodeBlockHeader(buf, pos, { generation, kind, seq, spanIndex });
     batch.length = pos + BLOCK_HEADER_SIZE;
-    const info = newBlockInfo(seq, kind, key);
+    const info = newBlock(seq, kind, key);
     batch.newBlocks.push(info);
     return info;
   };
@@ -140,7 +138,7 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
         if ((!inTarget && touched + blocks > numBlocks) || !fits(end)) {
           // A record needing the whole ring cannot share a write with the block being appended
           // to: seal that block so the next batch starts fresh (and makes progress).
-          if (batch.length === 0 && cur) cur.sealed = true;
+          if (batch.length === 0 && cur >= 0) ring.seal(cur);
           stop = true;
           break;
         }
@@ -160,23 +158,18 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
           tgtEnd += need;
           batch.length = pos + need;
           if (tgtInfo) {
-            if (tgtInfo.count === 0) tgtInfo.firstTs = tgtInfo.key = ts;
+            if (tgtInfo.count === 0) tgtInfo.key = ts;
             tgtInfo.count++;
-            tgtInfo.bytes += size;
-            tgtInfo.lastTs = ts;
-            tgtInfo.endOffset = tgtEnd;
+            tgtInfo.aux = tgtEnd;
           } else {
             batch.appendCount++;
-            batch.appendBytes += size;
-            batch.appendLastTs = ts;
             batch.appendEnd = tgtEnd;
           }
         } else {
           const head = startBlock(BlockKind.SpanHead, 0, ts);
           headSeq = head.seq;
           head.count = 1;
-          head.bytes = size;
-          head.spanBlocks = blocks;
+          head.aux = size;
           const hpos = blockPos(headSeq) + BLOCK_HEADER_SIZE;
           encodeRecordHeader(buf, hpos, size, headSeq, ts);
           let crc = recordHeaderCrc(buf, hpos);

@@ -19,6 +19,7 @@ export class BlockFileSink implements Sink {
   private readonly pending = new Set<string>();
   private state: SinkState = 'new';
   private timer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
   private readonly options: BlockFileOptions;
 
   /** @param io the file system the stores work on: node:fs unless a test injects faults. */
@@ -32,7 +33,11 @@ export class BlockFileSink implements Sink {
   }
 
   private get settings(): StoreSettings {
-    return { fsync: this.options.fsync, maxFlushBytes: this.options.max_flush_bytes, logger: this.ctx.logger, io: this.io };
+    const o = this.options;
+    return {
+      fsync: o.fsync, maxFlushBytes: o.max_flush_bytes, logger: this.ctx.logger, io: this.io,
+      checkpoint: o.checkpoint, checkpointBytes: o.checkpoint_bytes, checkpointIntervalMs: o.checkpoint_interval_ms,
+    };
   }
 
   async open(): Promise<void> {
@@ -45,12 +50,19 @@ export class BlockFileSink implements Sink {
       }, this.options.fsync_interval_ms);
       this.timer.unref();
     }
+    if (this.options.checkpoint) {
+      this.checkpointTimer = setInterval(() => {
+        for (const s of this.stores.values()) s.checkpointIfDue();
+      }, Math.min(this.options.checkpoint_interval_ms, 5000));
+      this.checkpointTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.state = 'closing';
     if (this.timer) clearInterval(this.timer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await Promise.allSettled([...this.stores.values()].map((s) => s.close()));
     this.stores.clear();
     this.state = 'closed';

@@ -10,12 +10,13 @@
  */
 import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, SerialQueue, toTssError, TssError } from 'tsstore/plugin';
 import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
-import { RecordView, committedLength, packedRecords, spanRecord } from './block-reader.js';
-import { BlockInfo, BlockRing, holdsRecords } from './block-ring.js';
+import { RecordView, blockHeaderMatches, committedLength, packedRecords, spanRecord } from './block-reader.js';
+import { BlockRing, Reclaimed } from './block-ring.js';
 import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_HEADER_SIZE, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
 import type { BlockFileHandle, BlockFileIO } from './io.js';
 import type { FsyncPolicy } from './options.js';
-import { readBlocks, recoverStore } from './recovery.js';
+import { Checkpoint, checkpointPath, checkpointSupported } from './checkpoint.js';
+import { RecoveredStore, readBlocks, recoverStore, resumeStore } from './recovery.js';
 import { createDataFile, dataPath, fileSize, readMeta, removeStoreFiles, writeMeta, zeroFill } from './store-files.js';
 
 export interface StoreSettings {
@@ -24,6 +25,12 @@ export interface StoreSettings {
   readonly logger: Logger;
   /** The file system the engine works on (io.ts; nodeIO in production). */
   readonly io: BlockFileIO;
+  /** Keep a checkpoint of the block index (README.md, "Checkpoint"); false: every open scans the data file. */
+  readonly checkpoint: boolean;
+  /** A checkpoint is written after this many bytes were written since the last one... */
+  readonly checkpointBytes: number;
+  /** ...or when something was written and this long has passed since the last one. */
+  readonly checkpointIntervalMs: number;
 }
 
 /** Where a record's bytes lie in the data file (for tests and tooling). */
@@ -48,6 +55,12 @@ export class BlockFileStore {
   private readonly reads = new Set<Promise<unknown>>();
   private flushBuffer: Buffer | undefined;
   private dirty = false;
+  /** Index changed since the last checkpoint: bytes written, and whether anything changed at all. */
+  private sinceCheckpointBytes = 0;
+  private checkpointDue = false;
+  private lastCheckpointAt = Date.now();
+  private checkpointScheduled = false;
+  private checkpointFailedAt = 0;
   private closed = false;
   /** Bumped by reset: reads started before it discard what they read. */
   private epoch = 0;
@@ -55,6 +68,7 @@ export class BlockFileStore {
   /** Since open, for stats (metrics): physical group commits and fsync/fdatasync calls. */
   private commits = 0;
   private fsyncs = 0;
+  private checkpoints = 0;
 
   private constructor(
     readonly name: string,
@@ -67,6 +81,9 @@ export class BlockFileStore {
     private readonly totals: { count: number; deleted: number; bytes: number },
     private readonly settings: StoreSettings,
     private readonly discardedAtOpen: number,
+    private readonly checkpoint: Checkpoint | undefined,
+    /** How this store was opened: 'created', 'checkpoint' or 'scan' (stats.extra.openedFrom). */
+    private readonly openedFrom: string,
   ) {}
 
   /** Creates the files of a new, empty store (throws TSS_ERR_DISK_FULL when they do not fit). */
@@ -85,7 +102,15 @@ export class BlockFileStore {
       throw storageError(err);
     }
     const fh = await settings.io.open(dataPath(spec.dir), 'update');
-    return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, new BlockRing(geometry.numBlocks, 0), undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0);
+    const ring = new BlockRing(geometry.numBlocks, geometry.blockSize, 0);
+    const checkpoint = BlockFileStore.checkpointFor(spec.dir, geometry, settings);
+    const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, ring, undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0, checkpoint, 'created');
+    await store.writeCheckpoint();
+    return store;
+  }
+
+  private static checkpointFor(dir: string, geometry: Geometry, settings: StoreSettings): Checkpoint | undefined {
+    return settings.checkpoint && checkpointSupported ? new Checkpoint(settings.io, dir, geometry) : undefined;
   }
 
   /** Attaches an existing store, recovering whatever a crash left behind. Never refuses a torn file. */
@@ -108,14 +133,38 @@ export class BlockFileStore {
         await zeroFill(fh, size, fileBytes);
         await fh.datasync();
       }
-      const rec = await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
+      const checkpoint = BlockFileStore.checkpointFor(spec.dir, geometry, settings);
+      if (!checkpoint) await io.remove(checkpointPath(spec.dir)); // a later open with checkpoints on must not trust an old one
+      let rec: RecoveredStore | undefined;
+      let tailBlocks = 0;
+      if (checkpoint) {
+        let why: string;
+        if (!savedMeta) why = 'the meta file was rebuilt';
+        else if (size < fileBytes) why = 'the data file was short';
+        else {
+          const image = await checkpoint.load(savedMeta).catch((err: unknown) => `unreadable: ${(err as Error).message}`);
+          const resumed = typeof image === 'string' ? image : await resumeStore(fh, geometry, savedMeta.generation, image);
+          if (typeof resumed === 'string') why = resumed;
+          else {
+            rec = resumed;
+            tailBlocks = resumed.tailBlocks;
+            why = '';
+          }
+        }
+        if (!rec) logger.warn({ store: spec.name, reason: why }, `Block-file checkpoint not used (${why}); scanning the whole data file.`);
+      }
+      rec ??= await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
       const meta: Meta = savedMeta ?? { ...geometry, generation: rec.generation, seqBase: 0 };
       if (!savedMeta) await writeMeta(io, spec.dir, meta);
       await BlockFileStore.zeroNewestTail(fh, geometry, rec.ring);
       if (rec.discardedBlocks > 0) {
         logger.warn({ store: spec.name, discardedBlocks: rec.discardedBlocks }, 'Block-file recovery discarded torn or damaged blocks.');
       }
-      return new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, rec.discardedBlocks);
+      const fromCheckpoint = checkpoint !== undefined && 'tailBlocks' in rec;
+      const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, rec.discardedBlocks, checkpoint, fromCheckpoint ? 'checkpoint' : 'scan');
+      // After a full scan, or blocks found after the checkpoint, record the index now.
+      if (checkpoint && (!fromCheckpoint || tailBlocks > 0)) await store.writeCheckpoint();
+      return store;
     } catch (err) {
       await fh.close();
       throw err;
@@ -124,10 +173,11 @@ export class BlockFileStore {
 
   /** Leftovers of a torn write after the last valid record must not pass for records appended later. */
   private static async zeroNewestTail(fh: BlockFileHandle, g: Geometry, ring: BlockRing): Promise<void> {
-    const b = ring.newest();
-    if (!b || b.kind !== BlockKind.Packed || b.endOffset >= g.blockSize) return;
-    const start = (b.seq % g.numBlocks) * g.blockSize + b.endOffset;
-    const tail = Buffer.alloc(g.blockSize - b.endOffset);
+    const seq = ring.newestSeq;
+    if (ring.size === 0 || ring.kind(seq) !== BlockKind.Packed || ring.endOffset(seq) >= g.blockSize) return;
+    const end = ring.endOffset(seq);
+    const start = (seq % g.numBlocks) * g.blockSize + end;
+    const tail = Buffer.alloc(g.blockSize - end);
     await fh.read(tail, 0, tail.length, start);
     if (tail.every((x) => x === 0)) return;
     await fh.write(Buffer.alloc(tail.length), 0, tail.length, start);
@@ -165,10 +215,65 @@ export class BlockFileStore {
     };
   }
 
+  // ---- checkpoint ----
+
+  /**
+   * Records the block index (checkpoint.ts). Runs inside `exclusive` (or before the store is
+   * shared): the data file is synced first, so the checkpoint never describes bytes the disk might
+   * lose. A failure only costs the next open a full scan.
+   */
+  private async writeCheckpoint(): Promise<void> {
+    const ck = this.checkpoint;
+    if (!ck) return;
+    try {
+      if (this.settings.fsync === 'never' || this.settings.fsync === 'interval') {
+        this.fsyncs++;
+        await this.fh.datasync();
+      }
+      await ck.write(this.ring, this.newestTs, this.totals, this.meta);
+      this.sinceCheckpointBytes = 0;
+      this.checkpointDue = false;
+      this.lastCheckpointAt = Date.now();
+      this.checkpoints++;
+    } catch (err) {
+      this.checkpointFailedAt = Date.now();
+      this.settings.logger.warn({ store: this.name, err: (err as Error).message }, 'Block-file checkpoint could not be written; the next open scans the data file.');
+      await ck.invalidate().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The scan after a checkpoint stops at the first slot that does not hold the next block, which
+   * is only sound while the data written since the checkpoint stays within one lap of the ring
+   * (nothing it covered overwritten again). A batch that would reach that far gets a checkpoint
+   * first; it describes the ring as the batch left it after reclaiming the blocks it overwrites.
+   */
+  private async checkpointBeforeLap(batch: EncodedBatch): Promise<void> {
+    const ck = this.checkpoint;
+    if (!ck || Date.now() - this.checkpointFailedAt < this.settings.checkpointIntervalMs) return;
+    const last = batch.newBlocks.length > 0 ? batch.newBlocks[batch.newBlocks.length - 1].seq : batch.startSeq;
+    if (ck.recordedNextSeq < 0 || last - ck.recordedNextSeq >= this.geometry.numBlocks - 1) await this.writeCheckpoint();
+  }
+
+  /** Queues a checkpoint behind the work already queued (once). */
+  private scheduleCheckpoint(): void {
+    if (this.checkpointScheduled || !this.checkpoint) return;
+    this.checkpointScheduled = true;
+    void this.exclusive(async () => {
+      this.checkpointScheduled = false;
+      if (!this.closed && this.checkpointDue) await this.writeCheckpoint();
+    });
+  }
+
+  /** Timer tick (the sink's): a checkpoint when something changed and the interval has passed. */
+  checkpointIfDue(now = Date.now()): void {
+    if (this.checkpointDue && !this.closed && now - this.lastCheckpointAt >= this.settings.checkpointIntervalMs) this.scheduleCheckpoint();
+  }
+
   /** Drops the live blocks a batch is about to overwrite: only once it is encoded, just before its write starts. */
   private reclaimBelow(seq: number): void {
     while (this.ring.size > 0 && this.ring.oldestSeq < seq) {
-      const b = this.ring.dropOldest() as BlockInfo;
+      const b = this.ring.dropOldest() as Reclaimed;
       this.overwritten += b.count;
       this.totals.count -= b.count;
       this.totals.deleted -= b.deleted;
@@ -185,6 +290,7 @@ export class BlockFileStore {
       if (batch.error !== undefined) this.rejectBatch(batch, batch.error);
       else if (batch.length > 0) {
         this.reclaimBelow(batch.reclaimBelow);
+        await this.checkpointBeforeLap(batch);
         await this.writeRange(batch.buffer, batch.length, batch.startSeq, batch.startOffset);
         await this.syncForAck();
         this.commit(batch);
@@ -212,18 +318,15 @@ export class BlockFileStore {
 
   /** Publishes a written batch to readers and to the next batch. */
   private commit(batch: EncodedBatch): void {
-    const b = batch.appendTo;
-    if (b && batch.appendCount > 0) {
-      b.count += batch.appendCount;
-      b.bytes += batch.appendBytes;
-      b.lastTs = batch.appendLastTs;
-      b.endOffset = batch.appendEnd;
-    }
+    if (batch.appendTo !== undefined && batch.appendCount > 0) this.ring.appendTo(batch.appendTo, batch.appendCount, batch.appendEnd);
     for (const nb of batch.newBlocks) this.ring.push(nb);
     this.commits++;
     this.totals.count += batch.accepted;
     this.totals.bytes += batch.acceptedBytes;
     this.newestTs = batch.newestTs;
+    this.checkpointDue = true;
+    this.sinceCheckpointBytes += batch.length;
+    if (this.sinceCheckpointBytes >= this.settings.checkpointBytes) this.scheduleCheckpoint();
   }
 
   /**
@@ -243,12 +346,15 @@ export class BlockFileStore {
         wiped = false;
       }
     }
+    // The blocks of a failed write may be missing from the data file while later ones are there:
+    // a checkpoint followed by a scan that stops at the first missing block could lose those.
+    // Until the next checkpoint (which records them as empty), an open scans everything.
+    await this.checkpoint?.invalidate().catch(() => undefined);
+    this.checkpointDue = true;
     if (!wiped && batch.newestTs !== undefined && (this.newestTs === undefined || batch.newestTs > this.newestTs)) this.newestTs = batch.newestTs;
-    if (batch.appendTo) batch.appendTo.sealed = true;
-    const key = this.ring.newest()?.lastTs ?? -1n;
-    for (const nb of batch.newBlocks) {
-      this.ring.push({ seq: nb.seq, kind: BlockKind.Empty, count: 0, deleted: 0, bytes: 0, firstTs: key, lastTs: key, key, endOffset: 0, spanBlocks: 0, sealed: true });
-    }
+    if (batch.appendTo !== undefined) this.ring.seal(batch.appendTo);
+    const key = this.ring.newestKey();
+    for (const nb of batch.newBlocks) this.ring.push({ seq: nb.seq, kind: BlockKind.Empty, count: 0, key, aux: 0, sealed: true });
   }
 
   /** Turns the batch's accepted records into rejections (nothing of it is published). */
@@ -292,24 +398,39 @@ export class BlockFileStore {
   }
 
   private stillLive(seq: number, epoch: number): boolean {
-    return !this.closed && this.epoch === epoch && this.ring.get(seq) !== undefined;
+    return !this.closed && this.epoch === epoch && this.ring.has(seq);
   }
 
   /** The committed records of one block, or null when it was reclaimed meanwhile. */
   private async blockRecords(seq: number, withData: boolean): Promise<RecordView[] | null> {
-    const b = this.ring.get(seq);
-    if (!b || !holdsRecords(b)) return null;
+    const ring = this.ring;
+    if (!ring.holdsRecords(seq)) return null;
     const epoch = this.epoch;
+    const generation = this.meta.generation;
+    const kind = ring.kind(seq);
     const { numBlocks, blockSize } = this.geometry;
-    if (b.kind === BlockKind.SpanHead && withData) {
-      const buf = await readBlocks(this.fh, this.geometry, seq, b.spanBlocks);
-      return this.stillLive(seq, epoch) ? [spanRecord(buf, blockSize, true)] : null;
+    let buf: Buffer;
+    let length: number;
+    if (kind === BlockKind.SpanHead && withData) {
+      buf = await readBlocks(this.fh, this.geometry, seq, ring.spanBlocks(seq));
+      length = buf.length;
+    } else {
+      length = committedLength(kind, ring.endOffset(seq));
+      buf = Buffer.allocUnsafe(length);
+      const bytesRead = await this.fh.read(buf, 0, length, (seq % numBlocks) * blockSize);
+      if (bytesRead < length) buf.fill(0, bytesRead);
     }
-    const length = committedLength(b);
-    const buf = Buffer.allocUnsafe(length);
-    await this.fh.read(buf, 0, length, (seq % numBlocks) * blockSize);
     if (!this.stillLive(seq, epoch)) return null;
-    return b.kind === BlockKind.Packed ? packedRecords(buf, length, withData) : [spanRecord(buf, blockSize, false)];
+    if (!blockHeaderMatches(buf, seq, generation, kind)) return this.unreadable(seq);
+    if (kind === BlockKind.Packed) return packedRecords(buf, length, withData, seq);
+    const r = spanRecord(buf, blockSize, withData, seq);
+    return r ? [r] : this.unreadable(seq);
+  }
+
+  /** A block the index lists but the data file does not hold (damaged under us): nothing is served from it. */
+  private unreadable(seq: number): null {
+    this.settings.logger.warn({ store: this.name, block: seq % this.geometry.numBlocks }, 'Block-file block does not match its index entry; its records are not served.');
+    return null;
   }
 
   private toStored(seq: number, r: RecordView): StoredRecord {
@@ -318,9 +439,9 @@ export class BlockFileStore {
   }
 
   private async locate(ts: bigint, withData: boolean): Promise<{ seq: number; record: RecordView } | null> {
-    const seq = this.ring.recordBlockAtOrBefore(this.ring.lastAtOrBefore(ts));
-    const b = this.ring.get(seq);
-    if (!b || ts < b.firstTs || ts > b.lastTs) return null;
+    const ring = this.ring;
+    const seq = ring.recordBlockAtOrBefore(ring.lastAtOrBefore(ts));
+    if (!ring.holdsRecords(seq) || ts < ring.key(seq) || (this.newestTs !== undefined && ts > this.newestTs)) return null;
     const records = await this.blockRecords(seq, withData);
     const record = records?.find((r) => r.timestamp === ts);
     return record ? { seq, record } : null;
@@ -353,10 +474,8 @@ export class BlockFileStore {
     let seq = q.from === undefined ? ring.oldestSeq : Math.max(ring.oldestSeq, ring.recordBlockAtOrBefore(ring.lastAtOrBefore(q.from)));
     const last = ring.newestSeq;
     for (; seq <= last && out.length < q.limit; seq++) {
-      const b = ring.get(seq);
-      if (!b || !holdsRecords(b) || b.count === b.deleted) continue;
-      if (q.to !== undefined && b.firstTs > q.to) break;
-      if (q.from !== undefined && b.lastTs < q.from) continue;
+      if (!ring.holdsRecords(seq) || ring.count(seq) === ring.deleted(seq)) continue;
+      if (q.to !== undefined && ring.key(seq) > q.to) break;
       const records = await this.blockRecords(seq, needData);
       for (const r of records ?? []) {
         if (!this.wanted(r, q)) continue;
@@ -373,18 +492,18 @@ export class BlockFileStore {
     const needData = q.withData || q.match !== undefined;
     let seq = q.to === undefined ? ring.newestSeq : ring.lastAtOrBefore(q.to);
     for (; seq >= ring.oldestSeq && out.length < q.limit; seq--) {
-      const b = ring.get(seq);
-      if (!b || !holdsRecords(b) || b.count === b.deleted) continue;
-      if (q.from !== undefined && b.lastTs < q.from) break;
-      if (q.to !== undefined && b.firstTs > q.to) continue;
-      const records = await this.blockRecords(seq, needData);
-      if (!records) continue;
+      if (!ring.holdsRecords(seq) || ring.count(seq) === ring.deleted(seq)) continue;
+      const first = ring.key(seq);
+      if (q.to !== undefined && first > q.to) continue;
+      const records = (await this.blockRecords(seq, needData)) ?? [];
       for (let i = records.length - 1; i >= 0; i--) {
         const r = records[i];
         if (!this.wanted(r, q)) continue;
         out.push(this.toStored(seq, q.withData ? r : { ...r, data: undefined }));
         if (out.length >= q.limit) break;
       }
+      // Blocks before this one hold only records older than its first: none can be >= from.
+      if (q.from !== undefined && first < q.from) break;
     }
     return out;
   }
@@ -398,12 +517,13 @@ export class BlockFileStore {
       const position = (found.seq % numBlocks) * blockSize + found.record.offset + RECORD_MARK_OFFSET;
       await this.fh.write(Buffer.from([DELETED_MARK]), 0, 1, position);
       await this.syncForAck();
-      const b = this.ring.get(found.seq);
-      if (b) {
-        b.deleted++;
-        b.bytes -= found.record.size;
+      if (this.ring.has(found.seq)) {
+        this.ring.markDeleted(found.seq, found.record.size);
+        this.checkpoint?.deletionChanged(found.seq);
+        this.checkpointDue = true;
         this.totals.deleted++;
         this.totals.bytes -= found.record.size;
+        await this.writeCheckpoint();
       }
       return true;
     });
@@ -417,23 +537,24 @@ export class BlockFileStore {
     return this.exclusive(async () => {
       const nextSeq = this.ring.newestSeq + 1;
       const meta: Meta = { ...this.meta, generation: this.meta.generation + 1, seqBase: nextSeq };
+      // The checkpoint goes first: were it left, a crash before the meta is replaced would still
+      // be safe (generation check), but nothing may ever describe the emptied store's old blocks.
+      await this.checkpoint?.invalidate();
       await writeMeta(this.settings.io, this.dir, meta);
       this.meta = meta;
       this.epoch++;
       this.ring.clear(nextSeq);
       this.newestTs = undefined;
       this.totals.count = this.totals.deleted = this.totals.bytes = 0;
+      await this.writeCheckpoint();
     });
   }
 
   stats(): SinkStoreStats {
     const { numBlocks, blockSize } = this.geometry;
     const ring = this.ring;
-    let oldest: bigint | undefined;
-    for (let s = ring.oldestSeq; s <= ring.newestSeq && oldest === undefined; s++) {
-      const b = ring.get(s);
-      if (b && holdsRecords(b)) oldest = b.firstTs;
-    }
+    const first = ring.firstRecordBlock();
+    const oldest = first === undefined ? undefined : ring.key(first);
     return {
       records: this.totals.count - this.totals.deleted,
       bytes: this.totals.bytes,
@@ -450,6 +571,9 @@ export class BlockFileStore {
         blockSize,
         fsync: this.settings.fsync,
         discardedBlocksAtOpen: this.discardedAtOpen,
+        indexBytes: ring.memoryBytes(),
+        openedFrom: this.openedFrom,
+        checkpoints: this.checkpoints,
         commits: this.commits,
         fsyncs: this.fsyncs,
       },
@@ -466,11 +590,11 @@ export class BlockFileStore {
     const { numBlocks, blockSize } = this.geometry;
     const start = (seq: number): number => (seq % numBlocks) * blockSize;
     for (let seq = this.ring.oldestSeq; seq <= this.ring.newestSeq; seq++) {
-      const b = this.ring.get(seq);
-      if (!b || !holdsRecords(b)) continue;
+      if (!this.ring.holdsRecords(seq)) continue;
+      const kind = this.ring.kind(seq);
       for (const r of (await this.blockRecords(seq, false)) ?? []) {
         const ranges: [number, number][] = [];
-        if (b.kind === BlockKind.Packed) ranges.push([start(seq), start(seq) + r.offset + RECORD_HEADER_SIZE + r.size]);
+        if (kind === BlockKind.Packed) ranges.push([start(seq), start(seq) + r.offset + RECORD_HEADER_SIZE + r.size]);
         else {
           forEachSpanPiece(r.size, blockSize, (block, offset, length) => {
             ranges.push([start(seq + block), start(seq + block) + offset + length]);
@@ -493,6 +617,7 @@ export class BlockFileStore {
     this.closed = true;
     try {
       await this.fh.datasync();
+      if (this.checkpointDue) await this.writeCheckpoint();
     } finally {
       await this.fh.close();
     }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { CHECKPOINT_FILE } from './checkpoint.js';
 import { newSink, storeSpec, tempDir } from './test-support.js';
 
 const FIXTURE = path.join(__dirname, '..', '..', '..', '..', 'plugins', 'sinks', 'blockfile', 'fixtures', 'v1-store');
@@ -29,7 +30,7 @@ function copyFixture(name: string): string {
   return dataDir;
 }
 
-async function readBack(dataDir: string): Promise<{ records: Expected['records']; stats: Expected['stats']; deletedGone: boolean }> {
+async function readBack(dataDir: string): Promise<{ records: Expected['records']; stats: Expected['stats']; deletedGone: boolean; openedFrom: unknown }> {
   const { numBlocks, blockSize } = expected.geometry;
   const sink = newSink(dataDir);
   await sink.open();
@@ -50,6 +51,7 @@ async function readBack(dataDir: string): Promise<{ records: Expected['records']
         deletedRecords: Number(st.extra?.deletedRecords), generation: Number(st.extra?.generation),
       },
       deletedGone: (await sink.reader.get('v1', BigInt(expected.deleted), false)) === null,
+      openedFrom: st.extra?.openedFrom,
     };
   } finally {
     await sink.close();
@@ -57,10 +59,14 @@ async function readBack(dataDir: string): Promise<{ records: Expected['records']
 }
 
 describe('blockfile compatibility with stores of the released format', () => {
-  it('opens the fixture store and reads it identically, twice in a row', async () => {
+  it('opens the fixture store and reads it identically, then gets a checkpoint and reads the same from it', async () => {
     const dataDir = copyFixture('twice');
+    const checkpoint = path.join(dataDir, 'v1', CHECKPOINT_FILE);
+    assert.equal(fs.existsSync(checkpoint), false);
     for (let round = 0; round < 2; round++) {
       const got = await readBack(dataDir);
+      assert.equal(got.openedFrom, round === 0 ? 'scan' : 'checkpoint', `round ${round}: opened from`);
+      assert.ok(fs.existsSync(checkpoint), `round ${round}: the store has a checkpoint`);
       assert.deepEqual(got.records, expected.records, `round ${round}: records`);
       assert.deepEqual(got.stats, expected.stats, `round ${round}: stats`);
       assert.ok(got.deletedGone, 'the soft-deleted record stays deleted');

@@ -124,3 +124,31 @@ describe('ring geometry', () => {
     await sink.close();
   });
 });
+
+describe('block index memory', () => {
+  it('costs 16 bytes per block, whatever the records, plus an entry per block with deletions', async () => {
+    const dir = path.join(root, 'index-memory');
+    fs.mkdirSync(dir);
+    const spec = storeSpec(dir, 'm', 4096, 64);
+    let sink = newSink(dir, { fsync: 'never' });
+    await sink.open();
+    await sink.createStore(spec);
+    const before = (await sink.stats('m')).extra?.indexBytes;
+    assert.equal(before, 4096 * 16);
+    for (let i = 0; i < 20; i++) {
+      const res = await sink.write('m', Array.from({ length: 300 }, (_, j) => ({ data: Buffer.alloc((i + j) % 70, j) })));
+      assert.ok(res.every((r) => r.ok));
+    }
+    assert.equal((await sink.stats('m')).extra?.indexBytes, 4096 * 16, 'a full, wrapped ring costs the same');
+    const some = (await sink.reader.scan('m', { order: 'desc', limit: 1, withData: false }))[0];
+    assert.ok(await sink.reader.remove('m', some.timestamp));
+    assert.equal((await sink.stats('m')).extra?.indexBytes, 4096 * 16 + 64);
+    await sink.close();
+    sink = newSink(dir);
+    await sink.open();
+    await sink.openStore(spec);
+    assert.equal((await sink.stats('m')).extra?.indexBytes, 4096 * 16 + 64, 'the same after recovery');
+    assert.equal((await sink.stats('m')).extra?.deletedRecords, 1);
+    await sink.close();
+  });
+});

@@ -11,29 +11,26 @@
  * 4. Leading empty slots are dropped; the unused tail of the newest block is zeroed so leftovers
  *    of a torn write can never be mistaken for records appended later.
  */
-import { BlockInfo, BlockRing } from './block-ring.js';
+import { BlockRing } from './block-ring.js';
+import type { CheckpointImage } from './checkpoint.js';
 import { crc32 } from './crc32.js';
 import {
-  BLOCK_HEADER_SIZE, BlockHeader, BlockKind, Geometry, RECORD_HEADER_SIZE, RecordHeader,
+  BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE,
   decodeBlockHeader, decodeRecordHeader, forEachSpanPiece, recordHeaderCrc, seqLow, spanBlocksFor,
 } from './format.js';
 import type { BlockFileHandle } from './io.js';
 
 const READ_CHUNK = 8 << 20;
 
-interface PackedScan {
+export interface PackedScan {
   count: number;
   deleted: number;
+  /** Data bytes of the live records. */
   bytes: number;
+  deletedBytes: number;
   firstTs: bigint;
   lastTs: bigint;
   endOffset: number;
-}
-
-interface SlotScan {
-  header: BlockHeader;
-  packed?: PackedScan;
-  spanRecord?: RecordHeader;
 }
 
 export interface RecoveredStore {
@@ -45,10 +42,13 @@ export interface RecoveredStore {
   readonly discardedBlocks: number;
 }
 
-/** Valid records at the start of a packed block held in `buf` at `off`. */
-export function scanPackedBlock(buf: Buffer, off: number, blockSize: number, seq: number): PackedScan {
-  const scan: PackedScan = { count: 0, deleted: 0, bytes: 0, firstTs: 0n, lastTs: 0n, endOffset: BLOCK_HEADER_SIZE };
-  let pos = BLOCK_HEADER_SIZE;
+/**
+ * Valid records at the start of a packed block held in `buf` at `off`, from `from` (the block
+ * header's end unless earlier records were verified already) with timestamps above `after`.
+ */
+export function scanPackedBlock(buf: Buffer, off: number, blockSize: number, seq: number, from = BLOCK_HEADER_SIZE, after?: bigint): PackedScan {
+  const scan: PackedScan = { count: 0, deleted: 0, bytes: 0, deletedBytes: 0, firstTs: 0n, lastTs: after ?? 0n, endOffset: from };
+  let pos = from;
   while (pos + RECORD_HEADER_SIZE <= blockSize) {
     const rh = decodeRecordHeader(buf, off + pos);
     if (!rh || rh.seqLow !== seqLow(seq)) break;
@@ -56,39 +56,18 @@ export function scanPackedBlock(buf: Buffer, off: number, blockSize: number, seq
     if (end > blockSize) break;
     const crc = crc32(buf, off + pos + RECORD_HEADER_SIZE, off + end, recordHeaderCrc(buf, off + pos));
     if (crc !== rh.crc) break;
-    if (scan.count > 0 && rh.timestamp <= scan.lastTs) break;
+    if ((scan.count > 0 || after !== undefined) && rh.timestamp <= scan.lastTs) break;
     if (scan.count === 0) scan.firstTs = rh.timestamp;
     scan.lastTs = rh.timestamp;
     scan.count++;
-    if (rh.deleted) scan.deleted++;
-    else scan.bytes += rh.dataLength;
+    if (rh.deleted) {
+      scan.deleted++;
+      scan.deletedBytes += rh.dataLength;
+    } else scan.bytes += rh.dataLength;
     pos = end;
   }
   scan.endOffset = pos;
   return scan;
-}
-
-async function readSlots(fh: BlockFileHandle, g: Geometry): Promise<(SlotScan | undefined)[]> {
-  const { numBlocks, blockSize } = g;
-  const slots = new Array<SlotScan | undefined>(numBlocks);
-  const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
-  const buf = Buffer.alloc(blocksPerChunk * blockSize);
-  for (let first = 0; first < numBlocks; first += blocksPerChunk) {
-    const count = Math.min(blocksPerChunk, numBlocks - first);
-    const bytesRead = await fh.read(buf, 0, count * blockSize, first * blockSize);
-    buf.fill(0, bytesRead, count * blockSize);
-    for (let i = 0; i < count; i++) {
-      const slot = first + i;
-      const off = i * blockSize;
-      const header = decodeBlockHeader(buf, off);
-      if (!header || header.seq % numBlocks !== slot) continue;
-      const s: SlotScan = { header };
-      if (header.kind === BlockKind.Packed) s.packed = scanPackedBlock(buf, off, blockSize, header.seq);
-      if (header.kind === BlockKind.SpanHead) s.spanRecord = decodeRecordHeader(buf, off + BLOCK_HEADER_SIZE) ?? undefined;
-      slots[slot] = s;
-    }
-  }
-  return slots;
 }
 
 /** Reads `count` consecutive blocks starting at `seq` (wrapping at the end of the file). */
@@ -101,9 +80,18 @@ export async function readBlocks(fh: BlockFileHandle, g: Geometry, seq: number, 
   return buf;
 }
 
-async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number, rh: RecordHeader, blocks: number): Promise<boolean> {
-  if (rh.seqLow !== seqLow(seq)) return false;
+/**
+ * Whether the span of `blocks` blocks starting at `seq` is whole: its record's checksum over every
+ * piece matches (and, given a generation, every block header is the one it must be).
+ */
+export async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number, blocks: number, generation?: number): Promise<boolean> {
   const buf = await readBlocks(fh, g, seq, blocks);
+  const rh = decodeRecordHeader(buf, BLOCK_HEADER_SIZE);
+  if (!rh || rh.seqLow !== seqLow(seq) || spanBlocksFor(rh.dataLength, g.blockSize) !== blocks) return false;
+  for (let i = 0; generation !== undefined && i < blocks; i++) {
+    const h = decodeBlockHeader(buf, i * g.blockSize);
+    if (!h || h.seq !== seq + i || h.generation !== generation || h.kind !== (i === 0 ? BlockKind.SpanHead : BlockKind.SpanCont) || h.spanIndex !== i) return false;
+  }
   let crc = recordHeaderCrc(buf, BLOCK_HEADER_SIZE);
   forEachSpanPiece(rh.dataLength, g.blockSize, (block, offset, length) => {
     const start = block * g.blockSize + offset;
@@ -112,84 +100,241 @@ async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number, rh: Re
   return crc === rh.crc;
 }
 
-function emptyInfo(seq: number, key: bigint): BlockInfo {
-  return { seq, kind: BlockKind.Empty, count: 0, deleted: 0, bytes: 0, firstTs: key, lastTs: key, key, endOffset: 0, spanBlocks: 0, sealed: true };
-}
-
 /**
  * @param generation the generation in the meta file; undefined when the meta file was lost
  *   (the highest generation found in the data is taken).
  * @param seqBase first sequence number of that generation.
+ *
+ * Memory: the ring's own arrays (16 bytes per block) hold each slot's scan result, plus 16 bytes
+ * per block (sequence number, last timestamp) while recovering; no object per block.
  */
 export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation: number | undefined, seqBase: number): Promise<RecoveredStore> {
-  const { numBlocks } = g;
-  const slots = await readSlots(fh, g);
+  const { numBlocks, blockSize } = g;
+  const ring = new BlockRing(numBlocks, blockSize, seqBase);
+  const { keys, words, aux } = ring;
+  const seqs = new Float64Array(numBlocks).fill(-1);
+  const lastTs = new BigInt64Array(numBlocks);
+  const gens = generation === undefined ? new Uint32Array(numBlocks) : undefined;
+  const deletedBySlot = new Map<number, { count: number; bytes: number }>();
+  const kindAt = (slot: number): number => words[slot] >>> 27;
+
+  // 1. Every slot, in file order.
+  const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
+  const buf = Buffer.alloc(Math.min(numBlocks, blocksPerChunk) * blockSize);
+  for (let first = 0; first < numBlocks; first += blocksPerChunk) {
+    const count = Math.min(blocksPerChunk, numBlocks - first);
+    const bytesRead = await fh.read(buf, 0, count * blockSize, first * blockSize);
+    buf.fill(0, bytesRead, count * blockSize);
+    for (let i = 0; i < count; i++) {
+      const slot = first + i;
+      const off = i * blockSize;
+      const header = decodeBlockHeader(buf, off);
+      if (!header || header.seq % numBlocks !== slot) continue;
+      if (gens) gens[slot] = header.generation;
+      else if (header.generation !== generation) continue;
+      seqs[slot] = header.seq;
+      keys[slot] = 0n;
+      aux[slot] = 0;
+      words[slot] = header.kind << 27;
+      if (header.kind === BlockKind.Packed) {
+        const p = scanPackedBlock(buf, off, blockSize, header.seq);
+        words[slot] = ((BlockKind.Packed << 27) | p.count) >>> 0;
+        keys[slot] = p.firstTs;
+        lastTs[slot] = p.lastTs;
+        aux[slot] = p.endOffset;
+        if (p.deleted > 0) deletedBySlot.set(slot, { count: p.deleted, bytes: p.deletedBytes });
+      } else if (header.kind === BlockKind.SpanHead) {
+        const rh = decodeRecordHeader(buf, off + BLOCK_HEADER_SIZE);
+        if (rh) {
+          words[slot] = ((BlockKind.SpanHead << 27) | 1) >>> 0;
+          keys[slot] = rh.timestamp;
+          aux[slot] = rh.dataLength;
+          if (rh.deleted) deletedBySlot.set(slot, { count: 1, bytes: rh.dataLength });
+        }
+      } else {
+        aux[slot] = header.spanIndex;
+      }
+    }
+  }
   let gen = generation;
-  if (gen === undefined) gen = slots.reduce((max, s) => Math.max(max, s ? s.header.generation : 0), 0);
+  if (gens) gen = gens.reduce((max, x, slot) => (seqs[slot] >= 0 ? Math.max(max, x) : max), 0);
   let maxSeq = -1;
   let validHeaders = 0;
-  for (let i = 0; i < numBlocks; i++) {
-    const s = slots[i];
-    if (!s || s.header.generation !== gen || s.header.seq < seqBase) slots[i] = undefined;
+  for (let slot = 0; slot < numBlocks; slot++) {
+    if (seqs[slot] < 0) continue;
+    if ((gens && gens[slot] !== gen) || seqs[slot] < seqBase) seqs[slot] = -1;
     else {
       validHeaders++;
-      maxSeq = Math.max(maxSeq, s.header.seq);
+      maxSeq = Math.max(maxSeq, seqs[slot]);
     }
   }
   if (maxSeq < 0) {
-    return { ring: new BlockRing(numBlocks, seqBase), generation: gen, totals: { count: 0, deleted: 0, bytes: 0 }, discardedBlocks: 0 };
+    ring.clear(seqBase);
+    return { ring, generation: gen as number, totals: { count: 0, deleted: 0, bytes: 0 }, discardedBlocks: 0 };
   }
 
-  const infos: BlockInfo[] = [];
-  const totals = { count: 0, deleted: 0, bytes: 0 };
+  // 2. The live window, oldest to newest; each slot's scan result becomes its final entry.
   let prevTs: bigint | undefined;
+  let kept = 0;
   const lo = Math.max(seqBase, maxSeq - numBlocks + 1);
-  const slotAt = (seq: number): SlotScan | undefined => {
-    const s = slots[seq % numBlocks];
-    return s && s.header.seq === seq ? s : undefined;
-  };
+  ring.oldestSeq = lo;
+  ring.newestSeq = lo - 1;
+  const present = (seq: number): boolean => seqs[seq % numBlocks] === seq;
   for (let seq = lo; seq <= maxSeq; seq++) {
-    const s = slotAt(seq);
-    const key = prevTs ?? -1n;
-    if (s?.packed && s.packed.count > 0 && (prevTs === undefined || s.packed.firstTs > prevTs)) {
-      const p = s.packed;
-      infos.push({ seq, kind: BlockKind.Packed, count: p.count, deleted: p.deleted, bytes: p.bytes, firstTs: p.firstTs, lastTs: p.lastTs, key: p.firstTs, endOffset: p.endOffset, spanBlocks: 0, sealed: false });
-      totals.count += p.count;
-      totals.deleted += p.deleted;
-      totals.bytes += p.bytes;
-      prevTs = p.lastTs;
+    const slot = seq % numBlocks;
+    const kind = present(seq) ? kindAt(slot) : BlockKind.Empty;
+    const count = words[slot] & ((1 << 27) - 1);
+    const key = keys[slot];
+    if (kind === BlockKind.Packed && count > 0 && (prevTs === undefined || key > prevTs)) {
+      ring.push({ seq, kind: BlockKind.Packed, count, key, aux: aux[slot], sealed: false });
+      const d = deletedBySlot.get(slot);
+      if (d) ring.deletions.set(seq, d);
+      prevTs = lastTs[slot];
+      kept++;
       continue;
     }
-    const rh = s?.spanRecord;
-    if (rh && (prevTs === undefined || rh.timestamp > prevTs)) {
-      const blocks = spanBlocksFor(rh.dataLength, g.blockSize);
+    if (kind === BlockKind.SpanHead && count === 1 && (prevTs === undefined || key > prevTs)) {
+      const length = aux[slot];
+      const blocks = spanBlocksFor(length, blockSize);
       let complete = blocks > 1 && seq + blocks - 1 <= maxSeq;
       for (let i = 1; complete && i < blocks; i++) {
-        const c = slotAt(seq + i);
-        complete = c !== undefined && c.header.kind === BlockKind.SpanCont && c.header.spanIndex === i;
+        const c = (seq + i) % numBlocks;
+        complete = present(seq + i) && kindAt(c) === BlockKind.SpanCont && aux[c] === i;
       }
-      if (complete && (await spanIsValid(fh, g, seq, rh, blocks))) {
-        const ts = rh.timestamp;
-        infos.push({ seq, kind: BlockKind.SpanHead, count: 1, deleted: rh.deleted ? 1 : 0, bytes: rh.deleted ? 0 : rh.dataLength, firstTs: ts, lastTs: ts, key: ts, endOffset: 0, spanBlocks: blocks, sealed: true });
-        for (let i = 1; i < blocks; i++) {
-          infos.push({ seq: seq + i, kind: BlockKind.SpanCont, count: 0, deleted: 0, bytes: 0, firstTs: ts, lastTs: ts, key: ts, endOffset: 0, spanBlocks: 0, sealed: true });
-        }
-        totals.count++;
-        if (rh.deleted) totals.deleted++;
-        else totals.bytes += rh.dataLength;
-        prevTs = ts;
+      if (complete && (await spanIsValid(fh, g, seq, blocks))) {
+        ring.push({ seq, kind: BlockKind.SpanHead, count: 1, key, aux: length, sealed: true });
+        const d = deletedBySlot.get(slot);
+        if (d) ring.deletions.set(seq, d);
+        for (let i = 1; i < blocks; i++) ring.push({ seq: seq + i, kind: BlockKind.SpanCont, count: 0, key, aux: 0, sealed: true });
+        prevTs = key;
+        kept += blocks;
         seq += blocks - 1;
         continue;
       }
     }
-    infos.push(emptyInfo(seq, key));
+    ring.push({ seq, kind: BlockKind.Empty, count: 0, key: ring.newestKey(), aux: 0, sealed: true });
+  }
+  ring.dropLeadingEmpty();
+  return { ring, generation: gen as number, newestTs: prevTs, totals: ring.sumTotals(), discardedBlocks: validHeaders - kept };
+}
+
+/** What `resumeStore` found after the checkpoint. */
+export interface ResumedStore extends RecoveredStore {
+  /** Blocks found in the data file after the checkpoint's newest one. */
+  readonly tailBlocks: number;
+}
+
+/**
+ * Opening from a checkpoint: the index it restored is checked against the data file (its newest
+ * block must still be there as recorded, though it may have gained records), then only the blocks
+ * written after it are read and verified, in sequence order, until the first slot that does not
+ * hold the next block (each reclaims the oldest block in its slot, as the write did), and the
+ * oldest block left must still be there. Returns the reason when the checkpoint is stale.
+ */
+export async function resumeStore(fh: BlockFileHandle, g: Geometry, generation: number, image: CheckpointImage): Promise<ResumedStore | string> {
+  const { numBlocks, blockSize } = g;
+  const { ring } = image;
+  const totals = { ...image.totals };
+  let newestTs = image.newestTs;
+  const headerIs = (buf: Buffer, off: number, seq: number, kind?: number): boolean => {
+    const h = decodeBlockHeader(buf, off);
+    return h !== null && h.seq === seq && h.generation === generation && (kind === undefined || h.kind === kind);
+  };
+
+  ring.dropLeadingEmpty();
+  const lappedAt = async (seq: number): Promise<boolean> => {
+    const h = decodeBlockHeader(await readBlocks(fh, g, seq, 1), 0);
+    return h !== null && h.generation === generation && h.seq > seq;
+  };
+  if (ring.size === 0 && ring.oldestSeq > 0 && (await lappedAt(ring.oldestSeq - 1))) return 'stale: the data file has newer blocks';
+  if (ring.size > 0) {
+    const newest = ring.newestSeq;
+    const kind = ring.kind(newest);
+    const buf = await readBlocks(fh, g, newest, 1);
+    if (kind !== BlockKind.Empty && !headerIs(buf, 0, newest, kind)) return 'stale: its newest block is not in the data file';
+    if (kind === BlockKind.Packed) {
+      const p = scanPackedBlock(buf, 0, blockSize, newest);
+      const had = ring.count(newest);
+      if (p.count < had || p.firstTs !== ring.key(newest) || p.endOffset < ring.endOffset(newest) || (p.count > had && ring.sealed(newest))) {
+        return 'stale: its newest block differs from the data file';
+      }
+      const bytesBefore = ring.liveBytes(newest);
+      const deletedBefore = ring.deleted(newest);
+      ring.appendTo(newest, p.count - had, p.endOffset);
+      if (p.deleted > 0) ring.deletions.set(newest, { count: p.deleted, bytes: p.deletedBytes });
+      else ring.deletions.delete(newest);
+      totals.count += p.count - had;
+      totals.deleted += p.deleted - deletedBefore;
+      totals.bytes += ring.liveBytes(newest) - bytesBefore;
+      if (newestTs === undefined || p.lastTs > newestTs) newestTs = p.lastTs;
+    }
   }
 
-  let first = 0;
-  while (first < infos.length && infos[first].kind !== BlockKind.Packed && infos[first].kind !== BlockKind.SpanHead) first++;
-  const live = infos.slice(first);
-  const ring = new BlockRing(numBlocks, live.length ? live[0].seq : maxSeq + 1);
-  for (const b of live) ring.push(b);
-  const discardedBlocks = validHeaders - infos.filter((b) => b.kind !== BlockKind.Empty).length;
-  return { ring, generation: gen, newestTs: prevTs, totals, discardedBlocks };
+  const reclaimFor = (seq: number): void => {
+    while (ring.size > 0 && ring.oldestSeq <= seq - numBlocks) {
+      const r = ring.dropOldest();
+      if (!r) break;
+      totals.count -= r.count;
+      totals.deleted -= r.deleted;
+      totals.bytes -= r.bytes;
+    }
+  };
+  let tailBlocks = 0;
+  let seq = ring.newestSeq + 1;
+  const tailStart = seq;
+  const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
+  let buf = Buffer.alloc(0);
+  scan: for (;;) {
+    const slot = seq % numBlocks;
+    const count = Math.min(blocksPerChunk, numBlocks - slot);
+    if (buf.length < count * blockSize) buf = Buffer.alloc(count * blockSize);
+    const bytesRead = await fh.read(buf, 0, count * blockSize, slot * blockSize);
+    buf.fill(0, bytesRead, count * blockSize);
+    for (let i = 0; i < count; i++, seq++) {
+      const off = i * blockSize;
+      const h = decodeBlockHeader(buf, off);
+      if (!h || h.seq !== seq || h.generation !== generation) break scan;
+      if (h.kind === BlockKind.Packed) {
+        const p = scanPackedBlock(buf, off, blockSize, seq);
+        if (p.count === 0 || (newestTs !== undefined && p.firstTs <= newestTs)) break scan;
+        reclaimFor(seq);
+        ring.push({ seq, kind: BlockKind.Packed, count: p.count, key: p.firstTs, aux: p.endOffset, sealed: false });
+        if (p.deleted > 0) ring.deletions.set(seq, { count: p.deleted, bytes: p.deletedBytes });
+        totals.count += p.count;
+        totals.deleted += p.deleted;
+        totals.bytes += p.bytes;
+        newestTs = p.lastTs;
+        tailBlocks++;
+        continue;
+      }
+      if (h.kind !== BlockKind.SpanHead) break scan;
+      const rh = decodeRecordHeader(buf, off + BLOCK_HEADER_SIZE);
+      if (!rh || (newestTs !== undefined && rh.timestamp <= newestTs)) break scan;
+      const blocks = spanBlocksFor(rh.dataLength, blockSize);
+      if (blocks < 2 || blocks > numBlocks || !(await spanIsValid(fh, g, seq, blocks, generation))) break scan;
+      for (let j = 0; j < blocks; j++) {
+        reclaimFor(seq + j);
+        ring.push({ seq: seq + j, kind: j === 0 ? BlockKind.SpanHead : BlockKind.SpanCont, count: j === 0 ? 1 : 0, key: rh.timestamp, aux: j === 0 ? rh.dataLength : 0, sealed: true });
+      }
+      if (rh.deleted) ring.deletions.set(seq, { count: 1, bytes: rh.dataLength });
+      totals.count++;
+      if (rh.deleted) totals.deleted++;
+      else totals.bytes += rh.dataLength;
+      newestTs = rh.timestamp;
+      tailBlocks += blocks;
+      seq += blocks;
+      continue scan;
+    }
+  }
+  // Where the scan stopped there must be no block of a later lap: that would mean the data moved
+  // on further than the checkpoint knows (deltas of it lost), and blocks after the stop may be live.
+  if (await lappedAt(seq)) return 'stale: the data file has newer blocks';
+  ring.dropLeadingEmpty();
+  // The oldest block left from the checkpoint must still be there: a write torn at the slot where
+  // the scan stopped may have damaged it.
+  const oldest = ring.oldestSeq;
+  if (ring.size > 0 && oldest < tailStart && !headerIs(await readBlocks(fh, g, oldest, 1), 0, oldest, ring.kind(oldest))) {
+    return 'stale: its oldest block is no longer in the data file';
+  }
+  return { ring, generation, newestTs, totals, discardedBlocks: 0, tailBlocks };
 }

@@ -1,5 +1,6 @@
 /** File-level helpers: preallocation, atomic meta replacement, removal. */
 import path from 'node:path';
+import { CHECKPOINT_FILE } from './checkpoint.js';
 import { DATA_FILE, META_FILE, Meta, decodeMeta, encodeMeta } from './format.js';
 import type { BlockFileHandle, BlockFileIO } from './io.js';
 
@@ -85,7 +86,8 @@ export async function fileSize(io: BlockFileIO, file: string): Promise<number | 
 }
 
 export async function removeStoreFiles(io: BlockFileIO, dir: string): Promise<void> {
-  for (const f of [dataPath(dir), dataPath(dir) + '.tmp', metaPath(dir), metaPath(dir) + '.tmp']) {
+  const ckpt = path.join(dir, CHECKPOINT_FILE);
+  for (const f of [ckpt, ckpt + '.tmp', dataPath(dir), dataPath(dir) + '.tmp', metaPath(dir), metaPath(dir) + '.tmp']) {
     await io.remove(f);
   }
 }

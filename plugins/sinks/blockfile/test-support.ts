@@ -53,3 +53,56 @@ export function payloadFor(ts: bigint, blockSize: number): Buffer {
   for (let i = 0; i < size; i++) b[i] = Math.floor(rnd() * 256);
   return b;
 }
+
+/** A logger that keeps warnings (to check that a fallback is reported). */
+export function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  const l: Logger & { warnings: string[] } = {
+    warnings,
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)),
+    error: () => undefined,
+    child: () => l,
+  };
+  return l;
+}
+
+/** Everything a store serves: every record with its bytes, in order, and the stats that must not depend on how it was opened. */
+export interface StoreImage {
+  records: string[];
+  stats: Record<string, unknown>;
+}
+
+export async function storeImage(sink: BlockFileSink, store: string): Promise<StoreImage> {
+  const all = await sink.reader.scan(store, { order: 'asc', limit: 10_000_000, withData: true });
+  const st = await sink.stats(store);
+  return {
+    records: all.map((r) => `${r.timestamp}@${r.blockNum}:${(r.data as Buffer).toString('hex')}`),
+    stats: {
+      records: st.records, bytes: st.bytes, oldest: st.oldest, newest: st.newest, usedBlocks: st.usedBlocks,
+      deletedRecords: st.extra?.deletedRecords, generation: st.extra?.generation,
+    },
+  };
+}
+
+/**
+ * Opens a copy of `dataDir` (the store `spec.name`) with the given options and returns what it
+ * serves and how it was opened; the copy is removed afterwards.
+ */
+export async function openCopy(dataDir: string, spec: StoreSpec, options: Partial<BlockFileOptions>, tag: string): Promise<StoreImage & { openedFrom: unknown; warnings: string[] }> {
+  const copy = `${dataDir}-${tag}`;
+  fs.rmSync(copy, { recursive: true, force: true });
+  fs.cpSync(dataDir, copy, { recursive: true });
+  const logger = recordingLogger();
+  const sink = new BlockFileSink(options, { id: 'test', logger, dataDir: copy });
+  try {
+    await sink.open();
+    await sink.openStore({ ...spec, dir: path.join(copy, path.relative(dataDir, spec.dir)) });
+    const image = await storeImage(sink, spec.name);
+    return { ...image, openedFrom: (await sink.stats(spec.name)).extra?.openedFrom, warnings: logger.warnings };
+  } finally {
+    await sink.close();
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+}

@@ -12,13 +12,14 @@ import { ADMIN_KEY, api, ROOT, spawnServer, tempDir, writeConfig } from '../../.
 import { CURSOR_FILE } from './forward-cursor.js';
 import { BlockFileForwardSink } from './forwarding-sink.js';
 import type { BlockFileForwardOptions } from './options.js';
+import { DEFAULT_OPTIONS } from '../blockfile/options.js';
 
 const tag = (s: string): string => crypto.createHash('sha1').update(s).digest('hex').slice(0, 10);
 const ctx = (dataDir: string): SinkContext => ({ id: 'fwd', logger: silentLogger(), dataDir });
 
 function forwardSink(url: string, dataDir: string, forward: Record<string, unknown> = {}): BlockFileForwardSink {
   const { batch = 500, ...link } = forward;
-  const opts: BlockFileForwardOptions = { fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2 << 20, forward: { batch: batch as number, ...jetStreamTestOptions(url, link) } };
+  const opts: BlockFileForwardOptions = { ...DEFAULT_OPTIONS, forward: { batch: batch as number, ...jetStreamTestOptions(url, link) } };
   return new BlockFileForwardSink(opts, ctx(dataDir));
 }
 
