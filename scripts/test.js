@@ -8,7 +8,21 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
-const filter = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const filter = argv.filter((a) => a !== '--quick');
+
+// `--quick` (npm run test:quick): the edit-loop tier, in-process tests of the core and the
+// built-in plugins that need no child process, no big data set and no waiting on timers; about
+// 15 s on a quiet 2-core machine. `npm test` (every file) stays the suite that decides.
+const QUICK = [
+  'test/json.test.js', 'test/plugin-kit.test.js', 'test/errors-doc.test.js', 'test/config.test.js',
+  'test/composition.test.js', 'test/pipelines.test.js', 'test/query.test.js', 'test/stores-api.test.js',
+  'test/schema-render.test.js', 'test/record-files.test.js', 'test/store-lifecycle.test.js',
+  'test/metrics.test.js', 'test/smoke.test.js', 'test/plugin-samples.test.js', 'test/timestamp-limit.test.js',
+  'plugins/stages/schema_format/schema-format-stage.test.js', 'plugins/sinks/memory/memory.test.js',
+  'plugins/sinks/blockfile/engine.test.js', 'plugins/sinks/blockfile/compat.test.js', 'plugins/inputs/rest/batch.test.js',
+];
 
 function walk(dir, out) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -26,6 +40,14 @@ for (const name of fs.existsSync(contrib) ? fs.readdirSync(contrib).sort() : [])
   const out = path.join(contrib, name, 'dist');
   if (fs.existsSync(out)) files.push(...walk(out, []).sort());
 }
+if (quick) {
+  const missing = QUICK.filter((q) => !files.some((f) => f === path.join(dist, q)));
+  if (missing.length) {
+    console.error(`scripts/test.js: quick-tier files not found (renamed? update QUICK): ${missing.join(', ')}`);
+    process.exit(1);
+  }
+  files = files.filter((f) => QUICK.some((q) => f === path.join(dist, q)));
+}
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('scripts/test.js: no test files found under dist/ — did the build run?');
@@ -36,10 +58,10 @@ if (files.length === 0) {
 // with a longer per-file timeout. Every other file keeps the five-minute limit.
 const LONG = /(^|[\\/])(package|outside-package)\.test\.js$/;
 const runFiles = (list, timeoutMs) => spawnSync(process.execPath, ['--test', `--test-timeout=${timeoutMs}`, '--test-concurrency=2', ...list.map((f) => path.relative(root, f))], { cwd: root, stdio: 'inherit', env: process.env });
-const quick = files.filter((f) => !LONG.test(f));
+const short = files.filter((f) => !LONG.test(f));
 const long = files.filter((f) => LONG.test(f));
 const results = [];
-if (quick.length) results.push(runFiles(quick, 300_000));
+if (short.length) results.push(runFiles(short, 300_000));
 if (long.length) results.push(runFiles(long, 900_000));
 const r = { status: results.every((x) => x.status === 0) ? 0 : (results.find((x) => x.status !== 0)?.status ?? 1) };
 

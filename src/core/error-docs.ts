@@ -19,6 +19,7 @@ export const ERROR_DOCS = {
   TSS_ERR_API_KEY_REQUIRED: { when: 'A store route, WebSocket handshake or Unix-socket `AUTH` line came without a store key.', fix: 'Send it in `X-API-Key`, `Authorization: Bearer`, or `?api_key=` (on the Unix socket: `AUTH <store> <key>`).' },
   TSS_ERR_API_KEY_FORMAT: { when: 'The string sent as a store key is not shaped like one (`tsstore_` followed by a UUID).' },
   TSS_ERR_API_KEY_INVALID: { when: 'A well-formed key that is not a current key of this store: revoked, regenerated, or a key of another store.' },
+  TSS_ERR_SESSION_ENDED: { when: 'A WebSocket or Unix-socket session (or any long-lived input session) was ended because the key it authenticated with was revoked or regenerated, or its store was deleted or reset. Records not yet handed to the store get this error; then the connection closes (WebSocket close code 1008). The message says which.', fix: 'Reconnect with a current key of the store.' },
   TSS_ERR_STORE_NOT_FOUND: { when: 'No store has this name (never created, or deleted). The message names the store.' },
   TSS_ERR_STORE_EXISTS: { when: '`POST /api/stores` (or `tsstore create`) with the name of an existing store.' },
   TSS_ERR_STORE_NAME: { when: 'A store name that is empty or does not match `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (path tricks such as `../x` included).' },

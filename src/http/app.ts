@@ -11,7 +11,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import websocket from 'koa-easy-ws';
 import { ERRORS, TssError, isTssError, toTssError } from '../plugin/errors.js';
-import type { HttpHost, Logger, StoreAccess } from '../plugin/descriptor.js';
+import type { HttpHost, Logger } from '../plugin/descriptor.js';
 import { errorBody } from '../plugin/kit/http.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { inject, injectable } from '../di.js';
@@ -93,7 +93,7 @@ export class HttpServer {
     this.app.use(websocket('ws', { wsOptions: { maxPayload: options.wsMaxFrame } }));
   }
 
-  host(stores: StoreAccess, adminKey: string): HttpHost {
+  host(stores: Parameters<typeof storeAuth>[0], adminKey: string): HttpHost {
     const server = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter must read the live URL
     return {
       router: this.router,

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { TssError } from '../plugin/errors.js';
-import type { StoreAccess } from '../plugin/descriptor.js';
+import type { StoreAccess, StoreSession } from '../plugin/descriptor.js';
 import { apiKeyOf } from '../plugin/kit/http.js';
 
 function adminKeyOf(ctx: Context): string | undefined {
@@ -28,10 +28,11 @@ export function requireAdmin(adminKey: string): Middleware {
 }
 
 /**
- * Authenticates `:store` with a store key and sets `ctx.state.store`. A valid admin key is
- * accepted too, so operators (and the CLI) can manage any store.
+ * Authenticates `:store` with a store key and sets `ctx.state.store` and `ctx.state.session` (a
+ * StoreSession). A valid admin key is accepted too, so operators (and the CLI) can manage any
+ * store; its session ends with the store's deletion or reset.
  */
-export function storeAuth(stores: StoreAccess & { missing?(store: string): Error }, adminKey: string): Middleware {
+export function storeAuth(stores: StoreAccess & { missing?(store: string): Error; adminSession?(store: string): StoreSession }, adminKey: string): Middleware {
   return async (ctx, next) => {
     const name = (ctx as Context & { params: Record<string, string> }).params.store;
     const admin = adminKeyOf(ctx);
@@ -39,9 +40,13 @@ export function storeAuth(stores: StoreAccess & { missing?(store: string): Error
       if (!adminKeyMatches(adminKey, admin)) throw new TssError('TSS_ERR_ADMIN_KEY_INVALID');
       const view = stores.view(name);
       if (!view) throw stores.missing?.(name) ?? new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${name}`);
+      const session = stores.adminSession?.(name) ?? { store: view, signal: new AbortController().signal };
       ctx.state.store = view;
+      ctx.state.session = session;
     } else {
-      ctx.state.store = stores.authenticate(name, apiKeyOf(ctx));
+      const session = stores.session(name, apiKeyOf(ctx));
+      ctx.state.store = session.store;
+      ctx.state.session = session;
     }
     await next();
   };

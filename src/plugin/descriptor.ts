@@ -17,7 +17,7 @@ import type { Sink } from './sink.js';
 import type { Stage, StoreView } from './stage.js';
 
 /** Version of this plugin API. Plugins declare the range they need in `apiVersion`. */
-export const PLUGIN_API_VERSION = '1.0.0';
+export const PLUGIN_API_VERSION = '1.1.0';
 
 /** pino-compatible structured logger: fields first, then a sentence. */
 export interface Logger {
@@ -76,6 +76,25 @@ export interface PluginContext {
   readonly metrics?: PluginMetrics;
 }
 
+/**
+ * A long-lived authenticated session: a connection that writes many records after one
+ * authentication (a WebSocket, a Unix-socket client, a plugin's own protocol). Since plugin API
+ * 1.1.0.
+ */
+export interface StoreSession {
+  readonly store: StoreView;
+  /**
+   * Aborts when the session must end: the key it authenticated with was revoked or regenerated,
+   * or the store was deleted or reset (an admin-key session ends with the store's deletion or
+   * reset). `signal.reason` is a TssError `TSS_ERR_SESSION_ENDED` whose message says why. The
+   * contract for a streaming input: listen for `abort` once per session (nothing per record),
+   * hand no further record of that session to `emit`, answer the records it received but did not
+   * emit with that error, and close the connection. The signal is shared by every session of the
+   * same key: remove the listener when the connection closes.
+   */
+  readonly signal: AbortSignal;
+}
+
 /** Store lookups and authentication for inputs. Synchronous: keys live in memory. */
 export interface StoreAccess {
   /** The store, or undefined when it does not exist. */
@@ -85,6 +104,11 @@ export interface StoreAccess {
    * TSS_ERR_API_KEY_REQUIRED / _FORMAT / _INVALID (401) or TSS_ERR_STORE_NOT_FOUND (404).
    */
   authenticate(store: string, apiKey: string | undefined): StoreView;
+  /**
+   * Like `authenticate`, for a connection that stays open: the StoreSession's signal says when the
+   * session must end (see StoreSession). Streaming inputs must authenticate this way. Since 1.1.0.
+   */
+  session(store: string, apiKey: string | undefined): StoreSession;
   /**
    * Be told when a store is deleted. The listener runs after the store stopped taking requests'
    * authentication but before its data and directory are removed; the deletion waits for a
@@ -102,7 +126,8 @@ export interface HttpHost {
   /**
    * Middleware for routes with a `:store` parameter: takes the key from `X-API-Key`,
    * `Authorization: Bearer`, then `?api_key=`, authenticates, and sets `ctx.state.store`
-   * (a StoreView). Answers 401/404 itself.
+   * (a StoreView) and `ctx.state.session` (a StoreSession: a route that upgrades to a long-lived
+   * connection ends it when the session's signal aborts). Answers 401/404 itself.
    */
   readonly storeAuth: Middleware;
   /** Where the server listens (for resource claims and logs). */

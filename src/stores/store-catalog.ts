@@ -14,12 +14,13 @@
  * names the store and the file) by `unavailable()`, which /ready and `tsstore status` show. Their
  * requests get TSS_ERR_STORE_UNAVAILABLE (503) with the reason.
  */
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../plugin/kit/state-file.js';
 import { SerialQueue } from '../plugin/kit/serial-queue.js';
 import { TssError } from '../plugin/errors.js';
-import type { Logger, StoreAccess } from '../plugin/descriptor.js';
+import type { Logger, StoreAccess, StoreSession } from '../plugin/descriptor.js';
 import type { DataType } from '../plugin/record.js';
 import type { Sink, SinkStoreStats, StoreSpec } from '../plugin/sink.js';
 import type { StoreSchema, StoreView } from '../plugin/stage.js';
@@ -75,7 +76,16 @@ interface StoreEntry {
   view: StoreView;
   /** A closed store's figures: undefined until read, null when it has no valid summary. */
   summary?: SinkStoreStats | null;
+  /**
+   * One AbortController per key id with open sessions ('' for admin-key sessions), created at the
+   * first session of that key: revoking the key aborts it, deleting or resetting the store aborts
+   * them all. Sessions share it, so authentication allocates nothing per session.
+   */
+  sessions?: Map<string, AbortController>;
 }
+
+/** Session slot of admin-key sessions (key ids are 8 hex digits, never empty). */
+const ADMIN_SESSION = '';
 
 /** A side file that cannot be used: the store is skipped and reported. */
 class SideFileError extends Error {
@@ -380,6 +390,21 @@ export class StoreCatalog implements StoreAccess {
     return entry.view;
   }
 
+  session(name: string, apiKey: string | undefined): StoreSession {
+    checkKeyFormat(apiKey, true);
+    const entry = this.stores.get(name);
+    if (!entry) throw this.missing(name);
+    const keyId = verifyKey(entry.keys, apiKey);
+    return { store: entry.view, signal: sessionSignal(entry, keyId) };
+  }
+
+  /** A session opened with the admin key: it ends when the store is deleted or reset. */
+  adminSession(name: string): StoreSession {
+    const entry = this.stores.get(name);
+    if (!entry) throw this.missing(name);
+    return { store: entry.view, signal: sessionSignal(entry, ADMIN_SESSION) };
+  }
+
   async create(name: unknown, options: Record<string, unknown> = {}): Promise<CreatedStore> {
     const storeName = checkStoreName(name);
     const opts = resolveStoreOptions(options, this.defaults);
@@ -431,6 +456,7 @@ export class StoreCatalog implements StoreAccess {
       const entry = this.entry(name);
       this.stores.delete(name);
       this.openFailures.delete(name);
+      endSessions(entry, `store ${name} was deleted`);
       await this.notifyDropped(name);
       await this.lifecycle.retire(name, async (open) => {
         if (open) {
@@ -483,6 +509,7 @@ export class StoreCatalog implements StoreAccess {
   async reset(name: string): Promise<void> {
     await this.mutex.run(async () => {
       const entry = this.entry(name);
+      endSessions(entry, `store ${name} was reset`);
       await this.use(name, () => entry.sink.resetStore(name));
       for (const w of this.watchers) w.reset?.(name);
       this.logger.info({ store: name }, 'Store reset.');
@@ -501,6 +528,7 @@ export class StoreCatalog implements StoreAccess {
       if (keys.length === entry.keys.length) throw new TssError('TSS_ERR_NOT_FOUND', `store ${name} has no key with id ${keyId}`);
       await writeKeys(entry.spec.dir, keys);
       entry.keys = keys;
+      endSessions(entry, `the API key ${keyId} of store ${name} was revoked`, (slot) => slot === keyId);
       this.logger.info({ store: name, keyId }, 'API key revoked.');
     });
   }
@@ -512,6 +540,7 @@ export class StoreCatalog implements StoreAccess {
       const { key, record } = generateKey();
       await writeKeys(entry.spec.dir, [record]);
       entry.keys = [record];
+      endSessions(entry, `the API keys of store ${name} were regenerated`, (slot) => slot !== ADMIN_SESSION);
       this.logger.info({ store: name, keyId: key.key_id }, 'API key regenerated; older keys revoked.');
       return key;
     });
@@ -523,6 +552,7 @@ export class StoreCatalog implements StoreAccess {
       const entry = this.entry(name);
       await writeKeys(entry.spec.dir, keys);
       entry.keys = [...keys];
+      endSessions(entry, `the API keys of store ${name} were replaced`, (slot) => slot !== ADMIN_SESSION);
       this.logger.info({ store: name, keys: keys.length }, 'API keys replaced.');
     });
   }
@@ -541,6 +571,27 @@ export class StoreCatalog implements StoreAccess {
     const e = this.stores.get(name);
     if (!e) throw this.missing(name);
     return e;
+  }
+}
+
+function sessionSignal(entry: StoreEntry, slot: string): AbortSignal {
+  entry.sessions ??= new Map();
+  let controller = entry.sessions.get(slot);
+  if (!controller) {
+    controller = new AbortController();
+    setMaxListeners(0, controller.signal); // one listener per open connection of the key
+    entry.sessions.set(slot, controller);
+  }
+  return controller.signal;
+}
+
+/** Ends the sessions of the slots `which` picks (all by default): their signal aborts. */
+function endSessions(entry: StoreEntry, why: string, which: (slot: string) => boolean = () => true): void {
+  if (!entry.sessions) return;
+  for (const [slot, controller] of entry.sessions) {
+    if (!which(slot)) continue;
+    entry.sessions.delete(slot);
+    controller.abort(new TssError('TSS_ERR_SESSION_ENDED', `session ended: ${why}`));
   }
 }
 

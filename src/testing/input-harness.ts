@@ -59,6 +59,15 @@ export interface InputHarness {
   start(): Promise<void>;
   /** Creates a store (`data_type`, `num_blocks`, ... as over the API) and returns its API key. */
   createStore(name: string, options?: Record<string, unknown>): Promise<string>;
+  /**
+   * Replaces the store's keys with a new one (returned), as `keys/regenerate` does: every session
+   * opened with an older key must end (StoreSession).
+   */
+  regenerateKey(store: string): Promise<string>;
+  /** Deletes the store, as `DELETE /api/stores/:store` does: its sessions must end. */
+  deleteStore(store: string): Promise<void>;
+  /** Empties the store, as `POST /api/stores/:store/reset` does: its sessions must end. */
+  resetStore(store: string): Promise<void>;
   /** Stored records of a store, oldest first, with their data. */
   records(store: string): Promise<StoredRecord[]>;
   /** Waits until the store holds at least `count` records (default timeout 10 s). */
@@ -108,6 +117,11 @@ export async function inputHarness(descriptor: InputDescriptor<any>, opts: Input
       const created = await catalog.create(name, options);
       return created.api_key;
     },
+    async regenerateKey(store) {
+      return (await catalog.regenerateKey(store)).api_key;
+    },
+    deleteStore: (store) => catalog.drop(store),
+    resetStore: (store) => catalog.reset(store),
     async records(store) {
       return sink.scan(store, { order: 'asc', limit: Number.MAX_SAFE_INTEGER, withData: true });
     },

@@ -6,7 +6,7 @@ import { UnixSocketInput, type UnixSocketInputOptions } from './unix-socket-inpu
 export default defineInput<UnixSocketInputOptions>({
   type: 'unix_socket',
   description: 'Unix socket line protocol: AUTH <store> <key>, then one JSON value per line.',
-  apiVersion: '^1.0.0',
+  apiVersion: '^1.1.0',
   options: Joi.object({
     path: Joi.string().required().messages({ 'any.required': 'is required (set server.socket_path, TSSTORE_SOCKET_PATH or serve --socket)' }),
     mode: Joi.alternatives(Joi.number().integer().min(0).max(0o777), Joi.string().pattern(/^0?[0-7]{3}$/)).default('0660'),

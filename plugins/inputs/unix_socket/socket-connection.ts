@@ -12,7 +12,7 @@
  * carries on.
  */
 import type net from 'node:net';
-import { type EmitBatcher, ERRORS, type IngestRecord, LineSplitter, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, toTssError } from 'tsstore/plugin';
+import { type EmitBatcher, ERRORS, type IngestRecord, LineSplitter, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, type StoreSession, toTssError } from 'tsstore/plugin';
 
 export interface ConnectionSettings {
   readonly maxLine: number;
@@ -136,18 +136,35 @@ export class SocketConnection {
         : 'ERROR authentication required: the first line must be AUTH <store> <api-key>');
       return;
     }
+    let session: StoreSession;
     try {
-      this.stores.authenticate(m[1], m[2]);
+      session = this.stores.session(m[1], m[2]);
     } catch (err) {
       this.fail(`ERROR ${oneLine(toTssError(err).message)}`);
       return;
     }
+    const onEnded = (): void => this.endSession(session.signal.reason);
+    session.signal.addEventListener('abort', onEnded, { once: true });
+    this.socket.once('close', () => session.signal.removeEventListener('abort', onEnded));
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
     this.store = m[1];
     this.state = 'data';
     this.settings.onAuthenticated?.(this.store);
     this.replies.reply('OK\n');
+  }
+
+  /**
+   * The session's key was revoked or its store deleted or reset: read nothing more, answer what was
+   * received, then `ERROR session ended: …` and close.
+   */
+  private endSession(reason: unknown): void {
+    if (this.state !== 'data' || this.stopping) return;
+    const line = `ERROR ${oneLine(toTssError(reason).message)}`;
+    for (let i = 0; i < this.batch.length; i++) this.replies.reply(line + '\n');
+    this.batch = [];
+    this.logger.info({ store: this.store, reason: line }, 'Unix-socket session ended.');
+    this.fail(line);
   }
 
   private flushBatch(): void {

@@ -9,7 +9,7 @@ import { api, startServer, tempDir, type TestServer } from '../../../test/suppor
 
 const pipelines = (local: Record<string, unknown> = {}) => ({
   main: {
-    inputs: { api: { type: 'rest' }, local: { type: 'unix_socket', max_line: 1024, auth_timeout_ms: 400, ...local } },
+    inputs: { api: { type: 'rest' }, local: { type: 'unix_socket', max_line: 1024, auth_timeout_ms: 2000, ...local } },
     stages: [{ type: 'validate' }],
     sink: { type: 'blockfile' },
   },

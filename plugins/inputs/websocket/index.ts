@@ -6,7 +6,7 @@ import { WebSocketInput, type WebSocketInputOptions } from './websocket-input.js
 export default defineInput<WebSocketInputOptions>({
   type: 'websocket',
   description: 'WebSocket streaming write: GET /api/stores/:store/ws/write, one ack or error frame per message.',
-  apiVersion: '^1.0.0',
+  apiVersion: '^1.1.0',
   options: Joi.object({
     max_message: Joi.number().integer().min(64).default(1024 * 1024),
     ping_interval_ms: Joi.number().integer().min(0).default(30_000),

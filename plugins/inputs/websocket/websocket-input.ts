@@ -6,7 +6,7 @@
  */
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
-import { type Emit, EmitBatcher, formatParam, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, type Resource, type StoreView, TssError } from 'tsstore/plugin';
+import { type Emit, EmitBatcher, formatParam, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, type Resource, type StoreSession, TssError } from 'tsstore/plugin';
 import { WsWriteConnection, type WsSettings } from './ws-connection.js';
 
 export interface WebSocketInputOptions {
@@ -56,7 +56,8 @@ export class WebSocketInput implements InputPlugin {
     const upgrade = (ctx as Context & { ws?: () => Promise<WebSocket> }).ws;
     if (!upgrade) throw new TssError('TSS_ERR_UPGRADE_REQUIRED', 'upgrade required: this endpoint is a WebSocket; connect with a WebSocket client');
     const format = formatParam(ctx.query);
-    const store = ctx.state.store as StoreView;
+    const session = ctx.state.session as StoreSession;
+    const store = session.store;
     const socket = ctx.req.socket;
     let onClose: (() => void) | undefined;
     // koa-easy-ws never settles ctx.ws() when ws refuses the handshake (a bad Sec-WebSocket-Key or
@@ -70,7 +71,7 @@ export class WebSocketInput implements InputPlugin {
     if (this.stopping) { ws.on('error', () => undefined); ws.close(1001, 'server shutting down'); return; }
     const labels = { store: store.name };
     const pauses = this.pauses?.labels(labels);
-    const conn = new WsWriteConnection(ws, socket, store.name, format, this.batcher, { ...this.settings, onPause: pauses && (() => pauses.inc()) }, this.ctx.id, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, this.ctx.logger);
+    const conn = new WsWriteConnection(ws, socket, store.name, session.signal, format, this.batcher, { ...this.settings, onPause: pauses && (() => pauses.inc()) }, this.ctx.id, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, this.ctx.logger);
     this.connections.add(conn);
     this.openConnections?.inc(labels);
     void conn.done.then(() => { this.connections.delete(conn); this.openConnections?.dec(labels); });

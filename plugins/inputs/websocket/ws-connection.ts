@@ -8,7 +8,7 @@
  */
 import type net from 'node:net';
 import type WebSocket from 'ws';
-import { decodeEnvelope, type EmitBatcher, type ErrorCode, ERRORS, type IngestRecord, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type SchemaFormat } from 'tsstore/plugin';
+import { decodeEnvelope, type EmitBatcher, type ErrorCode, ERRORS, type IngestRecord, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type SchemaFormat, toTssError } from 'tsstore/plugin';
 
 export interface WsSettings {
   readonly maxMessage: number;
@@ -28,6 +28,11 @@ function renderResult(r: RecordResult): string {
     : errorFrame(r.code, r.message);
 }
 
+/** A close reason fits in 123 bytes of UTF-8. */
+function closeReason(message: string): string {
+  return Buffer.byteLength(message) <= 123 ? message : Buffer.from(message).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+}
+
 export class WsWriteConnection {
   /** Cleared by each ping round, set by a pong or any message. */
   alive = true;
@@ -45,6 +50,7 @@ export class WsWriteConnection {
     private readonly ws: WebSocket,
     private readonly socket: net.Socket,
     private readonly store: string,
+    session: AbortSignal,
     private readonly schemaFormat: SchemaFormat,
     batcher: EmitBatcher,
     private readonly settings: WsSettings,
@@ -62,7 +68,31 @@ export class WsWriteConnection {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('pong', () => { this.alive = true; });
     ws.on('error', (err: Error) => this.logger.debug({ store, err: err.message }, 'WebSocket client error.'));
-    ws.on('close', () => { this.closed = true; this.replies.close(); });
+    ws.on('close', () => { this.closed = true; this.replies.close(); session.removeEventListener('abort', onEnded); });
+    const onEnded = (): void => this.endSession(session.reason);
+    if (session.aborted) onEnded();
+    else session.addEventListener('abort', onEnded, { once: true });
+  }
+
+  /**
+   * The session's key was revoked or its store deleted or reset: read nothing more, refuse what
+   * was received but not handed to the pipeline, answer what was, then close with 1008.
+   */
+  private endSession(reason: unknown): void {
+    if (this.stopping || this.closed) return;
+    this.stopping = true;
+    this.ws.pause();
+    const err = toTssError(reason);
+    const refused = this.batch.length;
+    this.batch = [];
+    for (let i = 0; i < refused; i++) this.replies.reply(errorFrame(err.code, err.message));
+    this.replies.reply(errorFrame(err.code, err.message));
+    this.logger.info({ store: this.store, remote: this.origin.remote, reason: err.message }, 'WebSocket session ended.');
+    void this.replies.whenAnswered().then(() => {
+      if (this.closed) return;
+      this.ws.resume(); // to read the client's close frame; messages are ignored
+      this.ws.close(1008, closeReason(err.message));
+    });
   }
 
   /** Liveness round: a peer that answered nothing since the last round is gone. */

@@ -139,9 +139,10 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
       assert.equal(acked.length, 1000);
       const inRing = (await sink.stats('st')).records;
       assert.ok(inRing < 1000, 'the ring wrapped');
+      // The loss and the lag settle together once the forwarder has seen the wrap.
       const lostNow = await until('the loss to be counted', async () => {
         const x = extra(await sink.stats('st'));
-        return Number(x.forwardLostRecords) === 1000 - inRing ? x : undefined;
+        return Number(x.forwardLostRecords) === 1000 - inRing && x.forwardLagRecords === inRing ? x : undefined;
       });
       assert.equal(lostNow.forwardState, 'waiting_uplink');
       assert.match(String(lostNow.forwardLastError), /not connected|connection refused|cannot connect/i);
