@@ -8,7 +8,7 @@ import { assignTimestamp, type RecordResult, reject, type SinkRecord, toTssError
 import { BlockRing, NewBlock } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {
-  BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE, encodeBlockHeader, encodeRecordHeader,
+  BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_CRC_FROM, RECORD_HEADER_SIZE, encodeBlockHeader, encodeRecordHeader,
   forEachSpanPiece, payloadSize, recordHeaderCrc, spanBlocksFor,
 } from './format.js';
 
@@ -154,7 +154,8 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
           const pos = blockPos(tgtSeq) + tgtEnd;
           encodeRecordHeader(buf, pos, size, tgtSeq, ts);
           rec.data.copy(buf, pos + RECORD_HEADER_SIZE);
-          buf.writeUInt32LE(crc32(buf, pos + RECORD_HEADER_SIZE, pos + need, recordHeaderCrc(buf, pos)), pos);
+          // The checksummed header fields end where the data starts: one CRC covers both.
+          buf.writeUInt32LE(crc32(buf, pos + RECORD_CRC_FROM, pos + need), pos);
           tgtEnd += need;
           batch.length = pos + need;
           if (tgtInfo) {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { StoredRecord } from 'tsstore/plugin';
-import { crc32, crc32Portable } from './crc32.js';
+import { SMALL_RANGE, crc32, crc32Portable } from './crc32.js';
 import { blockfileSink } from './index.js';
 import { newSink, payloadFor, prng, sinkContext, storeSpec, tempDir } from './test-support.js';
 
@@ -19,6 +19,26 @@ describe('crc32', () => {
     const rnd = prng(1);
     const buf = Buffer.from(Array.from({ length: 5000 }, () => Math.floor(rnd() * 256)));
     assert.equal(crc32(buf, 100, 4000, crc32(buf, 0, 100)), crc32Portable(buf, 0, 4000));
+  });
+
+  it('gives the bytewise CRC for every length and alignment on both sides of the short-range cut', () => {
+    const bytewise = (b: Uint8Array, s: number, e: number, crc = 0): number => {
+      let c = ~crc >>> 0;
+      for (let i = s; i < e; i++) {
+        c ^= b[i];
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      }
+      return ~c >>> 0;
+    };
+    const rnd = prng(7);
+    const buf = Buffer.from(Array.from({ length: 600 }, () => Math.floor(rnd() * 256)));
+    for (let len = 0; len <= 2 * SMALL_RANGE + 9; len++) {
+      for (const start of [0, 1, 3, 7, 8, 13]) {
+        const want = bytewise(buf, start, start + len, 0x1234abcd);
+        assert.equal(crc32Portable(buf, start, start + len, 0x1234abcd), want, `portable len ${len} start ${start}`);
+        assert.equal(crc32(buf, start, start + len, 0x1234abcd), want, `crc32 len ${len} start ${start}`);
+      }
+    }
   });
 });
 

@@ -16,7 +16,7 @@ import type { CheckpointImage } from './checkpoint.js';
 import { crc32 } from './crc32.js';
 import {
   BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE,
-  decodeBlockHeader, decodeRecordHeader, forEachSpanPiece, recordHeaderCrc, seqLow, spanBlocksFor,
+  decodeBlockHeader, decodeRecordHeader, forEachSpanPiece, RECORD_CRC_FROM, recordHeaderCrc, seqLow, spanBlocksFor,
 } from './format.js';
 import type { BlockFileHandle } from './io.js';
 
@@ -54,7 +54,7 @@ export function scanPackedBlock(buf: Buffer, off: number, blockSize: number, seq
     if (!rh || rh.seqLow !== seqLow(seq)) break;
     const end = pos + RECORD_HEADER_SIZE + rh.dataLength;
     if (end > blockSize) break;
-    const crc = crc32(buf, off + pos + RECORD_HEADER_SIZE, off + end, recordHeaderCrc(buf, off + pos));
+    const crc = crc32(buf, off + pos + RECORD_CRC_FROM, off + end);
     if (crc !== rh.crc) break;
     if ((scan.count > 0 || after !== undefined) && rh.timestamp <= scan.lastTs) break;
     if (scan.count === 0) scan.firstTs = rh.timestamp;
