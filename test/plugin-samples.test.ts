@@ -19,7 +19,7 @@ describe('plugin samples', () => {
   const files = samples(path.join(ROOT, 'plugins'));
 
   it('every built-in plugin folder has a README.md and a sample.yaml', () => {
-    for (const kind of ['inputs', 'stages', 'sinks']) {
+    for (const kind of ['inputs', 'stages', 'sinks', 'outputs']) {
       for (const name of fs.readdirSync(path.join(ROOT, 'plugins', kind))) {
         for (const f of ['README.md', 'sample.yaml', 'index.ts']) {
           assert.ok(fs.existsSync(path.join(ROOT, 'plugins', kind, name, f)), `plugins/${kind}/${name}/${f} is missing`);

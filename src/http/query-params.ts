@@ -10,7 +10,7 @@ export const MAX_LIMIT = 100_000;
 export const PAGE_LIMIT = 10_000;
 type Query = Record<string, string | string[] | undefined>;
 
-function one(q: Query, name: string): string | undefined {
+export function one(q: Query, name: string): string | undefined {
   const v = q[name];
   return Array.isArray(v) ? v[v.length - 1] : v;
 }

@@ -8,9 +8,11 @@ import type { StoredRecord, SchemaFormat } from '../plugin/record.js';
 import type { ScanQuery, SinkReader } from '../plugin/sink.js';
 import type { StoreView } from '../plugin/stage.js';
 import { renderData } from '../stores/data-render.js';
+import { aggregatedObjects } from '../stores/aggregate-read.js';
+import { checkAggregationFor, checkWindowCount, parseAggregation, type AggregationSpec } from '../core/aggregate/index.js';
 import { storeAuth } from './auth.js';
 import { formatParam } from '../plugin/kit/http.js';
-import { boolParam, filterParam, limitParam, PAGE_LIMIT, sinceParam, timeParam } from './query-params.js';
+import { boolParam, filterParam, limitParam, one, PAGE_LIMIT, sinceParam, timeParam } from './query-params.js';
 import { sendJson, type RouteDeps } from './store-routes.js';
 
 type Params = Record<string, string>;
@@ -52,9 +54,40 @@ async function* streamObjects(reader: SinkReader, view: StoreView, query: ScanQu
   yield `],"count":${count}}`;
 }
 
+/**
+ * `agg_window` and friends (docs/protocol.md, "Aggregation"): windows instead of records, `limit`
+ * counting windows. The span read may divide into at most MAX_AGG_WINDOWS windows, its bounds
+ * taken from the request and clipped to the records the store holds.
+ */
+async function sendAggregated(ctx: Context, deps: RouteDeps, view: StoreView, spec: AggregationSpec, query: ScanQuery): Promise<void> {
+  checkAggregationFor(spec, view);
+  if (one(ctx.query, 'format') === 'compact') throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid format: aggregated windows always name their fields (format=compact cannot be combined with agg_window)');
+  const reader = readerOf(deps, view);
+  const held = await deps.sinkOf(view.name).stats(view.name);
+  if (held.oldest !== undefined && held.newest !== undefined) {
+    const lo = query.from !== undefined && query.from > held.oldest ? query.from : held.oldest;
+    const hi = query.to !== undefined && query.to < held.newest ? query.to : held.newest;
+    checkWindowCount(spec, lo, hi);
+  }
+  const chunks = aggregatedObjects({ reader, view, spec, query });
+  const first = await chunks.next(); // reads the first page: its errors are still an ordinary error answer
+  const firstText = first.done ? '{"objects":[],"count":0}' : first.value;
+  const second = first.done ? undefined : await chunks.next();
+  if (!second || second.done) {
+    sendJson(ctx, 200, firstText);
+    return;
+  }
+  const secondText = second.value;
+  ctx.status = 200;
+  ctx.type = 'application/json';
+  ctx.body = Readable.from((async function* () { yield firstText; yield secondText; yield* chunks; })());
+}
+
 interface ListSpec {
   readonly order: 'asc' | 'desc';
   readonly defaultLimit: number;
+  /** Serves agg_window (newest and range). */
+  readonly aggregates?: boolean;
   readonly bounds: (q: Context['query']) => { from?: bigint; to?: bigint };
 }
 
@@ -90,6 +123,12 @@ export function registerQueryRoutes(router: Router, deps: RouteDeps): void {
       withData: boolParam(q, 'include_data', true),
       match: text && ((data: Buffer) => text(renderData(v, data, format))),
     };
+    const agg = parseAggregation({ agg_window: one(q, 'agg_window'), agg_fields: one(q, 'agg_fields'), agg_default: one(q, 'agg_default') });
+    if (agg) {
+      if (!spec.aggregates) throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid agg_window: aggregation is served by data/newest and data/range');
+      await sendAggregated(ctx, deps, v, agg, query);
+      return;
+    }
     const reader = readerOf(deps, v);
     if (query.limit <= PAGE_LIMIT) {
       sendJson(ctx, 200, objectsJson(v, await reader.scan(v.name, query), format));
@@ -103,10 +142,11 @@ export function registerQueryRoutes(router: Router, deps: RouteDeps): void {
   };
 
   router.get('/api/stores/:store/data/oldest', auth, list({ order: 'asc', defaultLimit: 10, bounds: () => ({}) }));
-  router.get('/api/stores/:store/data/newest', auth, list({ order: 'desc', defaultLimit: 10, bounds: (q) => ({ from: sinceParam(q) }) }));
+  router.get('/api/stores/:store/data/newest', auth, list({ order: 'desc', defaultLimit: 10, aggregates: true, bounds: (q) => ({ from: sinceParam(q) }) }));
   router.get('/api/stores/:store/data/range', auth, list({
     order: 'asc',
     defaultLimit: 1000,
+    aggregates: true,
     bounds: (q) => {
       const after = timeParam(q, 'after');
       const start = timeParam(q, 'start_time');

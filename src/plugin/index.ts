@@ -27,4 +27,12 @@ export {
   objectStart, nextMember, memberKey, parseJsonExact, stringifyExact, acceptedJson, type Envelope, type MemberSpan,
 } from '../core/json/index.js';
 /** A schema compiled for lookups by field name and compact index (schema stages). */
-export { layoutOf, type SchemaLayout } from '../core/schema-layout.js';
+export { layoutOf, expandCompact, type SchemaLayout } from '../core/schema-layout.js';
+/**
+ * Time-windowed aggregation of stored records (the read routes' `agg_window`): parse the
+ * parameters once, feed records in time order, get each window as it closes.
+ */
+export {
+  parseAggregation, checkAggregationFor, checkWindowCount, WindowAggregator, aggWindowJson, AGG_FUNCTIONS, MAX_AGG_WINDOWS,
+  MAX_AGG_FIELDS, type AggregationSpec, type AggregationParams, type AggFunction, type AggWindow, type AggregatorOptions,
+} from '../core/aggregate/index.js';

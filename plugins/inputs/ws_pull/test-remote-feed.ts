@@ -33,6 +33,8 @@ export class RemoteFeed {
   /** Every handshake's resume parameter (null when absent) and headers, in order. */
   readonly resumeSeen: (string | null)[] = [];
   readonly headersSeen: http.IncomingHttpHeaders[] = [];
+  /** Pings received from tsstore, over every connection. */
+  pings = 0;
   private readonly clients = new Set<Client>();
   private server?: http.Server;
   private wss?: WebSocketServer;
@@ -114,6 +116,7 @@ export class RemoteFeed {
     const client: Client = { ws, next, sent: 0 };
     this.clients.add(client);
     ws.on('error', () => undefined);
+    ws.on('ping', () => { this.pings++; });
     ws.on('close', () => this.clients.delete(client));
     this.pump(client);
   }

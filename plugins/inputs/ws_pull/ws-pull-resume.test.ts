@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { api, startServer, type TestServer } from '../../../test/support/server.js';
 import { loggableUrl } from './pull-connection.js';
 import { FEED_BASE, RemoteFeed } from './test-remote-feed.js';
-import { allRecords, connectionStatus, createConnection, feedProblems, pullPipelines, sleep, waitFor, type ConnectionStatus } from './test-support.js';
+import { allRecords, connectionStatus, createConnection, feedProblems, pullPipelines, waitFor, type ConnectionStatus } from './test-support.js';
 
 describe('ws_pull: resume, dedupe and failures against a real remote', () => {
   let s: TestServer;
@@ -156,7 +156,8 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     feed.setMode('silent');
     const c = await connect('r-silent', feed.url);
     await waitFor('connected', async () => (await c.status()).status === 'connected');
-    await sleep(3000); // 15 ping intervals, 3 times the pong timeout
+    const pings = feed.pings;
+    await waitFor('15 pings', () => feed.pings >= pings + 15); // 15 ping intervals, 3 times the pong timeout
     const st = await c.status();
     assert.equal(st.status, 'connected');
     assert.equal(st.connects, 1);

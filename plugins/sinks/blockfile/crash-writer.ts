@@ -1,7 +1,7 @@
 /**
  * Child process for the crash tests: appends records with client timestamps from several
  * concurrent writers and prints each acknowledged timestamp on its own line, until killed.
- * Usage: node crash-writer.js <dataDir> <store> <numBlocks> <blockSize> <fsync> <seed>
+ * Usage: node crash-writer.js <dataDir> <store> <numBlocks> <blockSize> <fsync> <seed> [checkpointBytes]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,8 +10,9 @@ import type { FsyncPolicy } from './options.js';
 import { newSink, payloadFor, prng, storeSpec } from './test-support.js';
 
 async function main(): Promise<void> {
-  const [dataDir, store, numBlocks, blockSize, fsync, seed] = process.argv.slice(2);
-  const sink = newSink(dataDir, { fsync: fsync as FsyncPolicy, fsync_interval_ms: 50 });
+  const [dataDir, store, numBlocks, blockSize, fsync, seed, checkpointBytes] = process.argv.slice(2);
+  const checkpoint = checkpointBytes ? { checkpoint_bytes: Number(checkpointBytes), checkpoint_interval_ms: 20 } : {};
+  const sink = newSink(dataDir, { fsync: fsync as FsyncPolicy, fsync_interval_ms: 50, ...checkpoint });
   await sink.open();
   const spec = storeSpec(dataDir, store, Number(numBlocks), Number(blockSize));
   if (fs.existsSync(path.join(spec.dir, 'blockfile.meta'))) await sink.openStore(spec);

@@ -3,43 +3,13 @@
  * its exact bytes, and anything else that comes back must be a complete, valid record.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runAndKill } from './crash-support.js';
 import { newSink, payloadFor, prng, storeSpec, tempDir } from './test-support.js';
 
-const WRITER = path.join(__dirname, 'crash-writer.js');
 const NUM_BLOCKS = 128;
 const BLOCK_SIZE = 1024;
-
-interface RoundResult {
-  acked: bigint[];
-  errors: string[];
-}
-
-function runAndKill(dataDir: string, fsync: string, seed: number, killAfterMs: number): Promise<RoundResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dataDir, 'crash', String(NUM_BLOCKS), String(BLOCK_SIZE), fsync, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      if (!out.includes('READY\n') && (out + d).includes('READY\n')) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      out += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited ${code}: ${err}`));
-      const lines = out.split('\n');
-      lines.pop(); // an unterminated last line was not fully printed: not counted as acknowledged
-      resolve({
-        acked: lines.filter((l) => /^\d+$/.test(l)).map((l) => BigInt(l)),
-        errors: lines.filter((l) => l.startsWith('E ')),
-      });
-    });
-  });
-}
 
 describe('blockfile crash recovery (kill -9 during ingest)', () => {
   const dataDir = tempDir('crash');
