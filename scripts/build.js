@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 // Build: compile TypeScript into dist/, generate the ES module wrappers of the public entries,
 // regenerate oclif.manifest.json, build the outside plugin packages of plugins/contrib.
+//
+// `--release` (run by `prepack`, so by `npm pack` and `npm publish`) builds what the package
+// ships instead: dist/ is emptied first, then only src/ and plugins/ are compiled
+// (tsconfig.release.json: no tests, no test helpers, no benches, no source maps, whose sources
+// the package would not carry), and plugins/contrib is left alone. `npm run build` afterwards
+// gives the development build back.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -11,7 +17,9 @@ const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true' } });
 
 
-run(bin('tsc'), ['-p', 'tsconfig.json']);
+const release = process.argv.includes('--release');
+if (release) fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+run(bin('tsc'), ['-p', release ? 'tsconfig.release.json' : 'tsconfig.json']);
 run(bin('oclif'), ['manifest']);
 // oclif lists the commands in directory-listing order, which differs between file systems: sort
 // them, so the committed manifest is the same on every machine (.ci/run compares it).
@@ -43,7 +51,7 @@ for (const [name, cjs] of [['index', 'src/index.js'], ['plugin', 'src/plugin/ind
 // to this checkout (what `npm link tsstore` would do), so `require('tsstore/plugin')` gets the
 // same modules the server runs.
 const contrib = path.join(root, 'plugins', 'contrib');
-for (const name of fs.existsSync(contrib) ? fs.readdirSync(contrib).sort() : []) {
+for (const name of !release && fs.existsSync(contrib) ? fs.readdirSync(contrib).sort() : []) {
   const dir = path.join(contrib, name);
   if (!fs.existsSync(path.join(dir, 'tsconfig.json'))) continue;
   const link = path.join(dir, 'node_modules', 'tsstore');

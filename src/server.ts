@@ -37,6 +37,7 @@ import { registerSchemaRoutes } from './http/schema-routes.js';
 import { registerStoreRoutes } from './http/store-routes.js';
 import type { Logger } from './plugin/descriptor.js';
 import { TssError } from './plugin/errors.js';
+import type { Resource } from './plugin/input.js';
 import type { Sink } from './plugin/sink.js';
 import type { BuiltInput, BuiltOutput, BuiltPipeline, InputBinding } from './pipeline/pipeline-builder.js';
 import { DeliveryHost } from './stores/delivery-host.js';
@@ -83,11 +84,24 @@ function checkTls(config: TsstoreConfig): void {
   if (problems.length) throw new ConfigError(problems, config.source.file);
 }
 
+/** What a started server runs, for people (the startup summary of `serve`). */
+export interface ServerLayout {
+  readonly pipelines: readonly {
+    readonly name: string;
+    readonly inputs: readonly { readonly id: string; readonly type: string; readonly resources: readonly Resource[] }[];
+    readonly stages: readonly string[];
+    readonly sink: string;
+    readonly outputs: readonly { readonly id: string; readonly type: string }[];
+  }[];
+}
+
 export class TsstoreServer {
   private inputs: BuiltInput[] = [];
   private outputs: BuiltOutput[] = [];
   /** Every delivery of the outputs (reading stores from cursors). */
   deliveries?: DeliveryHost;
+  /** Set once the server is started. */
+  layout: ServerLayout = { pipelines: [] };
   private stopping?: Promise<void>;
   private sinksOpen = false;
   private inputsStarted = false;
@@ -134,7 +148,7 @@ export class TsstoreServer {
     }
     const adminKeyProblem = checkAdminKey(adminKey);
     if (adminKeyProblem) throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `the admin key ${adminKeyProblem}: set TSSTORE_ADMIN_KEY or server.admin_key in the config`);
-    const logger = options.logger ?? createLogger(config.log.level);
+    const logger = options.logger ?? createLogger(config.log.level, 1, config.log.format);
     const registry = await loadPlugins(config.plugins, config.source.dir, config.source.file, logger);
     const parts = composeServer(config, logger, registry);
     options.compose?.(parts);
@@ -193,6 +207,15 @@ export class TsstoreServer {
       await http.listen();
       server.inputsStarted = true;
       lock.advertise(http.url);
+      server.layout = {
+        pipelines: pipelines.map((p) => ({
+          name: p.name,
+          inputs: p.inputs.map((i) => ({ id: i.id, type: i.type, resources: i.plugin.resources?.() ?? [] })),
+          stages: p.plan.stages.map((s) => s.type),
+          sink: p.plan.sink.type,
+          outputs: p.outputs.map((o) => ({ id: o.id, type: o.type })),
+        })),
+      };
       logger.info({ url: http.url, dataDir, stores: catalog.list().length, unavailable: catalog.unavailable().length, pipelines: pipelines.map((p) => p.name), tls: Boolean(config.server.tls) }, 'tsstore is serving.');
       return server;
     } catch (err) {

@@ -20,7 +20,7 @@ it('an application installs tsstore and a plugin from tarballs; the CLI loads th
   const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, env: { ...process.env, npm_config_update_notifier: 'false' }, maxBuffer: 1 << 24 });
   const sinkDir = path.join(ROOT, 'plugins', 'contrib', 'jsonl-sink');
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(sinkDir, 'package.json'), 'utf8')).peerDependencies, { tsstore: '>=0.1.0 <1.0.0' });
-  await npm(['pack', '--pack-destination', dir, '--silent'], ROOT);
+  await npm(['pack', '--ignore-scripts', '--pack-destination', dir, '--silent'], ROOT);
   await npm(['pack', '--pack-destination', dir, '--silent'], sinkDir);
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);

@@ -41,7 +41,8 @@ export interface TsstoreConfig {
     /** Stores whose data may be open at once; the least recently used idle ones close. */
     readonly max_open: number;
   };
-  readonly log: { readonly level: string };
+  /** `format`: `json` lines, `pretty` lines for a person, or `auto` (pretty on a TTY, else JSON). */
+  readonly log: { readonly level: string; readonly format: 'auto' | 'json' | 'pretty' };
   /** Outside plugin packages: npm names or paths (relative to the config file). */
   readonly plugins: readonly string[];
   readonly pipelines: Readonly<Record<string, PipelineConfig>>;

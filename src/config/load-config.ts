@@ -37,6 +37,8 @@ export interface LoadOptions {
   /** Flag overrides, applied last. `socketPath: null` disables the Unix socket. */
   readonly flags?: {
     readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string;
+    /** `--log-format`: auto, json or pretty. */
+    readonly logFormat?: 'auto' | 'json' | 'pretty';
     /** TLS certificate and key files (relative to the working directory). */
     readonly tlsCert?: string; readonly tlsKey?: string;
     /** The data path (`--path`), relative to the working directory. */
@@ -157,6 +159,11 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
     problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (--tls-cert / --tls-key, TSSTORE_TLS_CERT / TSSTORE_TLS_KEY, or server.tls.cert / server.tls.key)' });
   }
   const envPort = envInt(env, 'TSSTORE_PORT', problems);
+  let logFormatEnv: 'auto' | 'json' | 'pretty' | undefined;
+  if (env.TSSTORE_LOG_FORMAT) {
+    if (['auto', 'json', 'pretty'].includes(env.TSSTORE_LOG_FORMAT)) logFormatEnv = env.TSSTORE_LOG_FORMAT as 'auto' | 'json' | 'pretty';
+    else problems.push({ path: 'env TSSTORE_LOG_FORMAT', message: `must be one of auto, json, pretty, got "${env.TSSTORE_LOG_FORMAT}"` });
+  }
 
   let socketPath: string | null = server.socket_path === '' ? null : (server.socket_path ?? DEFAULTS.server.socket_path);
   if (env.TSSTORE_SOCKET_PATH !== undefined) socketPath = env.TSSTORE_SOCKET_PATH || null;
@@ -180,7 +187,7 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
       data_type: store.data_type ?? DEFAULTS.store.data_type,
       max_open: store.max_open ?? DEFAULTS.store.max_open,
     },
-    log: { level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level) },
+    log: { level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level), format: flags.logFormat ?? logFormatEnv ?? raw.log?.format ?? DEFAULTS.log.format },
     plugins: Array.isArray(raw.plugins) ? raw.plugins.filter((p: unknown): p is string => typeof p === 'string') : [],
     pipelines: (raw.pipelines as Record<string, PipelineConfig> | undefined) ?? defaultPipelines(),
     source: { file, dir },

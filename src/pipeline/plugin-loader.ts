@@ -1,6 +1,8 @@
 /**
  * Loading plugins: the built-ins, then every package named in `plugins:` (an npm name, resolved
- * from the config file's directory, or a path relative to the config file). A package's main
+ * from the config file's directory and, failing that, next to tsstore itself — the global
+ * `node_modules` of `npm install -g tsstore`, where `npm install -g <plugin>` puts plugins — or a
+ * path relative to the config file). A package's main
  * export is a descriptor, an array of descriptors, or `{ plugins: [...] }` (default export,
  * named `plugins` export, or CommonJS `module.exports`); CommonJS and ES module packages both
  * load. Built-ins go through the same `register` as outside packages. A package that resolves a
@@ -61,6 +63,17 @@ function packageRootOf(file: string): string {
 
 /** The tsstore this code runs from (its package root). */
 const OWN_ROOT = packageRootOf(fs.realpathSync(__filename));
+/**
+ * The `node_modules` directory tsstore is installed in, when it is (`npm install -g tsstore`
+ * gives `<prefix>/lib/node_modules/tsstore`): plugin packages installed next to it
+ * (`npm install -g <plugin>`) resolve from there when the config file's directory does not have
+ * them. Undefined for a checkout of the repository.
+ */
+const INSTALLED_IN: string | undefined = (() => {
+  let dir = path.dirname(OWN_ROOT);
+  if (path.basename(dir).startsWith('@')) dir = path.dirname(dir);
+  return path.basename(dir) === 'node_modules' ? dir : undefined;
+})();
 /** Copies of tsstore already warned about: the loader warns once per copy per process. */
 const warnedCopies = new Set<string>();
 
@@ -72,11 +85,15 @@ const warnedCopies = new Set<string>();
 function resolveEntry(name: string, baseDir: string): string {
   const isPath = name.startsWith('.') || path.isAbsolute(name);
   const request = isPath ? path.resolve(baseDir, name) : name;
+  const from = isPath ? [baseDir] : [baseDir, ...(INSTALLED_IN ? [INSTALLED_IN] : [])];
   try {
-    return require.resolve(request, { paths: [baseDir] });
+    return require.resolve(request, { paths: from });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && from.length > 1) {
+      throw new Error(`Cannot find package '${name}' from ${baseDir} nor next to tsstore in ${INSTALLED_IN}`);
+    }
     if ((err as NodeJS.ErrnoException).code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw err;
-    const dir = isPath ? request : findPackageDir(name, baseDir);
+    const dir = isPath ? request : findPackageDir(name, from);
     const pj = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { exports?: unknown };
     const target = importTarget(pj.exports);
     if (!target) throw err;
@@ -84,12 +101,15 @@ function resolveEntry(name: string, baseDir: string): string {
   }
 }
 
-function findPackageDir(name: string, from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'node_modules', name);
-    if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`Cannot find package '${name}'`);
+function findPackageDir(name: string, starts: readonly string[]): string {
+  for (const start of starts) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      const candidate = path.basename(dir) === 'node_modules' ? path.join(dir, name) : path.join(dir, 'node_modules', name);
+      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+      if (path.dirname(dir) === dir) break;
+    }
   }
+  throw new Error(`Cannot find package '${name}'`);
 }
 
 /** The `import` (else `node`, `default`) target of a package's `exports` for `.`. */

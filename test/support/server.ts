@@ -151,14 +151,15 @@ export interface ChildServer {
  * `env` adds to the environment (TSSTORE_DATA_PATH etc.; an undefined value removes a variable);
  * the admin key is ADMIN_KEY. Unless the caller picks a socket (`--socket`, `--no-socket` or
  * TSSTORE_SOCKET_PATH in `env`), the Unix socket goes to a fresh temp path, so servers running in
- * parallel never meet on the default /var/run path.
+ * parallel never meet on the default /var/run path. `bin` is the CLI to run (default: this
+ * checkout's bin/run.js; e.g. an installed package's `bin/tsstore`).
  */
-export async function spawnServer(args: string[], env: Record<string, string | undefined>, cwd = os.tmpdir()): Promise<ChildServer> {
+export async function spawnServer(args: string[], env: Record<string, string | undefined>, cwd = os.tmpdir(), bin = BIN): Promise<ChildServer> {
   const picksSocket = args.some((a) => a === '--no-socket' || a.startsWith('--socket')) || 'TSSTORE_SOCKET_PATH' in env;
   if (!picksSocket) env = { ...env, TSSTORE_SOCKET_PATH: path.join(tempDir('tsstore-sock-'), 'tsstore.sock') };
   // A caller that names a port (to restart a server where its clients expect it) keeps it.
   const port = args.some((a) => a === '--port' || a === '-p') ? [] : ['--port', '0'];
-  const child = spawn(process.execPath, [BIN, 'serve', ...port, '--host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, [bin, 'serve', ...port, '--host', '127.0.0.1', ...args], {
     cwd,
     env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_CONFIG: undefined, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
