@@ -63,7 +63,7 @@ describe('tsstore plugins / config validate / config print', () => {
     assert.equal(c.store.base_path, '/tmp/tss-print-data');
     assert.equal(c.store.data_block_size, 4096, 'built-in default');
     assert.deepEqual(c.pipelines.main.inputs.api, { type: 'rest', body_limit: 1048576, batch_body_limit: 67108864 });
-    assert.deepEqual(c.pipelines.main.sink, { type: 'blockfile', fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2097152 });
+    assert.deepEqual(c.pipelines.main.sink, { type: 'blockfile', fsync: 'batch', fsync_interval_ms: 1000, max_flush_bytes: 2097152, checkpoint: true, checkpoint_bytes: 67108864, checkpoint_interval_ms: 30000 });
     assert.match(r.stderr, /effective configuration from .*tsstore\.config\.yaml/);
   });
 });
