@@ -9,7 +9,7 @@ import { loadPlugins } from '../pipeline/plugin-loader.js';
 import type { Sink } from '../plugin/sink.js';
 import { DataLock } from '../stores/data-lock.js';
 import { StoreCatalog } from '../stores/store-catalog.js';
-import { storeDefaults } from '../stores/store-options.js';
+import { storeDefaults } from '../config/store-options.js';
 
 export interface LocalDataPath {
   readonly dataDir: string;

@@ -3,7 +3,7 @@
  * built-in defaults ← config file (cosmiconfig search or --config / TSSTORE_CONFIG) ← TSSTORE_*
  * environment ← command-line flags. A bad config is refused with every problem and its path.
  */
-import { DEFAULT_STORE_OPTIONS, resolveStoreOptions, storeDefaults } from '../stores/store-options.js';
+import { DEFAULT_STORE_OPTIONS, resolveStoreOptions, storeDefaults } from './store-options.js';
 import path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { configSchema } from './config-schema.js';

@@ -15,7 +15,7 @@ import type { SchemaField } from '../plugin/stage.js';
 import type { KeyRecord } from '../stores/api-keys.js';
 import { checkEvolution, parseSchemaBody, SchemaService } from '../stores/schema-service.js';
 import type { StoreCatalog } from '../stores/store-catalog.js';
-import { checkStoreName } from '../stores/store-options.js';
+import { checkStoreName } from '../config/store-options.js';
 import { describeLoss, GoStoreError, GoStoreReader, type GoStoreInfo } from './go-reader.js';
 import { fileStates, GoSource, KNOWN_STORE_FILES, readGoConnections, readGoSchema, type SkippedItem } from './go-source.js';
 

@@ -32,7 +32,7 @@ import type { Logger } from '../plugin/descriptor.js';
 import { DataLock } from '../stores/data-lock.js';
 import { SchemaService } from '../stores/schema-service.js';
 import { StoreCatalog } from '../stores/store-catalog.js';
-import { storeDefaults } from '../stores/store-options.js';
+import { storeDefaults } from '../config/store-options.js';
 import { TOKENS } from '../tokens.js';
 
 export function composeServer(config: TsstoreConfig, logger: Logger, registry: PluginRegistry): DependencyContainer {

@@ -29,7 +29,7 @@ import { checkKeyFormat, generateKey, readKeysSync, verifyKey, writeKeys, type K
 import { OnDemandSink } from './on-demand-sink.js';
 import { StoreLifecycle, type UseOptions } from './store-lifecycle.js';
 import { invalidateSummary, readSummary, writeSummary } from './store-summary.js';
-import { checkStoreName, resolveStoreOptions, DATA_TYPES, DEFAULT_STORE_OPTIONS, type StoreOptions } from './store-options.js';
+import { checkStoreName, resolveStoreOptions, DATA_TYPES, DEFAULT_STORE_OPTIONS, type StoreOptions } from '../config/store-options.js';
 
 export interface StoreMeta {
   readonly name: string;
