@@ -168,7 +168,8 @@ export async function spawnServer(args: string[], env: Record<string, string | u
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { liveChildren.delete(child); resolve(code); }));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    // Generous: a busy 2-core machine can take many seconds to load and compose a server.
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start:\n${out}`)); }, 60_000);
     const onData = (c: Buffer): void => {
       out += c.toString();
       const m = /"url":"(https?:\/\/[^"]+)"[^\n]*tsstore is serving/.exec(out);
