@@ -7,19 +7,12 @@ import path from 'node:path';
 import type net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sinkState } from './fixtures/gated-sink.js';
-import { LineClient, sleep, until, WsClient } from './support/clients.js';
+import { LineClient, settled, sleep, until, WsClient } from './support/clients.js';
 import { metricValue, parseMetrics } from './support/prometheus.js';
 import { api, startServer, tempDir, type TestServer } from './support/server.js';
 
-/** Waits until the sink has stopped receiving records (two polls apart agree) and returns the count. */
-async function settledReceived(): Promise<number> {
-  let last = -1;
-  for (;;) {
-    await sleep(250);
-    if (sinkState.received === last) return last;
-    last = sinkState.received;
-  }
-}
+/** Waits until the sink has stopped receiving records and returns the count. */
+const settledReceived = (): Promise<number> => settled(() => sinkState.received);
 
 describe('streaming inputs against a gated sink', () => {
   let s: TestServer;

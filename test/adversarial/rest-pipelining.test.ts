@@ -9,17 +9,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sinkState } from '../fixtures/gated-sink.js';
-import { sleep, until } from '../support/clients.js';
+import { settled, until } from '../support/clients.js';
 import { startServer, type TestServer } from '../support/server.js';
 
-async function settledReceived(): Promise<number> {
-  let last = -1;
-  for (;;) {
-    await sleep(250);
-    if (sinkState.received === last) return last;
-    last = sinkState.received;
-  }
-}
+/** Waits until the sink has stopped receiving records and returns the count. */
+const settledReceived = (): Promise<number> => settled(() => sinkState.received);
 
 describe('adversarial: REST pipelining', () => {
   let s: TestServer;

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
-import { type Emit, EmitBatcher, formatParam, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, type Resource, type StoreSession, TssError } from 'tsstore/plugin';
+import { type Emit, EmitBatcher, formatParam, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, type Resource, type StoreSession, TssError, upgradeOrClose } from 'tsstore/plugin';
 import { WsWriteConnection, type WsSettings } from './ws-connection.js';
 
 export interface WebSocketInputOptions {
@@ -59,14 +59,7 @@ export class WebSocketInput implements InputPlugin {
     const session = ctx.state.session as StoreSession;
     const store = session.store;
     const socket = ctx.req.socket;
-    let onClose: (() => void) | undefined;
-    // koa-easy-ws never settles ctx.ws() when ws refuses the handshake (a bad Sec-WebSocket-Key or
-    // version, for one), which would leave this handler pending for good: race the socket's close.
-    const ws = await Promise.race([
-      upgrade(),
-      new Promise<undefined>((resolve) => { onClose = () => resolve(undefined); socket.once('close', onClose); }),
-    ]);
-    socket.off('close', onClose!);
+    const ws = await upgradeOrClose(socket, upgrade);
     if (!ws) return;
     if (this.stopping) { ws.on('error', () => undefined); ws.close(1001, 'server shutting down'); return; }
     const labels = { store: store.name };

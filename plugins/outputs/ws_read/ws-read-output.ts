@@ -13,7 +13,7 @@
  */
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
-import { expandCompact, type Delivery, type DeliveryFrom, formatParam, type OutputContext, type OutputPlugin, type OutputRecord, parseTimestampToken, queryValue, type Resource, type SchemaFormat, type StoreView, TssError } from 'tsstore/plugin';
+import { expandCompact, type Delivery, type DeliveryFrom, formatParam, type OutputContext, type OutputPlugin, type OutputRecord, parseTimestampToken, queryValue, type Resource, type SchemaFormat, type StoreView, TssError, upgradeOrClose } from 'tsstore/plugin';
 
 export interface WsReadOptions {
   /** Records read from the store and sent per round (the records of one reader in memory). */
@@ -111,14 +111,7 @@ export class WsReadOutput implements OutputPlugin {
     const format = formatParam(ctx.query);
     const filter = filterOf(ctx.query);
     if (this.readers.size >= this.options.max_readers) throw new TssError('TSS_ERR_CONNECTION_LIMIT', `too many live readers: the limit is ${this.options.max_readers} (max_readers)`);
-    const socket = ctx.req.socket;
-    let onClose: (() => void) | undefined;
-    // koa-easy-ws never settles ctx.ws() when ws refuses the handshake: race the socket's close.
-    const ws = await Promise.race([
-      upgrade(),
-      new Promise<undefined>((resolve) => { onClose = () => resolve(undefined); socket.once('close', onClose); }),
-    ]);
-    socket.off('close', onClose!);
+    const ws = await upgradeOrClose(ctx.req.socket, upgrade);
     if (!ws) return;
     ws.on('error', () => undefined);
     if (this.stopping) { ws.close(1001, 'server shutting down'); return; }

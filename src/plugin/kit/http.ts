@@ -3,6 +3,7 @@
  * key in tsstore's order, the `format` parameter, and tsstore's error answer. Body reading with a
  * size limit and the media type are in http-body.ts. tsstore's own routes use these same helpers.
  */
+import type { Socket } from 'node:net';
 import type { Context } from 'koa';
 import { TssError, toTssError } from '../errors.js';
 import type { SchemaFormat } from '../record.js';
@@ -74,4 +75,21 @@ export function sendError(ctx: Context, err: unknown): TssError {
   ctx.type = 'application/json';
   ctx.body = errorBody(e);
   return e;
+}
+
+/**
+ * Completes a WebSocket upgrade (`ctx.ws()` of koa-easy-ws) or resolves `undefined` when the
+ * client's socket closes first: koa-easy-ws never settles `ctx.ws()` when ws refuses the handshake
+ * (a bad Sec-WebSocket-Key or version, for one), which would leave the route handler pending.
+ */
+export async function upgradeOrClose<T>(socket: Socket, upgrade: () => Promise<T>): Promise<T | undefined> {
+  let onClose: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      upgrade(),
+      new Promise<undefined>((resolve) => { onClose = () => resolve(undefined); socket.once('close', onClose); }),
+    ]);
+  } finally {
+    socket.off('close', onClose!);
+  }
 }
