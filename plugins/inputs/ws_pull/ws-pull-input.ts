@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Emit, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, type Resource, SerialQueue, TssError } from 'tsstore/plugin';
+import { type Emit, type InputContext, type InputPlugin, OutboundPolicy, type PluginCounter, type PluginGauge, type Resource, SerialQueue, TssError } from 'tsstore/plugin';
 import { CONNECTIONS_FILE, ConnectionFileWriter, connectionsFile, readConnections, type ConnectionConfig, type PersistedConnection } from './connection-file.js';
 import { parseConnectionRequest } from './connection-request.js';
 import type { WsPullOptions } from './options.js';
@@ -32,10 +32,12 @@ export class WsPullInput implements InputPlugin {
   private unsubscribe?: () => void;
   private unregister?: () => void;
 
+  private readonly outbound: OutboundPolicy;
   private readonly connectionsGauge: PluginGauge | undefined;
   private readonly reconnects: PluginCounter | undefined;
 
   constructor(private readonly options: WsPullOptions, private readonly ctx: InputContext) {
+    this.outbound = ctx.outbound ?? OutboundPolicy.from();
     this.connectionsGauge = ctx.metrics?.gauge('connections', 'Pull connections by state.', ['store', 'state']);
     this.reconnects = ctx.metrics?.counter('reconnects_total', 'Successful redials after a pull connection was lost.', ['store']);
   }
@@ -120,6 +122,7 @@ export class WsPullInput implements InputPlugin {
     const sc = this.storeConnections(store);
     return new PullConnection(store, config, saved, {
       options: this.options,
+      outbound: this.outbound,
       emit: this.emit!,
       logger: this.ctx.logger,
       inputId: this.ctx.id,
@@ -148,7 +151,11 @@ export class WsPullInput implements InputPlugin {
   /** The `pull` mode of the host's connection endpoints (`/api/stores/:store/ws/connections`). */
   private registerMode(): void {
     this.unregister = this.ctx.http.connections.register('pull', {
-      create: async (store, body) => (await this.create(store, parseConnectionRequest(body))).status(),
+      create: async (store, body) => {
+        const req = parseConnectionRequest(body);
+        await this.outbound.check(req.url);
+        return (await this.create(store, req)).status();
+      },
       list: (store) => [...(this.stores.get(store)?.conns.values() ?? [])].map((c) => c.status()),
       get: (store, id) => this.stores.get(store)?.conns.get(id)?.status(),
       remove: async (store, id) => {

@@ -18,7 +18,7 @@
  * a remote that stops reading for `ack_timeout_ms` is cut and redialled.
  */
 import WebSocket from 'ws';
-import { backoffDelay, type Deliveries, type Delivery, type DeliveryFrom, type DeliveryStatus, type Logger, type OutputRecord, renderData, type StoreView, substringFilter } from 'tsstore/plugin';
+import { backoffDelay, type Deliveries, type Delivery, type DeliveryFrom, type DeliveryStatus, type Logger, type OutboundPolicy, type OutputRecord, renderData, type StoreView, substringFilter } from 'tsstore/plugin';
 import type { WsPushOptions } from './options.js';
 import type { PushConfig } from './push-file.js';
 
@@ -44,6 +44,8 @@ export interface PushDeps {
   readonly options: WsPushOptions;
   readonly deliveries: Deliveries;
   readonly logger: Logger;
+  /** The server's outbound allow-list: checked before every dial, and the dial's DNS lookup. */
+  readonly outbound: OutboundPolicy;
   /** The store as it is now (data type and schema, to render records). */
   readonly view: () => StoreView | undefined;
   readonly hooks?: readonly PushRecordHook[];
@@ -186,10 +188,23 @@ export class PushConnection {
     this.nextRetryAt = undefined;
     this.state = 'connecting';
     this.dialFailed = false;
-    const { options } = this.deps;
+    const url = this.config.url;
+    // Every dial is checked again: the host may resolve elsewhere now, or the config changed.
+    this.deps.outbound.check(url).then(() => this.connect(url), (err: unknown) => {
+      if (this.stopped) return;
+      this.fail(describeError(err));
+      this.state = 'error';
+      this.scheduleRetry();
+    });
+  }
+
+  private connect(url: string): void {
+    if (this.stopped) return;
+    const { options, outbound } = this.deps;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.config.url, { headers: { ...this.config.headers }, maxPayload: options.max_message_size, followRedirects: false, perMessageDeflate: false });
+      // The lookup resolves, checks and hands the connect only the addresses it checked.
+      ws = new WebSocket(url, { headers: { ...this.config.headers }, maxPayload: options.max_message_size, followRedirects: false, perMessageDeflate: false, lookup: outbound.lookupFor(url) });
     } catch (err) {
       this.fail(`cannot dial: ${describeError(err)}`);
       this.state = 'error';

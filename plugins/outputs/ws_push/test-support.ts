@@ -11,6 +11,9 @@ export const FAST_PUSH_OPTIONS = {
   ack_timeout_ms: 1000,
 };
 
+/** The test receivers listen on 127.0.0.1, which the default outbound allow-list refuses. */
+export const LOOPBACK_ALLOWED = { outbound: { allow: ['127.0.0.1'] } };
+
 export function pushPipelines(push: Record<string, unknown> = {}, sink: Record<string, unknown> = { type: 'blockfile' }): Record<string, PipelineConfig> {
   return {
     main: {

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type OutputContext, type OutputPlugin, type Resource, SerialQueue, TssError } from 'tsstore/plugin';
+import { OutboundPolicy, type OutputContext, type OutputPlugin, type Resource, SerialQueue, TssError } from 'tsstore/plugin';
 import type { WsPushOptions } from './options.js';
 import { PushConnection, type PushRecordHook, loggableUrl } from './push-connection.js';
 import { PUSH_FILE, type PushConfig, pushFile, readPushConnections, writePushConnections } from './push-file.js';
@@ -30,7 +30,11 @@ export class WsPushOutput implements OutputPlugin {
   /** Per-record hooks every push connection runs (see PushRecordHook). */
   readonly hooks: PushRecordHook[] = [];
 
-  constructor(private readonly options: WsPushOptions, private readonly ctx: OutputContext) {}
+  private readonly outbound: OutboundPolicy;
+
+  constructor(private readonly options: WsPushOptions, private readonly ctx: OutputContext) {
+    this.outbound = ctx.outbound ?? OutboundPolicy.from();
+  }
 
   resources(): Resource[] {
     return [{ kind: 'connection-mode', id: 'push' }];
@@ -38,7 +42,12 @@ export class WsPushOutput implements OutputPlugin {
 
   async start(): Promise<void> {
     this.unregister = this.ctx.http.connections.register('push', {
-      create: async (store, body) => (await this.create(store, parsePushRequest(body))).status(),
+      create: async (store, body) => {
+        const req = parsePushRequest(body);
+        // A target the allow-list refuses is a 403 at once, not a connection that never dials.
+        await this.outbound.check(req.url);
+        return (await this.create(store, req)).status();
+      },
       list: (store) => Promise.all([...(this.stores.get(store)?.conns.values() ?? [])].map((c) => c.status())),
       get: (store, id) => this.stores.get(store)?.conns.get(id)?.status(),
       remove: async (store, id) => {
@@ -115,6 +124,7 @@ export class WsPushOutput implements OutputPlugin {
       options: this.options,
       deliveries: this.ctx.deliveries,
       logger: this.ctx.logger,
+      outbound: this.outbound,
       view: () => this.ctx.stores.view(store),
       hooks: this.hooks,
     });

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { until } from '../../../test/support/clients.js';
 import { ADMIN_KEY, api, spawnServer, startServer, tempDir, type TestServer, writeConfig } from '../../../test/support/server.js';
 import { Receiver } from './test-receiver.js';
-import { createPush, pushPipelines, pushStatus, write } from './test-support.js';
+import { createPush, LOOPBACK_ALLOWED, pushPipelines, pushStatus, write } from './test-support.js';
 
 const T0 = 1704067200000000000n;
 const lines = (from: number, n: number): string[] => Array.from({ length: n }, (_, i) => `{"timestamp":${T0 + BigInt(from + i)},"data":{"n":${from + i}}}`);
@@ -23,7 +23,7 @@ describe('ws_push output: API and delivery', () => {
   let rx: Receiver;
   before(async () => {
     rx = await Receiver.start();
-    srv = await startServer({ pipelines: pushPipelines() });
+    srv = await startServer({ pipelines: pushPipelines(), config: LOOPBACK_ALLOWED });
   });
   after(async () => {
     await srv?.stop();
@@ -88,6 +88,10 @@ describe('ws_push output: API and delivery', () => {
       assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
       assert.match(res.json.error as string, re, JSON.stringify(body));
     }
+    // Targets pass the outbound allow-list (only 127.0.0.1 is allowed here).
+    const refused = await api(srv.url, 'POST', '/api/stores/bad/ws/connections', { mode: 'push', url: 'ws://10.1.2.3:9/x' }, { 'X-API-Key': key });
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.json.code, 'TSS_ERR_OUTBOUND_FORBIDDEN');
     const list = await api(srv.url, 'GET', '/api/stores/bad/ws/connections', undefined, { 'X-API-Key': key });
     assert.equal(list.json.count, 0);
   });
@@ -172,7 +176,7 @@ describe('ws_push output: API and delivery', () => {
 describe('ws_push output: bad input', () => {
   let srv: TestServer;
   before(async () => {
-    srv = await startServer({ pipelines: pushPipelines({ max_buffered_bytes: 64 * 1024, batch: 200 }) });
+    srv = await startServer({ pipelines: pushPipelines({ max_buffered_bytes: 64 * 1024, batch: 200 }), config: LOOPBACK_ALLOWED });
   });
   after(() => srv?.stop());
 
@@ -259,7 +263,7 @@ describe('ws_push output: tsstore restarts', () => {
   it('starts saved connections at boot and resumes after kill -9 without gaps', async () => {
     const r = await Receiver.start();
     const dataDir = tempDir();
-    const config = writeConfig(tempDir('tsstore-cfg-'), { pipelines: pushPipelines() });
+    const config = writeConfig(tempDir('tsstore-cfg-'), { pipelines: pushPipelines(), ...LOOPBACK_ALLOWED });
     const env = { TSSTORE_DATA_PATH: dataDir, TSSTORE_CONFIG: config };
     let child = await spawnServer(['--no-socket'], env);
     try {
