@@ -10,6 +10,7 @@ import { runEngineBench } from './engine.js';
 import { runNatsBench } from './nats.js';
 import { runInputBench } from './inputs.js';
 import { runPullBench } from './pull.js';
+import { runOutputsBench } from './outputs.js';
 import { runScaleRingsBench } from './scale-rings.js';
 import { runScaleStoresBench } from './scale-stores.js';
 import { runSchemaBench } from './schema.js';
@@ -33,6 +34,7 @@ export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]>
   { id: 'engine', title: 'Block-file engine (in process)', run: runEngineBench },
   { id: 'inputs', title: 'Inputs (tsstore serve in a child process, clients in the bench process)', run: runInputBench },
   { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
+  { id: 'outputs', title: 'Outputs: live read stream, edge → hub chain, outbound push (servers in the bench process)', run: runOutputsBench },
   { id: 'nats', title: 'JetStream sinks (local nats-server)', run: runNatsBench },
   { id: 'schema', title: 'Schema stores: validation stages in process, Unix-socket ingestion json vs schema store', run: runSchemaBench },
   { id: 'migrate', title: 'tsstore migrate: a 1M-record Go ts-store store into tsstore (in process)', run: runMigrateBench },
