@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { api, startServer } from '../test/support/server.js';
-import { pullPipelines } from '../plugins/inputs/ws_pull/test-support.js';
+import { LOOPBACK_ALLOWED, pullPipelines } from '../plugins/inputs/ws_pull/test-support.js';
 import type { BenchRow } from './types.js';
 
 interface Variant {
@@ -31,7 +31,7 @@ async function runOne(v: Variant, records: number): Promise<BenchRow> {
     worker.once('message', (m: { url: string }) => resolve(m.url));
     worker.once('error', reject);
   });
-  const s = await startServer({ pipelines: pullPipelines(v.sink, PRODUCTION_TIMERS) });
+  const s = await startServer({ config: LOOPBACK_ALLOWED, pipelines: pullPipelines(v.sink, PRODUCTION_TIMERS) });
   try {
     const key = await s.createStore('bench', { num_blocks: 8192, data_block_size: 4096 });
     const t0 = process.hrtime.bigint();

@@ -26,6 +26,8 @@ function temp(prefix: string): string {
 
 function config(dir: string): string {
   return writeConfig(dir, {
+    // The hub dials the edge on this machine: loopback must be allowed (refused by default).
+    outbound: { allow: ['127.0.0.1'] },
     pipelines: {
       main: {
         inputs: { api: { type: 'rest' }, edge: { type: 'ws_pull', backoff_min_ms: 100, backoff_max_ms: 500, persist_interval_ms: 200 } },

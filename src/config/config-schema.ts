@@ -27,6 +27,7 @@ export const configSchema = Joi.object({
     data_type: Joi.string().valid('json', 'text', 'binary', 'schema'),
     max_open: Joi.number().integer().min(1).max(1_000_000),
   }),
+  outbound: Joi.object({ allow: Joi.array().items(Joi.string().trim().min(1)), allow_public: Joi.boolean() }),
   log: Joi.object({ level: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), format: Joi.string().valid('auto', 'json', 'pretty') }),
   plugins: Joi.array().items(Joi.string()),
   pipelines: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), Joi.object({

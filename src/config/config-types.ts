@@ -41,6 +41,12 @@ export interface TsstoreConfig {
     /** Stores whose data may be open at once; the least recently used idle ones close. */
     readonly max_open: number;
   };
+  /**
+   * The outbound allow-list for URLs the server dials on a user's behalf (pull connections, …):
+   * `allow` rules (URL prefixes, host names, addresses, CIDRs) and whether public addresses are
+   * allowed without a rule. See OutboundPolicy in the plugin kit.
+   */
+  readonly outbound: { readonly allow: readonly string[]; readonly allow_public: boolean };
   /** `format`: `json` lines, `pretty` lines for a person, or `auto` (pretty on a TTY, else JSON). */
   readonly log: { readonly level: string; readonly format: 'auto' | 'json' | 'pretty' };
   /** Outside plugin packages: npm names or paths (relative to the config file). */

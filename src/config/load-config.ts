@@ -9,6 +9,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { configSchema } from './config-schema.js';
 import type { PipelineConfig, TsstoreConfig } from './config-types.js';
 import { DEFAULTS, defaultPipelines } from './defaults.js';
+import { OutboundPolicy } from '../plugin/kit/outbound.js';
 
 export const SEARCH_PLACES = [
   'package.json',
@@ -110,6 +111,34 @@ function checkStoreDefaults(config: TsstoreConfig, problems: ConfigProblem[]): v
   }
 }
 
+/**
+ * `outbound` from the file, `TSSTORE_OUTBOUND_ALLOW` (comma-separated rules, replacing the file's
+ * list) and `TSSTORE_OUTBOUND_ALLOW_PUBLIC` (true/false); every rule is parsed as the server will.
+ */
+function outboundOf(raw: Raw, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): TsstoreConfig['outbound'] {
+  const block = raw.outbound !== null && typeof raw.outbound === 'object' && !Array.isArray(raw.outbound) ? raw.outbound as Raw : {};
+  let allow: string[] = Array.isArray(block.allow) ? block.allow.filter((r: unknown): r is string => typeof r === 'string').map((r: string) => r.trim()) : [...DEFAULTS.outbound.allow];
+  let allowPublic = typeof block.allow_public === 'boolean' ? block.allow_public : DEFAULTS.outbound.allow_public;
+  let at = 'outbound.allow';
+  if (env.TSSTORE_OUTBOUND_ALLOW !== undefined) {
+    allow = env.TSSTORE_OUTBOUND_ALLOW.split(',').map((r) => r.trim()).filter((r) => r !== '');
+    at = 'env TSSTORE_OUTBOUND_ALLOW';
+  }
+  const envPublic = env.TSSTORE_OUTBOUND_ALLOW_PUBLIC;
+  if (envPublic !== undefined && envPublic !== '') {
+    if (envPublic === 'true' || envPublic === 'false') allowPublic = envPublic === 'true';
+    else problems.push({ path: 'env TSSTORE_OUTBOUND_ALLOW_PUBLIC', message: `must be true or false, got "${envPublic}"` });
+  }
+  for (const rule of allow) {
+    try {
+      OutboundPolicy.from({ allow: [rule] });
+    } catch (err) {
+      problems.push({ path: at, message: (err as Error).message });
+    }
+  }
+  return { allow, allow_public: allowPublic };
+}
+
 /** Loads the config; throws a ConfigError listing every problem of the file and environment. */
 export async function loadConfig(opts: LoadOptions = {}): Promise<TsstoreConfig> {
   const { config, problems } = await readConfig(opts);
@@ -187,6 +216,7 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
       data_type: store.data_type ?? DEFAULTS.store.data_type,
       max_open: store.max_open ?? DEFAULTS.store.max_open,
     },
+    outbound: outboundOf(raw, env, problems),
     log: { level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level), format: flags.logFormat ?? logFormatEnv ?? raw.log?.format ?? DEFAULTS.log.format },
     plugins: Array.isArray(raw.plugins) ? raw.plugins.filter((p: unknown): p is string => typeof p === 'string') : [],
     pipelines: (raw.pipelines as Record<string, PipelineConfig> | undefined) ?? defaultPipelines(),

@@ -40,6 +40,10 @@ export const ERROR_DOCS = {
   TSS_ERR_NOT_FOUND: { when: 'No record has this timestamp (reads and soft deletes by time), or no route matches the path.' },
   TSS_ERR_CONNECTION_NOT_FOUND: { when: 'No pull connection of this store has this id.' },
   TSS_ERR_CONNECTION_LIMIT: { when: 'Creating a pull connection beyond the input\'s `max_connections_per_store`.' },
+  TSS_ERR_OUTBOUND_FORBIDDEN: {
+    when: 'A URL the server would dial (a pull connection\'s `url`) points at an address the outbound allow-list refuses: loopback, private, link-local (cloud metadata), or any address not allowed when `outbound.allow_public` is false. Checked after DNS resolution; the message names the URL, the address and why.',
+    fix: 'Use a public address, or have the operator allow the target in the config\'s `outbound.allow` (a URL prefix, host name, address or CIDR; see the README, "Outbound connections").',
+  },
   TSS_ERR_BODY_TOO_LARGE: { when: 'A request body above the limit (REST `body_limit`, default 1 MiB; batch `batch_body_limit`, default 64 MiB). The message gives the limit.' },
   TSS_ERR_RECORD_TOO_LARGE: { when: 'A record larger than the whole store (or than the sink\'s largest record) can hold. Nothing is written.' },
   TSS_ERR_MESSAGE_TOO_LARGE: { when: 'A WebSocket message above the input\'s `max_message` (default 1 MiB); the connection stays open. Frames above `server.ws_max_frame` close it with 1009 instead.' },

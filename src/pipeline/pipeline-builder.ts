@@ -16,6 +16,7 @@ import type { InputPlugin, Resource } from '../plugin/input.js';
 import type { Deliveries, OutputPlugin } from '../plugin/output.js';
 import type { Sink } from '../plugin/sink.js';
 import type { Stage } from '../plugin/stage.js';
+import { OutboundPolicy } from '../plugin/kit/outbound.js';
 import type { PluginBlock, TsstoreConfig } from '../config/config-types.js';
 import { ConfigError, type ConfigProblem } from '../config/load-config.js';
 import type { PluginRegistry } from './registry.js';
@@ -179,8 +180,18 @@ function unbound(what: string, id: string): never {
   throw new Error(`plugin ${id} used ctx.${what} in its constructor; plugins may use it from start() on`);
 }
 
-function sinkStageContext(id: string, kind: 'stage' | 'sink', logger: Logger, dataDir: string, metrics: BuildDeps['metrics']) {
-  return { id, logger: logger.child({ [kind]: id }), dataDir, metrics: metrics?.(kind, id) };
+function sinkStageContext(id: string, kind: 'stage' | 'sink', logger: Logger, dataDir: string, metrics: BuildDeps['metrics'], outbound: OutboundPolicy) {
+  return { id, logger: logger.child({ [kind]: id }), dataDir, metrics: metrics?.(kind, id), outbound };
+}
+
+/** The server's outbound allow-list (one for every plugin); a bad rule is a config problem. */
+function outboundPolicy(config: TsstoreConfig, problems: ConfigProblem[]): OutboundPolicy {
+  try {
+    return OutboundPolicy.from(config.outbound ?? {});
+  } catch (err) {
+    problems.push({ path: 'outbound.allow', message: (err as Error).message });
+    return OutboundPolicy.from({ allow_public: false });
+  }
 }
 
 /**
@@ -193,6 +204,7 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
   const { plans, problems } = planAll(config, deps.registry);
   const dataDir = config.store.base_path;
   const binding = deps.binding ?? {};
+  const outbound = outboundPolicy(config, problems);
   const claims: { resource: Resource; by: string }[] = [];
   if (config.server.port !== 0) claims.push({ resource: { kind: 'tcp-port', id: `${config.server.host}:${config.server.port}` }, by: 'server.port (the HTTP server)' });
   const built: BuiltPipeline[] = [];
@@ -220,13 +232,13 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
   for (const plan of plans) {
     const logger = deps.logger;
     const planned = plan.sink;
-    const sink = planned && attempt(planned.path, () => deps.registry.get('sink', planned.type)!.create(planned.options, sinkStageContext(planned.id, 'sink', logger, dataDir, deps.metrics)));
-    const stages = plan.stages.map((s) => attempt(s.path, () => deps.registry.get('stage', s.type)!.create(s.options, sinkStageContext(s.id, 'stage', logger, dataDir, deps.metrics))));
+    const sink = planned && attempt(planned.path, () => deps.registry.get('sink', planned.type)!.create(planned.options, sinkStageContext(planned.id, 'sink', logger, dataDir, deps.metrics, outbound)));
+    const stages = plan.stages.map((s) => attempt(s.path, () => deps.registry.get('stage', s.type)!.create(s.options, sinkStageContext(s.id, 'stage', logger, dataDir, deps.metrics, outbound))));
     const inputs: BuiltInput[] = [];
     for (const planned of plan.inputs) {
       if (!planned.enabled) continue;
       const ctx: InputContext = {
-        id: planned.id, logger: logger.child({ pipeline: plan.name, input: planned.id }), dataDir, metrics: deps.metrics?.('input', planned.id),
+        id: planned.id, logger: logger.child({ pipeline: plan.name, input: planned.id }), dataDir, metrics: deps.metrics?.('input', planned.id), outbound,
         get stores() { return binding.stores ?? unbound('stores', planned.id); },
         get http() { return binding.http ?? unbound('http', planned.id); },
       };
@@ -239,7 +251,7 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
     for (const planned of plan.outputs) {
       if (!planned.enabled) continue;
       const ctx: OutputContext = {
-        id: planned.id, logger: logger.child({ pipeline: plan.name, output: planned.id }), dataDir, metrics: deps.metrics?.('output', planned.id),
+        id: planned.id, logger: logger.child({ pipeline: plan.name, output: planned.id }), dataDir, metrics: deps.metrics?.('output', planned.id), outbound,
         get stores() { return binding.stores ?? unbound('stores', planned.id); },
         get http() { return binding.http ?? unbound('http', planned.id); },
         get deliveries() { return binding.deliveries?.(planned.id) ?? unbound('deliveries', planned.id); },

@@ -15,9 +15,10 @@ import type { InputPlugin } from './input.js';
 import type { Deliveries, OutputPlugin } from './output.js';
 import type { Sink } from './sink.js';
 import type { Stage, StoreView } from './stage.js';
+import type { OutboundPolicy } from './kit/outbound.js';
 
 /** Version of this plugin API. Plugins declare the range they need in `apiVersion`. */
-export const PLUGIN_API_VERSION = '1.1.0';
+export const PLUGIN_API_VERSION = '1.2.0';
 
 /** pino-compatible structured logger: fields first, then a sentence. */
 export interface Logger {
@@ -74,6 +75,15 @@ export interface PluginContext {
    * test harnesses stay valid; the tsstore server always provides it.
    */
   readonly metrics?: PluginMetrics;
+  /**
+   * The server's outbound allow-list (config `outbound`): every URL a plugin dials because a user
+   * or a store's configuration named it (pull sources, push targets, webhooks, brokers) must pass
+   * `outbound.check(url)` before the dial (refuse with its TssError, 403) and be dialled with
+   * `lookup: outbound.lookupFor(url)` so the connect uses only checked addresses. Since plugin API
+   * 1.2.0; optional for contexts built by older hosts: use `ctx.outbound ?? OutboundPolicy.from()`
+   * (the default policy).
+   */
+  readonly outbound?: OutboundPolicy;
 }
 
 /**

@@ -32,6 +32,7 @@ export const ERRORS = {
   TSS_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   TSS_ERR_CONNECTION_NOT_FOUND: { status: 404, message: 'connection not found' },
   TSS_ERR_CONNECTION_LIMIT: { status: 409, message: 'too many connections for this store' },
+  TSS_ERR_OUTBOUND_FORBIDDEN: { status: 403, message: 'outbound connection not allowed' },
   TSS_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
   TSS_ERR_RECORD_TOO_LARGE: { status: 413, message: 'record larger than the store can hold' },
   TSS_ERR_MESSAGE_TOO_LARGE: { status: 413, message: 'message too large' },

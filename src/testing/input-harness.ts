@@ -21,6 +21,7 @@ import { silentLogger } from '../core/logger.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { StoreCatalog } from '../stores/store-catalog.js';
 import type { InputContext, InputDescriptor, Logger } from '../plugin/descriptor.js';
+import { OutboundPolicy, type OutboundOptions } from '../plugin/kit/outbound.js';
 import type { InputPlugin, Resource } from '../plugin/input.js';
 import type { IngestRecord, RecordResult, StoredRecord } from '../plugin/record.js';
 import type { Stage } from '../plugin/stage.js';
@@ -37,6 +38,8 @@ export interface InputHarnessOptions {
   /** Start the input at once (default true); else call `h.start()`. */
   readonly start?: boolean;
   readonly logger?: Logger;
+  /** The outbound allow-list given to the input (`ctx.outbound`); default: the server's default (public addresses only). */
+  readonly outbound?: OutboundOptions;
 }
 
 export interface HarnessEmit {
@@ -96,7 +99,7 @@ export async function inputHarness(descriptor: InputDescriptor<any>, opts: Input
     return results;
   };
   const id = opts.id ?? 'test';
-  const ctx: InputContext = { id, logger: logger.child({ input: id }), dataDir, stores: catalog, http: http.host(catalog, ADMIN_KEY) };
+  const ctx: InputContext = { id, logger: logger.child({ input: id }), dataDir, stores: catalog, http: http.host(catalog, ADMIN_KEY), outbound: OutboundPolicy.from(opts.outbound) };
   const plugin = descriptor.create(value, ctx);
   let started = false;
   let stopped = false;

@@ -12,7 +12,7 @@
  * be deduplicated.
  */
 import WebSocket from 'ws';
-import { backoffDelay, decodeEnvelope, type Emit, type IngestRecord, type Logger, type RecordResult, statusOf } from 'tsstore/plugin';
+import { backoffDelay, decodeEnvelope, type Emit, type IngestRecord, type Logger, type OutboundPolicy, type RecordResult, statusOf } from 'tsstore/plugin';
 import type { ConnectionConfig, PersistedConnection } from './connection-file.js';
 import type { WsPullOptions } from './options.js';
 
@@ -22,6 +22,8 @@ export interface ConnectionDeps {
   readonly options: WsPullOptions;
   readonly emit: Emit;
   readonly logger: Logger;
+  /** The server's outbound allow-list: checked before every dial, and the dial's DNS lookup. */
+  readonly outbound: OutboundPolicy;
   /** The input instance id (record origin). */
   readonly inputId: string;
   /** The cursor moved: persist it (coalesced by the caller). */
@@ -170,10 +172,23 @@ export class PullConnection {
     this.nextRetryAt = undefined;
     this.state = 'connecting';
     this.dialFailed = false;
-    const { options } = this.deps;
+    const url = this.dialUrl();
+    // Every dial is checked again: the host may resolve elsewhere now, or the config changed.
+    this.deps.outbound.check(url).then(() => this.connect(url), (err: unknown) => {
+      if (this.stopped) return;
+      this.fail(describeError(err));
+      this.state = 'error';
+      this.scheduleRetry();
+    });
+  }
+
+  private connect(url: string): void {
+    if (this.stopped) return;
+    const { options, outbound } = this.deps;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.dialUrl(), { headers: { ...this.config.headers }, maxPayload: options.max_frame_size, followRedirects: false });
+      // The lookup resolves, checks and hands the connect only the addresses it checked.
+      ws = new WebSocket(url, { headers: { ...this.config.headers }, maxPayload: options.max_frame_size, followRedirects: false, lookup: outbound.lookupFor(url) });
     } catch (err) {
       this.fail(`cannot dial: ${describeError(err)}`);
       this.state = 'error';

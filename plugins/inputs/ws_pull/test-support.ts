@@ -13,6 +13,9 @@ export const FAST_PULL_OPTIONS = {
   persist_interval_ms: 20,
 };
 
+/** The test remotes listen on 127.0.0.1, which the default outbound allow-list refuses. */
+export const LOOPBACK_ALLOWED = { outbound: { allow: ['127.0.0.1'] } };
+
 export function pullPipelines(sink: Record<string, unknown> = { type: 'memory' }, pull: Record<string, unknown> = {}): Record<string, PipelineConfig> {
   return {
     main: {

@@ -6,7 +6,7 @@ import { checkConfig } from 'tsstore';
 import { backoffDelay } from 'tsstore/plugin';
 import { ADMIN_KEY, api, ROOT, startServer, tempDir, type TestServer } from '../../../test/support/server.js';
 import { RemoteFeed } from './test-remote-feed.js';
-import { connectionStatus, createConnection, pullPipelines, sleep, waitFor } from './test-support.js';
+import { connectionStatus, createConnection, LOOPBACK_ALLOWED, pullPipelines, sleep, waitFor } from './test-support.js';
 
 const post = (s: TestServer, store: string, key: string, body: unknown) => api(s.url, 'POST', `/api/stores/${store}/ws/connections`, body, { 'X-API-Key': key });
 
@@ -18,7 +18,7 @@ describe('ws_pull: connection API', () => {
   before(async () => {
     feed = await RemoteFeed.start();
     feed.setMode('silent');
-    s = await startServer({ pipelines: pullPipelines() });
+    s = await startServer({ config: LOOPBACK_ALLOWED, pipelines: pullPipelines() });
     key = await s.createStore('api-a');
     otherKey = await s.createStore('api-b');
   });
@@ -132,7 +132,7 @@ describe('ws_pull: connection API', () => {
   });
 
   it('limits connections per store', async () => {
-    const s2 = await startServer({ pipelines: pullPipelines({ type: 'memory' }, { max_connections_per_store: 2 }) });
+    const s2 = await startServer({ config: LOOPBACK_ALLOWED, pipelines: pullPipelines({ type: 'memory' }, { max_connections_per_store: 2 }) });
     try {
       const k = await s2.createStore('lim');
       await createConnection(s2.url, 'lim', k, { mode: 'pull', url: feed.url });
@@ -151,7 +151,7 @@ describe('ws_pull: connections start with the server', () => {
     const feed = await RemoteFeed.start();
     const dataDir = tempDir();
     try {
-      let s = await startServer({ dataDir, pipelines: pullPipelines() });
+      let s = await startServer({ dataDir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines() });
       const key = await s.createStore('boot');
       const c = await createConnection(s.url, 'boot', key, { mode: 'pull', url: feed.url });
       await waitFor('dialled', () => feed.handshakes === 1);
@@ -161,12 +161,12 @@ describe('ws_pull: connections start with the server', () => {
       // A connections file in a directory that is no store, and one that cannot be parsed.
       fs.mkdirSync(path.join(dataDir, 'ghost'));
       fs.writeFileSync(path.join(dataDir, 'ghost', 'connections.json'), fs.readFileSync(path.join(dataDir, 'boot', 'connections.json')));
-      const key2 = (await (async () => { s = await startServer({ dataDir, pipelines: pullPipelines() }); return s.createStore('broken'); })());
+      const key2 = (await (async () => { s = await startServer({ dataDir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines() }); return s.createStore('broken'); })());
       fs.writeFileSync(path.join(dataDir, 'broken', 'connections.json'), '{"connections": [tor');
       await s.stop();
       const handshakesBefore = feed.handshakes;
 
-      s = await startServer({ dataDir, pipelines: pullPipelines() });
+      s = await startServer({ dataDir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines() });
       try {
         // No request has been made to this server yet: the remote is dialled on its own.
         await waitFor('the persisted connection to be dialled at start', () => feed.handshakes > handshakesBefore);
@@ -210,7 +210,7 @@ describe('ws_pull: options and sample', () => {
 
   it('refuses bad options with their paths', async () => {
     const dir = tempDir();
-    await assert.rejects(startServer({ dataDir: dir, pipelines: pullPipelines({ type: 'memory' }, { backoff_min_ms: 5000, backoff_max_ms: 100, resume_param: 'a b' }) }), (err: Error) => {
+    await assert.rejects(startServer({ dataDir: dir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines({ type: 'memory' }, { backoff_min_ms: 5000, backoff_max_ms: 100, resume_param: 'a b' }) }), (err: Error) => {
       assert.match(err.message, /backoff_max_ms/);
       assert.match(err.message, /resume_param/);
       return true;

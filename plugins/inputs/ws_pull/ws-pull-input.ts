@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { type Emit, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, readJsonObject, type Resource, SerialQueue, type StoreView, stringifyExact, TssError } from 'tsstore/plugin';
+import { type Emit, type InputContext, type InputPlugin, OutboundPolicy, type PluginCounter, type PluginGauge, readJsonObject, type Resource, SerialQueue, type StoreView, stringifyExact, TssError } from 'tsstore/plugin';
 import { CONNECTIONS_FILE, ConnectionFileWriter, connectionsFile, readConnections, type ConnectionConfig, type PersistedConnection } from './connection-file.js';
 import { parseConnectionRequest } from './connection-request.js';
 import type { WsPullOptions } from './options.js';
@@ -35,10 +35,12 @@ export class WsPullInput implements InputPlugin {
   private stopping?: Promise<void>;
   private unsubscribe?: () => void;
 
+  private readonly outbound: OutboundPolicy;
   private readonly connectionsGauge: PluginGauge | undefined;
   private readonly reconnects: PluginCounter | undefined;
 
   constructor(private readonly options: WsPullOptions, private readonly ctx: InputContext) {
+    this.outbound = ctx.outbound ?? OutboundPolicy.from();
     this.connectionsGauge = ctx.metrics?.gauge('connections', 'Pull connections by state.', ['store', 'state']);
     this.reconnects = ctx.metrics?.counter('reconnects_total', 'Successful redials after a pull connection was lost.', ['store']);
   }
@@ -122,6 +124,7 @@ export class WsPullInput implements InputPlugin {
     const sc = this.storeConnections(store);
     return new PullConnection(store, config, saved, {
       options: this.options,
+      outbound: this.outbound,
       emit: this.emit!,
       logger: this.ctx.logger,
       inputId: this.ctx.id,
@@ -155,6 +158,7 @@ export class WsPullInput implements InputPlugin {
     router.post(ROUTE, storeAuth, async (ctx) => {
       const body = await readJsonObject(ctx, BODY_LIMIT, 'an object {"mode","url","format"?,"headers"?}');
       const req = parseConnectionRequest(body);
+      await this.outbound.check(req.url);
       const conn = await this.create(storeOf(ctx), req);
       send(ctx, 201, conn.status());
     });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { spawnServer, startServer, tempDir, writeConfig } from '../../../test/support/server.js';
 import { FEED_BASE, RemoteFeed } from './test-remote-feed.js';
-import { allRecords, connectionStatus, createConnection, feedProblems, pullPipelines, waitFor } from './test-support.js';
+import { allRecords, connectionStatus, createConnection, feedProblems, LOOPBACK_ALLOWED, pullPipelines, waitFor } from './test-support.js';
 
 const BLOCKFILE = { type: 'blockfile' };
 
@@ -15,7 +15,7 @@ describe('ws_pull: exactly once across tsstore restarts (blockfile sink)', () =>
     try {
       feed.closeAfter = 1500;
       feed.produce(6000);
-      let s = await startServer({ dataDir, pipelines: pullPipelines(BLOCKFILE) });
+      let s = await startServer({ dataDir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines(BLOCKFILE) });
       const key = await s.createStore('restart', { num_blocks: 256, data_block_size: 4096 });
       const c = await createConnection(s.url, 'restart', key, { mode: 'pull', url: feed.url });
       await waitFor('a part of the stream', async () => (await connectionStatus(s.url, 'restart', key, c.id)).records_stored >= 1000);
@@ -33,7 +33,7 @@ describe('ws_pull: exactly once across tsstore restarts (blockfile sink)', () =>
       await feed.stop();
       feed.produce(200);
       const handshakes = feed.handshakes;
-      s = await startServer({ dataDir, pipelines: pullPipelines(BLOCKFILE) });
+      s = await startServer({ dataDir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines(BLOCKFILE) });
       try {
         assert.equal(feedProblems(await allRecords(s.url, 'restart', key), storedAtStop), undefined);
         await waitFor('a refused redial', async () => /ECONNREFUSED/.test(String((await connectionStatus(s.url, 'restart', key, c.id)).last_error)));
@@ -53,7 +53,7 @@ describe('ws_pull: exactly once across tsstore restarts (blockfile sink)', () =>
     const feed = await RemoteFeed.start();
     const dataDir = tempDir();
     const cfgDir = tempDir('tsstore-cfg-');
-    const config = writeConfig(cfgDir, { pipelines: pullPipelines(BLOCKFILE, { persist_interval_ms: 200, ping_interval_ms: 1000, pong_timeout_ms: 5000 }) });
+    const config = writeConfig(cfgDir, { ...LOOPBACK_ALLOWED, pipelines: pullPipelines(BLOCKFILE, { persist_interval_ms: 200, ping_interval_ms: 1000, pong_timeout_ms: 5000 }) });
     const env = { TSSTORE_DATA_PATH: dataDir, TSSTORE_CONFIG: config };
     try {
       feed.produce(20_000);

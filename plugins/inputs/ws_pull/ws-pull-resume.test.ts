@@ -4,13 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import { api, startServer, type TestServer } from '../../../test/support/server.js';
 import { loggableUrl } from './pull-connection.js';
 import { FEED_BASE, RemoteFeed } from './test-remote-feed.js';
-import { allRecords, connectionStatus, createConnection, feedProblems, pullPipelines, waitFor, type ConnectionStatus } from './test-support.js';
+import { allRecords, connectionStatus, createConnection, feedProblems, LOOPBACK_ALLOWED, pullPipelines, waitFor, type ConnectionStatus } from './test-support.js';
 
 describe('ws_pull: resume, dedupe and failures against a real remote', () => {
   let s: TestServer;
   const feeds: RemoteFeed[] = [];
   const newFeed = async (): Promise<RemoteFeed> => { const f = await RemoteFeed.start(); feeds.push(f); return f; };
-  before(async () => { s = await startServer({ pipelines: pullPipelines({ type: 'memory' }, { max_message_size: 1024 }) }); });
+  before(async () => { s = await startServer({ config: LOOPBACK_ALLOWED, pipelines: pullPipelines({ type: 'memory' }, { max_message_size: 1024 }) }); });
   after(async () => { await s.stop(); for (const f of feeds) await f.stop(); });
 
   /** A store with one connection to `url`; returns a status probe. */

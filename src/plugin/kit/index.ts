@@ -10,6 +10,8 @@
  * - State files: `writeFileAtomic` (temp file, fsync, rename, directory fsync), `readStateFile`.
  * - `parseDurationNs` (`30s`, `15m`, `2h`, `7d`, `1w`), `backoffDelay` (exponential, jittered),
  *   `SerialQueue` (one task at a time, in call order).
+ * - `OutboundPolicy`: the outbound allow-list every URL the server dials for a user goes through
+ *   (`ctx.outbound.check(url)` before the dial, `ctx.outbound.lookupFor(url)` as the dial's lookup).
  */
 export { EmitBatcher, type ResultsCallback } from './emit-batcher.js';
 export { OrderedReplies, type ReplyTransport } from './ordered-replies.js';
@@ -20,3 +22,4 @@ export { writeFileAtomic, syncDir, readStateFile } from './state-file.js';
 export { parseDurationNs } from './duration.js';
 export { backoffDelay } from './backoff.js';
 export { SerialQueue } from './serial-queue.js';
+export { OutboundPolicy, DEFAULT_OUTBOUND, nonPublicReason, shownUrl, type OutboundOptions, type OutboundDecision, type OutboundLookup, type OutboundResolver } from './outbound.js';
