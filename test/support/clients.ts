@@ -54,6 +54,11 @@ export class LineClient {
     return this.lines.splice(0, n);
   }
 
+  /** Resolves when the next reply line arrives or the connection closes (rejects after `timeoutMs`). */
+  next(timeoutMs = 20_000): Promise<void> {
+    return waitFor(this.waiters, () => this.ended, timeoutMs, 'a reply line');
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -99,6 +104,25 @@ export class WsClient {
     return this.frames.splice(0, n);
   }
 
+  /** Resolves when the next frame arrives or the connection closes (rejects after `timeoutMs`). */
+  next(timeoutMs = 20_000): Promise<void> {
+    return waitFor(this.waiters, () => this.closeCode !== undefined, timeoutMs, 'a frame');
+  }
+
+  /**
+   * A ping/pong round trip: resolves once the server has answered a ping sent now. Frames the
+   * server wrote before that pong have arrived by then (one connection is ordered), so a test can
+   * assert that nothing was sent up to this point without waiting for a fixed time.
+   */
+  barrier(timeoutMs = 20_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { this.ws.off('pong', done); reject(new Error('timed out waiting for a pong')); }, timeoutMs);
+      const done = (): void => { clearTimeout(t); resolve(); };
+      this.ws.once('pong', done);
+      this.ws.ping();
+    });
+  }
+
   close(): void {
     this.ws.close();
   }
@@ -106,6 +130,15 @@ export class WsClient {
   private wake(): void {
     for (const w of this.waiters.splice(0)) w();
   }
+}
+
+/** Waits until a waiter in `waiters` is woken (or `over()` already holds); rejects after `timeoutMs`. */
+function waitFor(waiters: (() => void)[], over: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  if (over()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    waiters.push(() => { clearTimeout(t); resolve(); });
+  });
 }
 
 /** Resolves after `ms`. */
