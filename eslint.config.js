@@ -37,9 +37,10 @@ const zone = (target, from, why) => ({ target, from, message: why });
 const LAYERS = [
   // The public entry (src/plugin/index.ts, not a target here) also re-exports the exact JSON helpers from src/core.
   { target: './src/plugin', from: './src', except: ['./plugin'], message: 'src/plugin (the contract and the kit) is the bottom layer: it imports nothing else of tsstore.' },
-  zone('./src/core', ['./src/config', './src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts', './plugins'], 'src/core sits on the plugin contract only.'),
-  zone('./src/config', ['./src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './plugins'], 'src/config sits below stores and pipeline.'),
-  zone(['./src/stores', './src/metrics', './src/pipeline'], ['./src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts'], 'Stores, metrics and pipeline sit below HTTP, CLI and the server.'),
+  zone('./src/core', ['./src/client', './src/config', './src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts', './plugins'], 'src/core sits on the plugin contract only.'),
+  zone('./src/client', ['./src/config', './src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts', './src/migrate', './plugins'], 'src/client (tsstore/client) stands on the plugin contract and the JSON helpers only: a client never loads the server.'),
+  zone('./src/config', ['./src/client', './src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './plugins'], 'src/config sits below stores and pipeline.'),
+  zone(['./src/stores', './src/metrics', './src/pipeline'], ['./src/client', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts'], 'Stores, metrics and pipeline sit below HTTP, CLI and the server.'),
   zone(['./src/stores', './src/metrics', './src/pipeline/runner.ts', './src/pipeline/registry.ts', './src/pipeline/pipeline-builder.ts'], './plugins', 'Only the built-in list (src/pipeline/builtins.ts) and tsstore/testing name plugins.'),
 ];
 

@@ -34,7 +34,7 @@ fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
 // same instance the server and CommonJS plugins use) and re-exports every name it has.
 const esmDir = path.join(root, 'dist', 'esm');
 fs.mkdirSync(esmDir, { recursive: true });
-for (const [name, cjs] of [['index', 'src/index.js'], ['plugin', 'src/plugin/index.js'], ['testing', 'src/testing/index.js']]) {
+for (const [name, cjs] of [['index', 'src/index.js'], ['plugin', 'src/plugin/index.js'], ['testing', 'src/testing/index.js'], ['client', 'src/client/index.js']]) {
   const names = Object.keys(require(path.join(root, 'dist', cjs))).filter((k) => k !== 'default' && k !== '__esModule').sort();
   for (const n of names) if (!/^[A-Za-z_$][\w$]*$/.test(n)) throw new Error(`dist/${cjs} exports ${n}, not an identifier`);
   fs.writeFileSync(path.join(esmDir, `${name}.mjs`), [

@@ -57,7 +57,7 @@ it('npm pack builds a runtime-only tarball that installs globally offline, runs,
   fs.mkdirSync(unpacked);
   await run('tar', ['xzf', tarball, '-C', unpacked]);
   const root = path.join(unpacked, 'package');
-  for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'bin/run.js', 'oclif.manifest.json', 'config/default.yaml', 'dist/src/index.js', 'dist/esm/plugin.mjs', 'dist/plugins/sinks/blockfile/index.js', 'node_modules/koa/package.json']) {
+  for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'bin/run.js', 'oclif.manifest.json', 'config/default.yaml', 'dist/src/index.js', 'dist/esm/plugin.mjs', 'dist/esm/client.mjs', 'dist/src/client/index.d.ts', 'dist/plugins/sinks/blockfile/index.js', 'node_modules/koa/package.json']) {
     assert.ok(fs.existsSync(path.join(root, f)), `the tarball has ${f}`);
   }
   const own = walk(root).map((f) => path.relative(root, f)).filter((f) => !f.startsWith('node_modules/'));
@@ -106,6 +106,34 @@ it('npm pack builds a runtime-only tarball that installs globally offline, runs,
   const inserted = await api(server.url, 'POST', '/api/stores/pkg/data', '{"timestamp": 1704067200000000001, "data": {"ok": true}}', { 'X-API-Key': created.json.api_key as string, 'Content-Type': 'application/json' });
   assert.equal(inserted.status, 201, inserted.text);
   assert.match(fs.readFileSync(path.join(data, 'pkg', 'records.jsonl'), 'utf8'), /"t":"1704067200000000001"/);
+
+  // The client library from the installed package, as CommonJS and as an ES module, against the
+  // running server (this config has the REST input only): a project whose node_modules/tsstore is
+  // the installed package.
+  const app = path.join(dir, 'app');
+  fs.mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+  fs.symlinkSync(path.join(globalModules, 'tsstore'), path.join(app, 'node_modules', 'tsstore'), 'dir');
+  fs.writeFileSync(path.join(app, 'use.cjs'), [
+    "const { TsstoreClient, WebSocketWriter, UnixSocketWriter } = require('tsstore/client');",
+    '(async () => {',
+    "  if (typeof WebSocketWriter.open !== 'function' || typeof UnixSocketWriter.open !== 'function') throw new Error('writers missing');",
+    '  const c = new TsstoreClient({ url: process.argv[2], apiKey: process.argv[3] });',
+    "  const [r] = await c.insertBatch('pkg', [{ timestamp: 1704067200000000002n, data: { from: 'cjs' } }]);",
+    '  c.close();',
+    '  console.log(String(r.timestamp));',
+    '})().catch((e) => { console.error(e); process.exit(1); });',
+  ].join('\n'));
+  fs.writeFileSync(path.join(app, 'use.mjs'), [
+    "import { TsstoreClient } from 'tsstore/client';",
+    'const c = new TsstoreClient({ url: process.argv[2], apiKey: process.argv[3] });',
+    "const ack = await c.insert('pkg', { timestamp: 1704067200000000003n, data: { from: 'esm' } });",
+    'c.close();',
+    'console.log(String(ack.timestamp));',
+  ].join('\n'));
+  const key = created.json.api_key as string;
+  assert.equal((await run(process.execPath, ['use.cjs', server.url, key], { cwd: app, env })).stdout.trim(), '1704067200000000002');
+  assert.equal((await run(process.execPath, ['use.mjs', server.url, key], { cwd: app, env })).stdout.trim(), '1704067200000000003');
+  assert.match(fs.readFileSync(path.join(data, 'pkg', 'records.jsonl'), 'utf8'), /"t":"1704067200000000003"/);
   server.child.kill('SIGTERM');
   assert.equal(await server.exited, 0, server.output());
   server = undefined;

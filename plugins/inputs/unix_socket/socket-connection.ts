@@ -1,8 +1,9 @@
 /**
  * One Unix-socket client: the line protocol of docs/protocol.md ("Unix socket lines").
  *
- *   AUTH <store> <api-key>  → OK | ERROR <message> (then close)
+ *   AUTH <store> <api-key> [envelope]  → OK | ERROR <message> (then close)
  *   <json value>            → OK <timestamp> | ERROR <message>
+ *   (after `AUTH … envelope`: each line is an envelope {"timestamp"?,"data"}, as on WebSocket)
  *   (empty line)            → ignored
  *   QUIT                    → OK bye (then close)
  *
@@ -12,7 +13,7 @@
  * carries on.
  */
 import type net from 'node:net';
-import { type EmitBatcher, ERRORS, type IngestRecord, LineSplitter, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, type StoreSession, toTssError } from 'tsstore/plugin';
+import { decodeEnvelope, type EmitBatcher, ERRORS, type IngestRecord, LineSplitter, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, type StoreSession, toTssError } from 'tsstore/plugin';
 
 export interface ConnectionSettings {
   readonly maxLine: number;
@@ -48,6 +49,8 @@ function isBlank(line: Buffer): boolean {
 export class SocketConnection {
   private state: State = 'auth';
   private store = '';
+  /** `AUTH <store> <key> envelope`: lines are envelopes carrying their own timestamps. */
+  private envelopes = false;
   private readonly lines: LineSplitter;
   private stopping = false;
   private closed = false;
@@ -123,16 +126,22 @@ export class SocketConnection {
     if (this.state === 'data') {
       if (line.length === 0 || ((line[0] <= 0x20) && isBlank(line))) return;
       if (line.length === 4 && line.toString('latin1') === 'QUIT') { this.quit(); return; }
+      if (this.envelopes) {
+        const env = decodeEnvelope(line);
+        if (!env.ok) { this.flushBatch(); this.replies.reply(`ERROR ${oneLine(env.message)}\n`); return; }
+        this.batch.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: 'full', origin: this.origin });
+        return;
+      }
       this.batch.push({ store: this.store, payload: line, format: 'json', schemaFormat: 'full', origin: this.origin });
       return;
     }
     if (isBlank(line)) return;
     const text = line.toString('utf8').trim();
     if (text === 'QUIT') { this.quit(); return; }
-    const m = /^AUTH\s+(\S+)\s+(\S+)$/.exec(text);
+    const m = /^AUTH\s+(\S+)\s+(\S+)(?:\s+(envelope))?$/.exec(text);
     if (!m) {
       this.fail(/^AUTH\b/.test(text)
-        ? 'ERROR authentication failed: expected AUTH <store> <api-key>'
+        ? 'ERROR authentication failed: expected AUTH <store> <api-key> [envelope]'
         : 'ERROR authentication required: the first line must be AUTH <store> <api-key>');
       return;
     }
@@ -149,6 +158,7 @@ export class SocketConnection {
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
     this.store = m[1];
+    this.envelopes = m[3] !== undefined;
     this.state = 'data';
     this.settings.onAuthenticated?.(this.store);
     this.replies.reply('OK\n');

@@ -78,12 +78,31 @@ describe('unix_socket input', () => {
     c.close();
   });
 
+  it('takes envelopes with client timestamps after AUTH … envelope, refusing old ones in place', async () => {
+    const envKey = await s.createStore('envelopes');
+    const c = await LineClient.connect(sock);
+    c.send(`AUTH envelopes ${envKey} envelope\n`);
+    assert.deepEqual(await c.take(1), ['OK']);
+    const t0 = 4_000_000_000_000_000_001n; // in the future: "now" is then newest + 1
+    c.send(`{"timestamp":${t0},"data":{"a": 1}}\n{"timestamp":${t0},"data":{"a":2}}\n{"data":"no ts"}\n{"data":}\n{"timestamp":${t0 + 10n},"data":[3]}\n`);
+    const [a, dup, now, bad, b] = await c.take(5);
+    assert.equal(a, `OK ${t0}`);
+    assert.match(dup, /^ERROR timestamp must be greater than newest entry/);
+    assert.equal(now, `OK ${t0 + 1n}`);
+    assert.match(bad, /^ERROR invalid JSON/);
+    assert.equal(b, `OK ${t0 + 10n}`);
+    c.close();
+    const read = await api(s.url, 'GET', '/api/stores/envelopes/data/oldest', undefined, { 'X-API-Key': envKey });
+    assert.equal(read.status, 200);
+    assert.match(read.text, new RegExp(`^\\{"objects":\\[\\{"timestamp":${t0},"block_num":\\d+,"size":8,"data":\\{"a": 1\\}\\},.*"data":"no ts"\\},.*"data":\\[3\\]\\}\\],"count":3\\}$`));
+  });
+
   it('refuses bad AUTH lines with ERROR and closes', async () => {
     const cases: [string, RegExp][] = [
       [`AUTH sensors tsstore_00000000-0000-4000-8000-000000000000\n`, /^ERROR invalid API key$/],
       [`AUTH sensors nonsense\n`, /^ERROR invalid API key format$/],
       [`AUTH nosuchstore ${key}\n`, /^ERROR store not found/],
-      [`AUTH sensors\n`, /^ERROR authentication failed: expected AUTH <store> <api-key>$/],
+      [`AUTH sensors\n`, /^ERROR authentication failed: expected AUTH <store> <api-key> \[envelope\]$/],
       [`{"temp": 1}\n`, /^ERROR authentication required/],
     ];
     for (const [line, expected] of cases) {
