@@ -177,7 +177,10 @@ export class TsstoreServer {
       metrics.watchStores({ list: () => catalog.list(), stats: (store) => catalog.knownStats(store), open: () => catalog.openStores(), unavailable: () => catalog.unavailable().length });
       metrics.scrapeGauge('tsstore_http_open_connections', 'Open client connections on the HTTP(S) port (keep-alive and WebSocket).', () => http.connections);
       metrics.scrapeGauge('tsstore_ready', '1 when /ready answers 200, else 0.', () => (self.notReady().length === 0 ? 1 : 0));
-      registerOpsRoutes(http.router, { metrics, notReady: () => self.notReady(), degraded: () => self.degraded() });
+      registerOpsRoutes(http.router, {
+        metrics, adminKey, metricsToken: config.server.metrics_token, publicMetrics: config.server.public_metrics,
+        notReady: () => self.notReady(), degraded: () => self.degraded(),
+      });
       const deliveries = new DeliveryHost(catalog, logger.child({ component: 'outputs' }));
       server.deliveries = deliveries;
       metrics.watchOutputs(deliveries);

@@ -178,7 +178,7 @@ describe('tsstore/client', () => {
 
   it('refuses at once a writer whose key or store is wrong (no endless redial)', async () => {
     const { apiKey } = await admin.createStore('refuse');
-    await assert.rejects(WebSocketWriter.open({ url: s.url, store: 'nope', apiKey }), (e: TsstoreError) => e.status === 404);
+    await assert.rejects(WebSocketWriter.open({ url: s.url, store: 'nope', apiKey }), (e: TsstoreError) => e.status === 401, 'an unknown store answers like a wrong key');
     await assert.rejects(UnixSocketWriter.open({ path: sock, store: 'refuse', apiKey: 'tsstore_00000000-0000-4000-8000-000000000000' }), /invalid API key/);
     const w = await UnixSocketWriter.open({ path: sock, store: 'refuse', apiKey });
     await assert.rejects(w.write({ json: '{"a":\n1}' }), /one line/);

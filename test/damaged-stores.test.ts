@@ -26,7 +26,7 @@ function fdsUnder(dir: string): number {
   return n;
 }
 
-async function write(s: TestServer, store: string, key: string, value: number): Promise<{ status: number; json: { error?: string } }> {
+async function write(s: TestServer, store: string, key: string, value: number): Promise<{ status: number; text: string; json: { error?: string; code?: string } }> {
   return api(s.url, 'POST', `/api/stores/${store}/data`, { data: { value } }, { 'X-API-Key': key });
 }
 
@@ -64,7 +64,7 @@ describe('damaged stores', () => {
       const again = await write(s, 'baddata', keys.baddata, 3);
       assert.equal(again.status, 503, 'the failure is remembered, no crash');
 
-      const ready = await api(s.url, 'GET', '/ready');
+      const ready = await api(s.url, 'GET', '/ready', undefined, { 'X-Admin-Key': ADMIN_KEY });
       assert.equal(ready.status, 200, 'damaged stores never make the server unready');
       assert.equal(ready.json.status, 'degraded');
       const reasons = (ready.json.reasons as string[]).join('\n');
@@ -77,10 +77,24 @@ describe('damaged stores', () => {
       assert.deepEqual((list.json.unavailable as { store: string; file: string }[]).map((p) => [p.store, p.file]),
         [['baddata', dataFile], ['badkeys', 'keys.json'], ['badmeta', 'store.json'], ['badschema', 'schema.json']]);
 
-      // Requests to a skipped store get the reason, with a store key or the admin key.
+      // Unauthenticated, /ready counts the damaged stores without naming them (store names are not public).
+      const anon = await api(s.url, 'GET', '/ready');
+      assert.equal(anon.status, 200);
+      assert.deepEqual(anon.json.reasons, ['4 stores are unavailable (damaged or unreadable files): send the admin key or the metrics token to see which; `tsstore status` and the server log name them too']);
+
+      // Requests to a skipped store get the reason with the admin key, or with one of its own keys
+      // when its keys.json could be read; a key that cannot be checked is answered like a wrong key.
       const skipped = await write(s, 'badkeys', keys.badkeys, 1);
-      assert.equal(skipped.status, 503);
-      assert.match(skipped.json.error!, /store badkeys is unavailable: keys\.json cannot be read: not valid JSON/);
+      assert.equal(skipped.status, 401);
+      assert.equal(skipped.json.code, 'TSS_ERR_API_KEY_INVALID');
+      const byAdmin = await api(s.url, 'POST', '/api/stores/badkeys/data', '{"data":1}', { ...admin, 'Content-Type': 'application/json' });
+      assert.equal(byAdmin.status, 503);
+      assert.match(byAdmin.json.error!, /store badkeys is unavailable: keys\.json cannot be read: not valid JSON/);
+      const ownKey = await write(s, 'badschema', keys.badschema, 1);
+      assert.equal(ownKey.status, 503, ownKey.text);
+      assert.match(ownKey.json.error!, /store badschema is unavailable: .*schema\.json/);
+      const otherKey = await write(s, 'badschema', keys.good, 1);
+      assert.equal(otherKey.status, 401, 'another store\'s key learns nothing about a damaged store');
       const stats = await api(s.url, 'GET', '/api/stores/badschema/stats', undefined, admin);
       assert.equal(stats.status, 503);
       assert.match(stats.json.error!, /schema\.json/);
@@ -96,7 +110,7 @@ describe('damaged stores', () => {
       const del = await api(s.url, 'DELETE', '/api/stores/baddata', undefined, { 'X-API-Key': keys.baddata });
       assert.equal(del.status, 200, del.text);
       assert.equal(fs.existsSync(path.join(dataDir, 'baddata')), false);
-      const after2 = await api(s.url, 'GET', '/ready');
+      const after2 = await api(s.url, 'GET', '/ready', undefined, { 'X-Admin-Key': ADMIN_KEY });
       assert.ok(!(after2.json.reasons as string[]).some((r) => r.includes('baddata')));
     } finally {
       await s.stop();
@@ -121,7 +135,7 @@ describe('many stores', () => {
         }));
         assert.ok(fdsUnder(dataDir) <= 3, `open files under the data path: ${fdsUnder(dataDir)}`);
       }
-      const metrics = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+      const metrics = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
       assert.ok(metricValue(metrics, 'tsstore_stores', { state: 'open' }) <= 3);
       assert.equal(metricValue(metrics, 'tsstore_stores', { state: 'open' }) + metricValue(metrics, 'tsstore_stores', { state: 'closed' }), 8);
       assert.equal(metricValue(metrics, 'tsstore_stores_max_open'), 3);
@@ -139,7 +153,7 @@ describe('many stores', () => {
         assert.equal(st.status, 200);
         assert.equal(st.json.records, 2 * (i + 1));
       }
-      const m = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+      const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
       assert.equal(metricValue(m, 'tsstore_store_records', { store: 'm7' }), 16);
       assert.equal(metricValue(m, 'tsstore_stores', { state: 'closed' }), 8);
       assert.equal(fdsUnder(dataDir), 0, 'stats and /metrics of closed stores read summaries only');

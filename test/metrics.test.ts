@@ -4,13 +4,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ServerMetrics } from '../src/metrics/server-metrics.js';
-import { api, startServer, tempDir, type TestServer } from './support/server.js';
+import { ADMIN_KEY, api, startServer, tempDir, type TestServer } from './support/server.js';
 import { hasMetric, metricValue, parseMetrics, type Sample } from './support/prometheus.js';
 
 const PIPELINE = { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }], sink: { type: 'blockfile', fsync: 'batch' } } };
 
 async function scrape(url: string): Promise<Sample[]> {
-  const res = await api(url, 'GET', '/metrics');
+  const res = await api(url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY });
   assert.equal(res.status, 200, res.text);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   return parseMetrics(res.text);
@@ -93,7 +93,7 @@ describe('GET /metrics', () => {
     }
   });
 
-  it('needs no key: /metrics, /health and /ready are open to the scraper and the orchestrator', async () => {
+  it('/health and /ready need no key (the orchestrator probes them); /metrics is covered in test/adversarial/metrics-probing', async () => {
     assert.equal((await api(s.url, 'GET', '/health')).text, '{"status":"ok"}');
     const ready = await api(s.url, 'GET', '/ready');
     assert.equal(ready.status, 200);
@@ -112,7 +112,7 @@ describe('GET /ready', () => {
       assert.equal(ready.status, 503);
       assert.deepEqual(ready.json, { status: 'not ready', reasons: ['sink is not open'] });
       assert.equal((await api(s.url, 'GET', '/health')).status, 200, 'liveness does not depend on the sink');
-      const m = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+      const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
       assert.equal(metricValue(m, 'tsstore_ready'), 0);
       assert.equal(hasMetric(m, 'tsstore_store_records', { store: 'r' }), false, 'a closed sink has no figures to give');
       const insert = await api(s.url, 'POST', '/api/stores/r/data', '{"data":1}', { 'X-API-Key': key, 'Content-Type': 'application/json' });
@@ -157,7 +157,7 @@ describe('plugin metrics (ctx.metrics)', () => {
       pipelines: { main: { inputs: { api: { type: 'rest' }, one: { type: 'gauge_demo' }, two: { type: 'gauge_demo' } }, stages: [{ type: 'validate' }], sink: { type: 'memory' } } },
     });
     try {
-      const m = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+      const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
       for (const input of ['one', 'two']) {
         assert.equal(metricValue(m, 'tsstore_input_open_connections', { input, store: 'a' }), 3);
         assert.equal(metricValue(m, 'tsstore_input_open_connections', { input, store: 'b' }), 2);

@@ -91,7 +91,7 @@ describe('output plugins', () => {
       assert.equal(st.state, 'retrying');
       assert.match(String(st.last_error), /destination down/);
       assert.ok(Number(st.lag_seconds) >= 0);
-      const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+      const metrics = await (await fetch(`${srv.url}/metrics`, { headers: { 'X-Admin-Key': ADMIN_KEY } })).text();
       assert.match(metrics, /tsstore_output_lag_records\{output="archive",store="s",cursor="archive"\} 300/);
       assert.match(metrics, /tsstore_output_state\{output="archive",store="s",cursor="archive",state="retrying"\} 1/);
       assert.match(metrics, /tsstore_output_errors_total\{output="archive",store="s",cursor="archive"\} [1-9]/);
@@ -106,7 +106,7 @@ describe('output plugins', () => {
       await until(() => records(s.file).length >= 1350, 20_000, 'records after the restart');
       await until(async () => (await outputsOf(srv.url, key))[0]?.lag_records === 0, 10_000, 'caught up');
       assert.deepEqual(records(s.file).map((r) => r.t), [...first, ...second, ...third].map(String));
-      const m2 = await (await fetch(`${srv.url}/metrics`)).text();
+      const m2 = await (await fetch(`${srv.url}/metrics`, { headers: { 'X-Admin-Key': ADMIN_KEY } })).text();
       assert.match(m2, /tsstore_output_sent_records_total\{output="archive",store="s",cursor="archive"\} 50/);
     } finally {
       await srv.stop();

@@ -89,11 +89,13 @@ describe('REST insert', () => {
     assert.match(res.json.error, /request body too large/);
   });
 
-  it('answers 401/404 for missing keys, other keys and unknown stores', async () => {
+  it('answers 401 for missing keys, other keys and unknown stores (an unknown store answers like a wrong key)', async () => {
     const other = await s.createStore('other');
     assert.equal((await post('{"data":1}', JSON_CT, 'sensors', other)).json.error, 'invalid API key');
     assert.equal((await post('{"data":1}', JSON_CT, 'sensors', '')).json.error, 'API key required');
-    assert.equal((await post('{"data":1}', JSON_CT, 'nope')).status, 404);
+    const unknown = await post('{"data":1}', JSON_CT, 'nope');
+    assert.equal(unknown.status, 401);
+    assert.equal(unknown.json.error, 'invalid API key');
   });
 
   it('text and binary stores take raw bodies; their JSON forms are checked', async () => {

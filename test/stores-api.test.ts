@@ -77,7 +77,8 @@ describe('stores and keys over REST', () => {
     assert.equal(await e({ 'X-API-Key': b }), 'invalid API key', "store B's key never opens store A");
     assert.equal(await e({ 'X-API-Key': 'tsstore_00000000-0000-4000-8000-000000000000' }), 'invalid API key');
     const unknown = await api(s.url, 'GET', '/api/stores/nope/stats', undefined, { 'X-API-Key': a });
-    assert.equal(unknown.status, 404);
+    assert.equal(unknown.status, 401, 'a store key cannot probe for store names');
+    assert.equal(unknown.json.error, 'invalid API key');
   });
 
   it('stats, reset and delete with the store key', async () => {
@@ -98,7 +99,7 @@ describe('stores and keys over REST', () => {
     assert.equal((await api(s.url, 'GET', '/api/stores/life/data/oldest', undefined, h)).json.count, 0);
     const del = await api(s.url, 'DELETE', '/api/stores/life', undefined, h);
     assert.equal(del.status, 200);
-    assert.equal((await api(s.url, 'GET', '/api/stores/life/stats', undefined, h)).status, 404);
+    assert.equal((await api(s.url, 'GET', '/api/stores/life/stats', undefined, h)).status, 401, 'its key died with it');
     assert.ok(!fs.existsSync(path.join(s.dataDir, 'life')));
   });
 

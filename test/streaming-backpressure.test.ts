@@ -9,7 +9,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { sinkState } from './fixtures/gated-sink.js';
 import { LineClient, settled, until, WsClient } from './support/clients.js';
 import { metricValue, parseMetrics } from './support/prometheus.js';
-import { api, startServer, tempDir, type TestServer } from './support/server.js';
+import { ADMIN_KEY, api, startServer, tempDir, type TestServer } from './support/server.js';
 
 /** Waits until the sink has stopped receiving records and returns the count. */
 const settledReceived = (): Promise<number> => settled(() => sinkState.received);
@@ -91,7 +91,7 @@ describe('streaming inputs against a gated sink', () => {
     const received = await settledReceived();
     assert.ok(received < total / 4, `the server kept reading: ${received} records reached the sink`);
     assert.ok(c.socket.writableLength > 0, 'the client still has unsent bytes: the server stopped reading');
-    const m = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+    const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
     assert.ok(metricValue(m, 'tsstore_input_reads_paused_total', { input: 'local', store: 'bp' }) >= 1);
     assert.equal(metricValue(m, 'tsstore_input_open_connections', { input: 'local', store: 'bp' }), 1);
     sinkState.release();
@@ -122,7 +122,7 @@ describe('streaming inputs against a gated sink', () => {
     for (let i = 0; i < total; i++) c.send(`{"data":{"seq":${i}}}`);
     const received = await settledReceived();
     assert.ok(received < total / 4, `the server kept reading: ${received} records reached the sink`);
-    const m = parseMetrics((await api(s.url, 'GET', '/metrics')).text);
+    const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
     assert.ok(metricValue(m, 'tsstore_input_reads_paused_total', { input: 'stream', store: 'bp' }) >= 1);
     assert.equal(metricValue(m, 'tsstore_input_open_connections', { input: 'stream', store: 'bp' }), 1);
     sinkState.release();

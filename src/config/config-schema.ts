@@ -18,6 +18,8 @@ export const configSchema = Joi.object({
     }),
     ws_max_frame: Joi.number().integer().min(1024),
     public_store_list: Joi.boolean(),
+    metrics_token: Joi.string().allow(''),
+    public_metrics: Joi.boolean(),
   }),
   store: Joi.object({
     base_path: Joi.string(),

@@ -31,6 +31,13 @@ export interface TsstoreConfig {
     readonly ws_max_frame: number;
     /** Serve GET /api/stores without the admin key (the reference's behaviour); default false. */
     readonly public_store_list: boolean;
+    /**
+     * A token Prometheus (or any scraper) sends as `Authorization: Bearer <token>` to read
+     * /metrics without the admin key; undefined: only the admin key opens /metrics.
+     */
+    readonly metrics_token?: string;
+    /** Serve /metrics, and the names of damaged stores on /ready, without a key; default false. */
+    readonly public_metrics: boolean;
   };
   readonly store: {
     readonly base_path: string;

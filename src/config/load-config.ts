@@ -81,6 +81,9 @@ function envInt(env: NodeJS.ProcessEnv, name: string, problems: ConfigProblem[])
  * are refused; the length is checked when the server starts (the key may come from the
  * environment there).
  */
+/** A metrics token is a secret too: long enough not to be guessed. */
+export const MIN_METRICS_TOKEN_LENGTH = 20;
+
 export function checkAdminKey(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
   if (key.trim() === '') return 'must not be blank';
@@ -207,6 +210,8 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
       tls: !tlsOff && tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined,
       ws_max_frame: server.ws_max_frame ?? DEFAULTS.server.ws_max_frame,
       public_store_list: server.public_store_list === true,
+      metrics_token: env.TSSTORE_METRICS_TOKEN || server.metrics_token || undefined,
+      public_metrics: server.public_metrics === true,
     },
     store: {
       base_path: path.resolve(cwd, flags.dataPath || env.TSSTORE_DATA_PATH || (typeof store.base_path === 'string' && store.base_path) || DEFAULTS.store.base_path),
@@ -225,5 +230,8 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
   checkStoreDefaults(config, problems);
   const adminKeyProblem = checkAdminKey(config.server.admin_key);
   if (adminKeyProblem) problems.push({ path: env.TSSTORE_ADMIN_KEY ? 'env TSSTORE_ADMIN_KEY' : 'server.admin_key', message: adminKeyProblem });
+  const token = config.server.metrics_token;
+  const tokenProblem = checkAdminKey(token) ?? (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH ? `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (it has ${token.length})` : undefined);
+  if (tokenProblem) problems.push({ path: env.TSSTORE_METRICS_TOKEN ? 'env TSSTORE_METRICS_TOKEN' : 'server.metrics_token', message: tokenProblem });
   return { config, problems };
 }

@@ -12,6 +12,7 @@ export const ERRORS = {
   TSS_ERR_API_KEY_FORMAT: { status: 401, message: 'invalid API key format' },
   TSS_ERR_API_KEY_INVALID: { status: 401, message: 'invalid API key' },
   TSS_ERR_STORE_NOT_FOUND: { status: 404, message: 'store not found' },
+  TSS_ERR_METRICS_UNAUTHORIZED: { status: 401, message: 'metrics need the admin key or the metrics token' },
   TSS_ERR_SESSION_ENDED: { status: 401, message: 'session ended' },
   TSS_ERR_STORE_EXISTS: { status: 409, message: 'store already exists' },
   TSS_ERR_STORE_NAME: { status: 400, message: 'invalid store name' },

@@ -15,6 +15,7 @@
  * requests get TSS_ERR_STORE_UNAVAILABLE (503) with the reason.
  */
 import { setMaxListeners } from 'node:events';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../plugin/kit/state-file.js';
@@ -25,7 +26,7 @@ import type { DataType } from '../plugin/record.js';
 import type { Sink, SinkStoreStats, StoreSpec } from '../plugin/sink.js';
 import type { StoreSchema, StoreView } from '../plugin/stage.js';
 import { readSchemaSync } from './schema-file.js';
-import { checkKeyFormat, generateKey, readKeysSync, verifyKey, writeKeys, type KeyRecord, type NewKey } from './api-keys.js';
+import { checkKeyFormat, generateKey, hashKey, readKeysSync, verifyKey, writeKeys, type KeyRecord, type NewKey } from './api-keys.js';
 import { OnDemandSink } from './on-demand-sink.js';
 import { StoreLifecycle, type UseOptions } from './store-lifecycle.js';
 import { invalidateSummary, readSummary, writeSummary } from './store-summary.js';
@@ -65,6 +66,8 @@ export interface StoreProblem {
   /** The file at fault, relative to the store directory (e.g. `keys.json`), when known. */
   readonly file?: string;
   readonly error: string;
+  /** A skipped store's keys when keys.json could be read: its key holders are told it is damaged. */
+  readonly keys?: readonly KeyRecord[];
 }
 
 interface StoreEntry {
@@ -86,6 +89,12 @@ interface StoreEntry {
 
 /** Session slot of admin-key sessions (key ids are 8 hex digits, never empty). */
 const ADMIN_SESSION = '';
+/**
+ * What a store key is checked against when its store does not exist (or its keys cannot be read):
+ * one key nobody holds, so the answer (401 invalid API key) and the work done (one hash, one
+ * comparison) are those of a wrong key on an existing store. No store probing with a key.
+ */
+const NOBODYS_KEYS: readonly KeyRecord[] = [{ key_id: '00000000', hash: hashKey(`tsstore_${crypto.randomUUID()}`), created_at: '' }];
 
 /** A side file that cannot be used: the store is skipped and reported. */
 class SideFileError extends Error {
@@ -231,28 +240,29 @@ export class StoreCatalog implements StoreAccess {
       }
       return; // ENOENT without the marker: not a store (or one half deleted)
     }
+    let keys: KeyRecord[] | undefined;
     try {
+      keys = checkKeys(readSideFile('keys.json', () => readKeysSync(dir)));
       const pipeline = meta.pipeline ?? this.defaultPipeline;
       const sink = this.sinks.get(pipeline);
       if (!sink) throw new SideFileError('store.json', `its pipeline ${pipeline} is not configured (pipelines: ${this.pipelines().join(', ')}); add the pipeline back to serve it`);
       const schema = meta.data_type === 'schema' ? readSideFile('schema.json', () => readSchemaSync(dir)) : undefined;
-      const keys = checkKeys(readSideFile('keys.json', () => readKeysSync(dir)));
       const spec = specOf(meta, dir);
       this.stores.set(meta.name, { spec, pipeline, sink, meta, keys, view: { name: meta.name, dataType: meta.data_type, ...(schema ? { schema } : {}) } });
     } catch (err) {
       if (!(err instanceof SideFileError)) throw err;
-      this.skip(meta.name, err.file, err.message);
+      this.skip(meta.name, err.file, err.message, keys);
     }
   }
 
-  private skip(store: string, file: string, error: string): void {
-    this.skipped.set(store, { store, file, error });
+  private skip(store: string, file: string, error: string, keys?: readonly KeyRecord[]): void {
+    this.skipped.set(store, { store, file, error, ...(keys ? { keys } : {}) });
     this.logger.error({ store, file: path.join(this.dataDir, store, file), err: error }, 'Skipping a damaged store; every other store serves.');
   }
 
   /** Stores that cannot serve now, with the reason (skipped at load, or their data failed to open). */
   unavailable(): StoreProblem[] {
-    return [...this.skipped.values(), ...this.openFailures.values()].sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : 0));
+    return [...this.skipped.values(), ...this.openFailures.values()].map(({ keys: _keys, ...shown }) => shown).sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : 0));
   }
 
   /** The error for a request to a store that is not in the catalog. */
@@ -383,19 +393,26 @@ export class StoreCatalog implements StoreAccess {
   }
 
   authenticate(name: string, apiKey: string | undefined): StoreView {
-    checkKeyFormat(apiKey, true);
-    const entry = this.stores.get(name);
-    if (!entry) throw this.missing(name);
-    verifyKey(entry.keys, apiKey);
-    return entry.view;
+    return this.verified(name, apiKey).entry.view;
   }
 
   session(name: string, apiKey: string | undefined): StoreSession {
+    const { entry, keyId } = this.verified(name, apiKey);
+    return { store: entry.view, signal: sessionSignal(entry, keyId) };
+  }
+
+  /**
+   * Checks a store key. A store that does not exist answers exactly as a wrong key on one that
+   * does (NOBODYS_KEYS); a damaged store answers 503 only to a key that is one of its own (when
+   * its keys.json could be read), else the same 401.
+   */
+  private verified(name: string, apiKey: string | undefined): { entry: StoreEntry; keyId: string } {
     checkKeyFormat(apiKey, true);
     const entry = this.stores.get(name);
-    if (!entry) throw this.missing(name);
-    const keyId = verifyKey(entry.keys, apiKey);
-    return { store: entry.view, signal: sessionSignal(entry, keyId) };
+    if (entry) return { entry, keyId: verifyKey(entry.keys, apiKey) };
+    const damaged = this.skipped.get(name);
+    verifyKey(damaged?.keys ?? NOBODYS_KEYS, apiKey);
+    throw this.missing(name); // only reached with a damaged store's own key
   }
 
   /** A session opened with the admin key: it ends when the store is deleted or reset. */

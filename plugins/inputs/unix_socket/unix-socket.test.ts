@@ -101,7 +101,7 @@ describe('unix_socket input', () => {
     const cases: [string, RegExp][] = [
       [`AUTH sensors tsstore_00000000-0000-4000-8000-000000000000\n`, /^ERROR invalid API key$/],
       [`AUTH sensors nonsense\n`, /^ERROR invalid API key format$/],
-      [`AUTH nosuchstore ${key}\n`, /^ERROR store not found/],
+      [`AUTH nosuchstore ${key}\n`, /^ERROR invalid API key$/],
       [`AUTH sensors\n`, /^ERROR authentication failed: expected AUTH <store> <api-key> \[envelope\]$/],
       [`{"temp": 1}\n`, /^ERROR authentication required/],
     ];

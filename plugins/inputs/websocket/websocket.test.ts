@@ -67,7 +67,7 @@ describe('websocket input', () => {
   it('refuses bad keys, plain GETs and unknown formats before upgrading', async () => {
     assert.equal(await handshakeStatus(url('sensors', 'api_key=tsstore_00000000-0000-4000-8000-000000000000')), 401);
     assert.equal(await handshakeStatus(url('sensors', '')), 401);
-    assert.equal(await handshakeStatus(url('nosuch')), 404);
+    assert.equal(await handshakeStatus(url('nosuch')), 401, 'an unknown store answers like a wrong key');
     assert.equal(await handshakeStatus(url('sensors', `api_key=${key}&format=wide`)), 400);
     const plain = await api(s.url, 'GET', `/api/stores/sensors/ws/write?api_key=${key}`);
     assert.equal(plain.status, 426);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { api, startServer, type TestServer } from '../../../test/support/server.js';
+import { ADMIN_KEY, api, startServer, type TestServer } from '../../../test/support/server.js';
 import { loggableUrl } from './pull-connection.js';
 import { FEED_BASE, RemoteFeed } from './test-remote-feed.js';
 import { allRecords, connectionStatus, createConnection, feedProblems, LOOPBACK_ALLOWED, pullPipelines, waitFor, type ConnectionStatus } from './test-support.js';
@@ -67,7 +67,7 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
 
   it('publishes connection states and reconnects on /metrics, and never logs URL secrets', async () => {
     const metric = async (line: RegExp): Promise<number | undefined> => {
-      const text = (await api(s.url, 'GET', '/metrics')).text;
+      const text = (await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text;
       const m = text.split('\n').find((l) => line.test(l));
       return m === undefined ? undefined : Number(m.split(' ').pop());
     };
@@ -85,7 +85,7 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     const logged = loggableUrl(feed.url.replace('ws://', 'ws://user:secret@') + '?token=hush');
     assert.ok(!/secret|hush|user/.test(logged), logged);
     assert.match(logged, /^ws:\/\/127\.0\.0\.1:\d+\/feed$/);
-    const states = (await api(s.url, 'GET', '/metrics')).text.split('\n').filter((l) => /^tsstore_input_connections\{.*store="r-metrics"/.test(l));
+    const states = (await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text.split('\n').filter((l) => /^tsstore_input_connections\{.*store="r-metrics"/.test(l));
     assert.equal(states.reduce((n, l) => n + Number(l.split(' ').pop()), 0), 1, 'one connection, counted in exactly one state');
   });
 

@@ -74,7 +74,7 @@ describe('ws_read output (live read stream)', () => {
     });
     assert.equal(await status(wsUrl(srv, 'live', 'api_key=tsstore_00000000-0000-4000-8000-000000000000')), 401);
     assert.equal(await status(wsUrl(srv, 'live', `from=yesterday&api_key=${key}`)), 400);
-    assert.equal(await status(wsUrl(srv, 'nope', `api_key=${key}`)), 404);
+    assert.equal(await status(wsUrl(srv, 'nope', `api_key=${key}`)), 401);
     const plain = await api(srv.url, 'GET', `/api/stores/live/ws/read?api_key=${key}`);
     assert.equal(plain.status, 426, plain.text);
   });
