@@ -89,7 +89,7 @@ describe('third-party plugins', () => {
     const { registry, problems } = await loadPluginsChecked(['./acme-future', './acme-one', './acme-two', './acme-rest', 'acme-not-installed', './empty.js'], dir);
     const lines = problems.map((p) => `${p.path}: ${p.message}`);
     assert.equal(lines.length, 5, lines.join('\n'));
-    assert.match(lines[0], /^plugins\.0: plugin input:future_thing from acme-future@3\.0\.0 \(\.\/acme-future\) needs plugin API \^2\.0\.0, but this tsstore provides 1\.2\.0$/);
+    assert.match(lines[0], /^plugins\.0: plugin input:future_thing from acme-future@3\.0\.0 \(\.\/acme-future\) needs plugin API \^2\.0\.0, but this tsstore provides 1\.3\.0$/);
     assert.match(lines[1], /^plugins\.2: plugin input:fixture_post from acme-two@2\.0\.0 \(\.\/acme-two\) is already registered by acme-one@1\.0\.0 \(\.\/acme-one\)$/);
     assert.match(lines[2], /^plugins\.3: plugin input:rest from acme-rest@0\.0\.1 \(\.\/acme-rest\) is already registered by tsstore@/);
     assert.match(lines[3], /^plugins\.4: cannot find plugin package "acme-not-installed"/);

@@ -44,7 +44,8 @@ describe('schema stores through every input', () => {
   let s: TestServer;
   let n = 0;
   const socketPath = path.join(tempDir('tsstore-sock-'), 'tsstore.sock');
-  before(async () => { s = await startServer({ socketPath }); });
+  // The outbound-pull sender's remote listens on 127.0.0.1, which the default allow-list refuses.
+  before(async () => { s = await startServer({ socketPath, config: { outbound: { allow: ['127.0.0.1'] } } }); });
   after(() => s.stop());
 
   async function tableStore(): Promise<SendTarget> {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StoreSchema, StoreView } from '../src/plugin/stage.js';
-import { renderData } from '../src/stores/data-render.js';
+import { renderData } from '../src/core/render-data.js';
 
 describe('renderData for schema stores', () => {
   it('expands compact records in schema order, value bytes verbatim; compact reads are the stored bytes', () => {

@@ -95,7 +95,7 @@ describe('readable logs', () => {
     assert.match(text, /^ {2}http {6}http:\/\/127\.0\.0\.1:\d+$/m);
     assert.match(text, new RegExp(`^ {2}socket {4}${socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     assert.match(text, new RegExp(`^ {2}data {6}${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} {2}\\(0 stores\\)$`, 'm'));
-    assert.match(text, /^ {2}pipeline {2}main: api \(rest\), stream \(websocket\), local \(unix_socket\), edge \(ws_pull\) → validate → schema_format → blockfile; outputs live \(ws_read\), mqtt \(mqtt_publish\)$/m);
+    assert.match(text, /^ {2}pipeline {2}main: api \(rest\), stream \(websocket\), local \(unix_socket\), edge \(ws_pull\) → validate → schema_format → blockfile; outputs live \(ws_read\), push \(ws_push\), mqtt \(mqtt_publish\)$/m);
     assert.match(text, /^ {2}metrics {3}http:\/\/127\.0\.0\.1:\d+\/metrics /m);
     assert.ok(text.split('\n').some((l) => PRETTY.test(l) && l.includes('tsstore is serving.')), `pretty logs on a TTY:\n${text}`);
     assert.doesNotMatch(text, /^\{"level"/m, 'no JSON lines on a terminal');

@@ -12,7 +12,7 @@ import { PipelineRunner } from '../pipeline/runner.js';
 import { TssError } from '../plugin/errors.js';
 import type { DataType } from '../plugin/record.js';
 import { readLiveOwner } from '../stores/data-lock.js';
-import { renderData } from '../stores/data-render.js';
+import { renderData } from '../core/render-data.js';
 import { StoreCatalog } from '../stores/store-catalog.js';
 import { openLocalDataPath, type LocalDataPath } from './local-data-path.js';
 import { AdminError } from './store-admin.js';

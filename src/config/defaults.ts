@@ -12,14 +12,14 @@ export const DEFAULTS = {
   outbound: { allow: [] as string[], allow_public: true },
 };
 
-/** The default pipeline: every built-in input into the validation stages and the block-file engine; the live read stream and MQTT publish connections. */
+/** The default pipeline: every built-in input into the validation stages and the block-file engine; the live read stream, outbound push and MQTT publish connections. */
 export function defaultPipelines(): Record<string, PipelineConfig> {
   return {
     main: {
       inputs: { api: { type: 'rest' }, stream: { type: 'websocket' }, local: { type: 'unix_socket' }, edge: { type: 'ws_pull' } },
       stages: [{ type: 'validate' }, { type: 'schema_format' }],
       sink: { type: 'blockfile' },
-      outputs: { live: { type: 'ws_read' }, mqtt: { type: 'mqtt_publish' } },
+      outputs: { live: { type: 'ws_read' }, push: { type: 'ws_push' }, mqtt: { type: 'mqtt_publish' } },
     },
   };
 }

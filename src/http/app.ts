@@ -17,6 +17,7 @@ import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { inject, injectable } from '../di.js';
 import { TOKENS } from '../tokens.js';
 import { storeAuth } from './auth.js';
+import { ConnectionRoutes } from './connection-routes.js';
 
 export interface HttpOptions {
   readonly host: string;
@@ -56,6 +57,8 @@ export class HttpServer {
   readonly app = new Koa();
   readonly router = new Router();
   private server?: http.Server | https.Server;
+  /** The outbound connection endpoints, one set per server, shared by every connection mode. */
+  private connectionRoutes?: ConnectionRoutes;
   private readonly sockets = new Set<import('node:net').Socket>();
   /** Refused credentials (warn: an operator wants to see them); other client errors (debug: the
    * pipeline already logs per-record rejections with store, input and code). Both rate-limited. */
@@ -95,9 +98,12 @@ export class HttpServer {
 
   host(stores: Parameters<typeof storeAuth>[0], adminKey: string): HttpHost {
     const server = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter must read the live URL
+    const auth = storeAuth(stores, adminKey);
+    this.connectionRoutes ??= new ConnectionRoutes(this.router, auth);
     return {
       router: this.router,
-      storeAuth: storeAuth(stores, adminKey),
+      storeAuth: auth,
+      connections: this.connectionRoutes,
       get address() { return server.url; },
     };
   }

@@ -1,5 +1,6 @@
 /** Parsing of read-query parameters (docs/protocol.md, "Reading"), each failure a 400 naming the parameter. */
 import { parseDurationNs } from '../plugin/kit/duration.js';
+import { substringFilter } from '../core/render-data.js';
 import { parseTimestampToken } from '../core/json/index.js';
 import { nowNs } from '../plugin/clock.js';
 import { TssError } from '../plugin/errors.js';
@@ -63,10 +64,5 @@ export function sinceParam(q: Query): bigint | undefined {
 /** Case-sensitive or -insensitive substring predicate over rendered data, when `filter` is set. */
 export function filterParam(q: Query): ((text: string) => boolean) | undefined {
   const f = one(q, 'filter');
-  if (f === undefined || f === '') return undefined;
-  if (boolParam(q, 'filter_ignore_case', false)) {
-    const needle = f.toLowerCase();
-    return (text) => text.toLowerCase().includes(needle);
-  }
-  return (text) => text.includes(f);
+  return substringFilter(f, f !== undefined && f !== '' && boolParam(q, 'filter_ignore_case', false));
 }

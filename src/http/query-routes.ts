@@ -7,7 +7,7 @@ import { TssError } from '../plugin/errors.js';
 import type { StoredRecord, SchemaFormat } from '../plugin/record.js';
 import type { ScanQuery, SinkReader } from '../plugin/sink.js';
 import type { StoreView } from '../plugin/stage.js';
-import { renderData } from '../stores/data-render.js';
+import { renderData } from '../core/render-data.js';
 import { aggregatedObjects } from '../stores/aggregate-read.js';
 import { checkAggregationFor, checkWindowCount, parseAggregation, type AggregationSpec } from '../core/aggregate/index.js';
 import { storeAuth } from './auth.js';

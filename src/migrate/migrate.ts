@@ -368,7 +368,7 @@ function fail(r: StoreReport, err: unknown): void {
 
 /** Why a reference connection is not carried over, or undefined when it is. */
 function connectionProblem(mode: string, url: string): string | undefined {
-  if (mode === 'push') return 'push connections (tsstore sending records out) are not supported by this version of tsstore; recreate it once outputs exist';
+  if (mode === 'push') return 'push connections (tsstore sending records out) are not carried by migrate; recreate it with POST /api/stores/:store/ws/connections {"mode":"push",...} (from, format, headers, filter as before)';
   if (mode !== 'pull') return `unknown mode ${JSON.stringify(mode)}`;
   if (!/^wss?:\/\//i.test(url)) return `url ${JSON.stringify(url)} is not a ws:// or wss:// URL`;
   return undefined;

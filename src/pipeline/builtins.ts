@@ -11,11 +11,12 @@ import memorySink from '../../plugins/sinks/memory/index.js';
 import natsJetStreamSink from '../../plugins/sinks/nats_jetstream/index.js';
 import blockfileForwardSink from '../../plugins/sinks/blockfile_forward/index.js';
 import wsReadOutput from '../../plugins/outputs/ws_read/index.js';
+import wsPushOutput from '../../plugins/outputs/ws_push/index.js';
 import mqttPublishOutput from '../../plugins/outputs/mqtt_publish/index.js';
 
 export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [
   restInput, websocketInput, unixSocketInput, wsPullInput,
   validateStage, schemaFormatStage,
   blockfileSink, memorySink, natsJetStreamSink, blockfileForwardSink,
-  wsReadOutput, mqttPublishOutput,
+  wsReadOutput, wsPushOutput, mqttPublishOutput,
 ];

@@ -18,7 +18,7 @@ import type { Stage, StoreView } from './stage.js';
 import type { OutboundPolicy } from './kit/outbound.js';
 
 /** Version of this plugin API. Plugins declare the range they need in `apiVersion`. */
-export const PLUGIN_API_VERSION = '1.2.0';
+export const PLUGIN_API_VERSION = '1.3.0';
 
 /** pino-compatible structured logger: fields first, then a sentence. */
 export interface Logger {
@@ -142,6 +142,35 @@ export interface HttpHost {
   readonly storeAuth: Middleware;
   /** Where the server listens (for resource claims and logs). */
   readonly address: string;
+  /**
+   * The outbound connection endpoints `/api/stores/:store/ws/connections[/:id]`, shared by every
+   * plugin that offers a connection mode (`pull`, `push`, ...). Since 1.3.0.
+   */
+  readonly connections: ConnectionModes;
+}
+
+/**
+ * One mode of outbound WebSocket connections (`"mode"` in `POST /api/stores/:store/ws/connections`).
+ * Status documents are plain objects (bigints allowed, written exactly); absent values are left out.
+ */
+export interface ConnectionMode {
+  /** Create a connection from the request body (`mode` included); throw a TssError (400) naming a bad field. */
+  create(store: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Status of every connection of this mode on the store. */
+  list(store: string): Promise<Record<string, unknown>[]> | Record<string, unknown>[];
+  /** Status of one connection, or undefined when this mode has no connection with that id. */
+  get(store: string, id: string): Promise<Record<string, unknown> | undefined> | Record<string, unknown> | undefined;
+  /** Stop and forget a connection; false when this mode has no connection with that id. */
+  remove(store: string, id: string): Promise<boolean>;
+}
+
+/**
+ * The host owns the routes (store-key auth, body parsing with exact integers, dispatch by `mode`
+ * on create, by id on get and delete, every mode's connections in the list); a plugin registers
+ * its mode in `start()`. Registering a mode twice throws. Returns a function that unregisters.
+ */
+export interface ConnectionModes {
+  register(mode: string, handler: ConnectionMode): () => void;
 }
 
 export interface InputContext extends PluginContext {

@@ -28,6 +28,8 @@ export {
 } from '../core/json/index.js';
 /** A schema compiled for lookups by field name and compact index (schema stages). */
 export { layoutOf, expandCompact, type SchemaLayout } from '../core/schema-layout.js';
+/** Stored bytes as JSON text per data type (as reads show them), and the read routes' substring filter. */
+export { renderData, substringFilter } from '../core/render-data.js';
 /**
  * Time-windowed aggregation of stored records (the read routes' `agg_window`): parse the
  * parameters once, feed records in time order, get each window as it closes.

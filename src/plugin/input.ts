@@ -20,8 +20,11 @@ export type Emit = (records: IngestRecord[]) => Promise<RecordResult[]>;
 
 /** Something an input claims exclusively; two inputs claiming the same one is a config error. */
 export interface Resource {
-  readonly kind: 'tcp-port' | 'unix-socket' | 'http-route';
-  /** e.g. `0.0.0.0:21080`, `/var/run/tsstore/tsstore.sock`, `GET /api/stores/:store/ws/write`. */
+  readonly kind: 'tcp-port' | 'unix-socket' | 'http-route' | 'connection-mode';
+  /**
+   * e.g. `0.0.0.0:21080`, `/var/run/tsstore/tsstore.sock`, `GET /api/stores/:store/ws/write`, or
+   * for `connection-mode` the mode a plugin registers on `HttpHost.connections` (`pull`, `push`).
+   */
   readonly id: string;
 }
 

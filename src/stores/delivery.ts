@@ -205,6 +205,8 @@ export class StoreDelivery implements Delivery {
     } else {
       const from = this.spec.from ?? 'oldest';
       this.cursor = from === 'oldest' ? undefined : from === 'now' ? s.newest : from;
+      // Saved at once: a restart before the first acknowledged batch resumes here, not at a later 'now'.
+      if (this.file) await this.save();
     }
     await this.rebase(s);
     this.initialized = true;

@@ -4,6 +4,7 @@
  * For the MQTT publish output's tests and benchmark.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 
@@ -19,6 +20,8 @@ export interface BrokerOptions {
   readonly credentials?: { readonly username: string; readonly password: string };
   /** Refuse every connection with CONNACK 5 (not authorized). */
   readonly refuseAll?: boolean;
+  /** Serve MQTT over TLS with this certificate (url is then mqtts://). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export interface LocalBroker {
@@ -70,18 +73,20 @@ export async function startLocalBroker(options: BrokerOptions = {}, port = 0): P
       if (client) messages.push({ topic: packet.topic, payload: Buffer.from(packet.payload), qos: packet.qos, clientId: client.id });
     });
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
+    const onSocket = (socket: net.Socket): void => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined);
       aedes.handle(socket);
-    });
+    };
+    const server = options.tls ? tls.createServer({ cert: options.tls.cert, key: options.tls.key }, onSocket) : net.createServer(onSocket);
+    if (options.tls) server.on('tlsClientError', () => undefined);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(at, '127.0.0.1', () => resolve());
     });
     const actual = (server.address() as AddressInfo).port;
-    Object.assign(broker, { port: actual, url: `mqtt://127.0.0.1:${actual}` });
+    Object.assign(broker, { port: actual, url: `${options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${actual}` });
     current = { server, aedes, sockets };
   }
   await listen(port);

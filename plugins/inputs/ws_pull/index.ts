@@ -6,7 +6,7 @@ import { WsPullInput } from './ws-pull-input.js';
 export const wsPullInput = defineInput<WsPullOptions>({
   type: 'ws_pull',
   description: 'Outbound pull: dials remote WebSocket servers (POST /api/stores/:store/ws/connections), resumes from the last stored timestamp, skips replays.',
-  apiVersion: '^1.2.0',
+  apiVersion: '^1.3.0',
   options: wsPullOptionsSchema,
   create: (options, ctx) => new WsPullInput(options, ctx),
 });

@@ -65,7 +65,7 @@ describe('ws_pull: connection API', () => {
     const cases: [unknown, number, RegExp][] = [
       [{ mode: 'pull', url: 'http://127.0.0.1:1/x' }, 400, /ws:\/\/ or wss:\/\//],
       [{ mode: 'pull', url: 'not a url' }, 400, /not a valid URL/],
-      [{ mode: 'push', url: feed.url }, 400, /unsupported mode "push"/],
+      [{ mode: 'sideways', url: feed.url }, 400, /unsupported mode "sideways": supported modes are/],
       [{ url: feed.url }, 400, /mode is required/],
       [{ mode: 'pull' }, 400, /url is required/],
       [{ mode: 'pull', url: feed.url, format: 'tiny' }, 400, /format must be "full" or "compact"/],

@@ -10,16 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type Router from '@koa/router';
-import type { Context } from 'koa';
-import { type Emit, type InputContext, type InputPlugin, OutboundPolicy, type PluginCounter, type PluginGauge, readJsonObject, type Resource, SerialQueue, type StoreView, stringifyExact, TssError } from 'tsstore/plugin';
+import { type Emit, type InputContext, type InputPlugin, OutboundPolicy, type PluginCounter, type PluginGauge, type Resource, SerialQueue, TssError } from 'tsstore/plugin';
 import { CONNECTIONS_FILE, ConnectionFileWriter, connectionsFile, readConnections, type ConnectionConfig, type PersistedConnection } from './connection-file.js';
 import { parseConnectionRequest } from './connection-request.js';
 import type { WsPullOptions } from './options.js';
 import { loggableUrl, PullConnection } from './pull-connection.js';
 
-const ROUTE = '/api/stores/:store/ws/connections';
-const BODY_LIMIT = 64 * 1024;
 
 
 interface StoreConnections {
@@ -34,6 +30,7 @@ export class WsPullInput implements InputPlugin {
   private readonly stores = new Map<string, StoreConnections>();
   private stopping?: Promise<void>;
   private unsubscribe?: () => void;
+  private unregister?: () => void;
 
   private readonly outbound: OutboundPolicy;
   private readonly connectionsGauge: PluginGauge | undefined;
@@ -46,12 +43,12 @@ export class WsPullInput implements InputPlugin {
   }
 
   resources(): Resource[] {
-    return [{ kind: 'http-route', id: `POST ${ROUTE}` }];
+    return [{ kind: 'connection-mode', id: 'pull' }];
   }
 
   async start(emit: Emit): Promise<void> {
     this.emit = emit;
-    this.registerRoutes(this.ctx.http.router);
+    this.registerMode();
     this.unsubscribe = this.ctx.stores.onStoreDropped((store) => this.storeDropped(store));
     await this.loadAll();
   }
@@ -63,6 +60,7 @@ export class WsPullInput implements InputPlugin {
 
   private async doStop(): Promise<void> {
     this.unsubscribe?.();
+    this.unregister?.();
     await Promise.all([...this.stores.values()].map((sc) => sc.queue.run(async () => {
       await Promise.all([...sc.conns.values()].map((c) => c.stop('shutdown')));
       if (!sc.dropped) await sc.writer.flush().catch(() => undefined);
@@ -150,32 +148,21 @@ export class WsPullInput implements InputPlugin {
     });
   }
 
-  private registerRoutes(router: Router): void {
-    const { storeAuth } = this.ctx.http;
-    const storeOf = (ctx: Context): string => (ctx.state.store as StoreView).name;
-    const idOf = (ctx: Context): string => (ctx as Context & { params: Record<string, string> }).params.id;
-
-    router.post(ROUTE, storeAuth, async (ctx) => {
-      const body = await readJsonObject(ctx, BODY_LIMIT, 'an object {"mode","url","format"?,"headers"?}');
-      const req = parseConnectionRequest(body);
-      await this.outbound.check(req.url);
-      const conn = await this.create(storeOf(ctx), req);
-      send(ctx, 201, conn.status());
-    });
-
-    router.get(ROUTE, storeAuth, (ctx) => {
-      const sc = this.stores.get(storeOf(ctx));
-      const list = sc ? [...sc.conns.values()].map((c) => c.status()) : [];
-      send(ctx, 200, { connections: list, count: list.length });
-    });
-
-    router.get(`${ROUTE}/:id`, storeAuth, (ctx) => {
-      send(ctx, 200, this.find(storeOf(ctx), idOf(ctx)).status());
-    });
-
-    router.delete(`${ROUTE}/:id`, storeAuth, async (ctx) => {
-      const id = await this.remove(storeOf(ctx), idOf(ctx));
-      send(ctx, 200, { deleted: id });
+  /** The `pull` mode of the host's connection endpoints (`/api/stores/:store/ws/connections`). */
+  private registerMode(): void {
+    this.unregister = this.ctx.http.connections.register('pull', {
+      create: async (store, body) => {
+        const req = parseConnectionRequest(body);
+        await this.outbound.check(req.url);
+        return (await this.create(store, req)).status();
+      },
+      list: (store) => [...(this.stores.get(store)?.conns.values() ?? [])].map((c) => c.status()),
+      get: (store, id) => this.stores.get(store)?.conns.get(id)?.status(),
+      remove: async (store, id) => {
+        if (!this.stores.get(store)?.conns.has(id)) return false;
+        await this.remove(store, id);
+        return true;
+      },
     });
   }
 
@@ -220,10 +207,4 @@ export class WsPullInput implements InputPlugin {
       return id;
     });
   }
-}
-
-function send(ctx: Context, status: number, body: object): void {
-  ctx.status = status;
-  ctx.type = 'application/json';
-  ctx.body = stringifyExact(body);
 }

@@ -12,8 +12,10 @@
  * failure or lost connection ends the connection (status `failed`) until it is deleted or
  * tsstore restarts.
  */
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { backoffDelay, type Delivery, expandCompact, type Logger, type OutputContext, type OutputRecord, type StoreView } from 'tsstore/plugin';
+import net from 'node:net';
+import tls from 'node:tls';
+import { type IClientOptions, MqttClient } from 'mqtt';
+import { backoffDelay, type Delivery, expandCompact, type Logger, OutboundPolicy, type OutputContext, type OutputRecord, type StoreView } from 'tsstore/plugin';
 import type { MqttConnectionConfig } from './connection-file.js';
 import type { MqttPublishOptions } from './options.js';
 
@@ -71,6 +73,7 @@ export class MqttConnection {
   private lastError?: string;
   private lastErrorAt?: string;
   private readonly logger: Logger;
+  private readonly outbound: OutboundPolicy;
 
   constructor(
     readonly store: string,
@@ -79,6 +82,7 @@ export class MqttConnection {
     private readonly ctx: OutputContext,
     private readonly onGone: (conn: MqttConnection) => void,
   ) {
+    this.outbound = ctx.outbound ?? OutboundPolicy.from();
     this.logger = ctx.logger.child({ store, connection: config.id, broker: maskedUrl(config.broker_url) });
   }
 
@@ -156,7 +160,22 @@ export class MqttConnection {
   private dial(): void {
     if (this.stopped) return;
     this.state = 'connecting';
+    // Every dial is checked against the outbound allow-list: the host may resolve elsewhere now.
+    this.outbound.check(this.config.broker_url).then(() => this.connect(), (err: unknown) => {
+      if (this.stopped) return;
+      this.down(describe(err), true);
+    });
+  }
+
+  /** A new client on a socket tsstore opens itself, so the connect uses only checked addresses. */
+  private connect(): void {
+    if (this.stopped) return;
     const c = this.config;
+    const url = new URL(c.broker_url);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const lookup = this.outbound.lookupFor(url);
+    const tlsWanted = url.protocol === 'ssl:' || url.protocol === 'mqtts:';
+    const port = Number(url.port) || (tlsWanted ? 8883 : 1883);
     const opts: IClientOptions = {
       clientId: this.clientId(),
       username: c.username,
@@ -168,7 +187,10 @@ export class MqttConnection {
       keepalive: this.options.keepalive_s,
       resubscribe: false,
     };
-    const client = connect(c.broker_url, opts);
+    const open = (): net.Socket => (tlsWanted
+      ? tls.connect({ host, port, lookup, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: true })
+      : net.connect({ host, port, lookup }));
+    const client = new MqttClient(open, opts);
     this.client = client;
     let refused: string | undefined;
     client.on('connect', () => {
@@ -190,19 +212,23 @@ export class MqttConnection {
       // Fail the publishes still waiting for a PUBACK: the delivery retries them.
       client.end(true);
       if (this.stopped) return;
-      const reason = refused ?? (wasConnected ? 'connection to the broker lost' : 'could not connect to the broker');
-      this.fail(reason);
-      if (this.config.cursor_persist_interval === -1) {
-        this.state = 'failed';
-        this.logger.warn({ err: reason }, 'MQTT connection failed; cursor_persist_interval -1 makes one attempt, not reconnecting.');
-        void this.delivery?.stop();
-        return;
-      }
-      this.state = refused ? 'error' : 'disconnected';
-      const delay = backoffDelay(this.attempt++, this.options.backoff_min_ms, this.options.backoff_max_ms);
-      this.logger.warn({ err: reason, retryInMs: delay }, 'MQTT connection down; reconnecting.');
-      this.timer = setTimeout(() => { this.timer = undefined; this.dial(); }, delay);
+      this.down(refused ?? (wasConnected ? 'connection to the broker lost' : 'could not connect to the broker'), refused !== undefined);
     });
+  }
+
+  /** The connection is down: count it, then end a one-shot connection or redial after a backoff delay. */
+  private down(reason: string, refused: boolean): void {
+    this.fail(reason);
+    if (this.config.cursor_persist_interval === -1) {
+      this.state = 'failed';
+      this.logger.warn({ err: reason }, 'MQTT connection failed; cursor_persist_interval -1 makes one attempt, not reconnecting.');
+      void this.delivery?.stop();
+      return;
+    }
+    this.state = refused ? 'error' : 'disconnected';
+    const delay = backoffDelay(this.attempt++, this.options.backoff_min_ms, this.options.backoff_max_ms);
+    this.logger.warn({ err: reason, retryInMs: delay }, 'MQTT connection down; reconnecting.');
+    this.timer = setTimeout(() => { this.timer = undefined; this.dial(); }, delay);
   }
 
   private closeClient(): void {

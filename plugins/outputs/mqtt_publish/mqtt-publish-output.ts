@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Context } from 'koa';
-import { type OutputContext, type OutputPlugin, parseJsonExact, readBody, type Resource, SerialQueue, type StoreView, stringifyExact, TssError } from 'tsstore/plugin';
+import { OutboundPolicy, type OutputContext, type OutputPlugin, parseJsonExact, readBody, type Resource, SerialQueue, type StoreView, stringifyExact, TssError } from 'tsstore/plugin';
 import { MQTT_CONNECTIONS_FILE, type MqttConnectionConfig, mqttConnectionsFile, readMqttConnections, writeMqttConnections } from './connection-file.js';
 import { parseMqttConnectionRequest } from './connection-request.js';
 import { maskedUrl, MqttConnection } from './mqtt-connection.js';
@@ -137,6 +137,7 @@ export class MqttPublishOutput implements OutputPlugin {
       }
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"broker_url","topic",...}');
       const req = parseMqttConnectionRequest(body as Record<string, unknown>);
+      await (this.ctx.outbound ?? OutboundPolicy.from()).check(req.broker_url);
       const conn = await this.create(storeOf(ctx), req);
       send(ctx, 201, await conn.status());
     });

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseJsonExact, stringifyExact } from 'tsstore/plugin';
 import { until } from '../../../test/support/clients.js';
 import { type LocalBroker, startLocalBroker } from '../../../test/support/mqtt-broker.js';
+import { makeSelfSignedCert } from '../../../test/support/tls.js';
 import { ADMIN_KEY, api, spawnServer, startServer, tempDir, type TestServer } from '../../../test/support/server.js';
 
 const BASE = 1704067200000000001n; // beyond 2^53: exactness shows
@@ -52,7 +53,8 @@ describe('mqtt_publish output', () => {
   let broker: LocalBroker;
   before(async () => {
     broker = await startLocalBroker();
-    srv = await startServer({ pipelines: { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }, { type: 'schema_format' }], sink: { type: 'blockfile' }, outputs: { mqtt: { type: 'mqtt_publish', backoff_min_ms: 50, backoff_max_ms: 500, batch: 200 } } } } });
+    // The brokers listen on 127.0.0.1, which the default outbound allow-list refuses.
+    srv = await startServer({ config: { outbound: { allow: ['127.0.0.1'] } }, pipelines: { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }, { type: 'schema_format' }], sink: { type: 'blockfile' }, outputs: { mqtt: { type: 'mqtt_publish', backoff_min_ms: 50, backoff_max_ms: 500, batch: 200 } } } } });
   });
   after(async () => {
     await srv.stop();
@@ -81,6 +83,13 @@ describe('mqtt_publish output', () => {
     assert.equal((await api(srv.url, 'GET', `${ROUTE('bad')}/nope`, undefined, { 'X-API-Key': key })).status, 404);
     assert.equal((await api(srv.url, 'DELETE', `${ROUTE('bad')}/nope`, undefined, { 'X-API-Key': key })).status, 404);
     assert.equal((await api(srv.url, 'GET', ROUTE('bad'))).status, 401);
+    // The outbound allow-list: 127.0.0.1 is allowed here, other loopback and private addresses are not.
+    for (const broker_url of ['tcp://127.0.0.2:1883', 'mqtts://10.1.2.3', 'mqtt://[::1]:1883']) {
+      const res = await api(srv.url, 'POST', ROUTE('bad'), { broker_url, topic: 't' }, { 'X-API-Key': key });
+      assert.equal(res.status, 403, `${broker_url}: ${res.text}`);
+      assert.equal((res.json as { code: string }).code, 'TSS_ERR_OUTBOUND_FORBIDDEN');
+    }
+    assert.equal((await api(srv.url, 'GET', ROUTE('bad'), undefined, { 'X-API-Key': key })).json.count, 0, 'nothing created');
   });
 
   it('publishes every record at QoS 1 with the exact timestamp, from a timestamp; lists, masks the password, deletes', async () => {
@@ -161,6 +170,23 @@ describe('mqtt_publish output', () => {
     }
   });
 
+  it('ssl:// and mqtts:// speak TLS and verify the broker\'s certificate', async () => {
+    const cert = makeSelfSignedCert();
+    const secure = await startLocalBroker({ tls: { cert: cert.cert, key: fs.readFileSync(cert.keyFile) } });
+    try {
+      const key = await srv.createStore('tls');
+      await post(srv.url, 'tls', key, records(0, 3));
+      const res = await api(srv.url, 'POST', ROUTE('tls'), { broker_url: secure.url.replace('mqtts:', 'ssl:'), topic: 'out/tls' }, { 'X-API-Key': key });
+      assert.equal(res.status, 201, res.text);
+      const id = (res.json as { id: string }).id;
+      // A certificate no CA of the system signed is refused by tsstore, so nothing is published.
+      await until(async () => /self[- ]signed certificate/i.test(String((await status(srv.url, 'tls', key, id)).last_error)), 20_000, 'a certificate error');
+      assert.equal(secure.messages.length, 0);
+    } finally {
+      await secure.stop();
+    }
+  });
+
   it('broker restart: reconnects with backoff and publishes everything; repeats only records in flight', async () => {
     const key = await srv.createStore('restart');
     const first = await post(srv.url, 'restart', key, records(0, 3000));
@@ -188,7 +214,7 @@ describe('mqtt_publish across kill -9', () => {
 
   it('resumes after the persisted cursor: nothing lost, repeats only after the saved cursor, password never logged', async () => {
     const dataDir = tempDir('tsstore-mqtt-kill-');
-    const env = { TSSTORE_DATA_PATH: dataDir, TSSTORE_LOG_LEVEL: 'debug' };
+    const env = { TSSTORE_DATA_PATH: dataDir, TSSTORE_LOG_LEVEL: 'debug', TSSTORE_OUTBOUND_ALLOW: '127.0.0.1' };
     let server = await spawnServer([], env);
     const outputs: string[] = [];
     try {

@@ -13,7 +13,7 @@
  */
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
-import { expandCompact, type Delivery, type DeliveryFrom, formatParam, type OutputContext, type OutputPlugin, type OutputRecord, parseTimestampToken, queryValue, type Resource, type SchemaFormat, type StoreView, TssError, upgradeOrClose } from 'tsstore/plugin';
+import { type Delivery, type DeliveryFrom, formatParam, type OutputContext, type OutputPlugin, type OutputRecord, parseTimestampToken, queryValue, renderData, type Resource, type SchemaFormat, type StoreView, substringFilter, TssError, upgradeOrClose } from 'tsstore/plugin';
 
 export interface WsReadOptions {
   /** Records read from the store and sent per round (the records of one reader in memory). */
@@ -28,16 +28,6 @@ export interface WsReadOptions {
 
 export const WS_READ_ROUTE = '/api/stores/:store/ws/read';
 
-/** The JSON text of `data` for stored bytes, per the store's data type (as the read API renders it). */
-export function renderData(view: StoreView, data: Buffer, format: SchemaFormat): string {
-  switch (view.dataType) {
-    case 'json': return data.toString('utf8');
-    case 'schema': return format === 'compact' || !view.schema ? data.toString('utf8') : expandCompact(view.schema, data);
-    case 'text': return JSON.stringify(data.toString('utf8'));
-    case 'binary': return JSON.stringify(data.toString('base64'));
-  }
-}
-
 function fromParam(q: Context['query']): DeliveryFrom {
   const v = queryValue(q, 'from');
   if (v === undefined || v === '' || v === 'now') return 'now';
@@ -48,15 +38,9 @@ function fromParam(q: Context['query']): DeliveryFrom {
 }
 
 function filterOf(q: Context['query']): ((text: string) => boolean) | undefined {
-  const f = queryValue(q, 'filter');
-  if (f === undefined || f === '') return undefined;
   const ic = queryValue(q, 'filter_ignore_case');
   if (ic !== undefined && ic !== '' && !/^(true|false|1|0|yes|no)$/i.test(ic)) throw new TssError('TSS_ERR_QUERY_INVALID', `invalid filter_ignore_case: must be true or false, got "${ic}"`);
-  if (ic && /^(true|1|yes)$/i.test(ic)) {
-    const needle = f.toLowerCase();
-    return (text) => text.toLowerCase().includes(needle);
-  }
-  return (text) => text.includes(f);
+  return substringFilter(queryValue(q, 'filter'), ic !== undefined && /^(true|1|yes)$/i.test(ic));
 }
 
 interface Reader {

@@ -151,7 +151,10 @@ export class BlockFileStore {
             why = '';
           }
         }
-        if (!rec) logger.warn({ store: spec.name, reason: why }, `Block-file checkpoint not used (${why}); scanning the whole data file.`);
+        if (!rec) {
+          checkpoint.forget();
+          logger.warn({ store: spec.name, reason: why }, `Block-file checkpoint not used (${why}); scanning the whole data file.`);
+        }
       }
       rec ??= await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
       const meta: Meta = savedMeta ?? { ...geometry, generation: rec.generation, seqBase: 0 };
@@ -222,7 +225,7 @@ export class BlockFileStore {
    * shared): the data file is synced first, so the checkpoint never describes bytes the disk might
    * lose. A failure only costs the next open a full scan.
    */
-  private async writeCheckpoint(): Promise<void> {
+  private async writeCheckpoint(minLimit = 0, window = this.windowBlocks()): Promise<void> {
     const ck = this.checkpoint;
     if (!ck) return;
     try {
@@ -230,7 +233,7 @@ export class BlockFileStore {
         this.fsyncs++;
         await this.fh.datasync();
       }
-      await ck.write(this.ring, this.newestTs, this.totals, this.meta);
+      await ck.write(this.ring, this.newestTs, this.totals, this.meta, Math.max(minLimit, this.ring.newestSeq + 1 + window));
       this.sinceCheckpointBytes = 0;
       this.checkpointDue = false;
       this.lastCheckpointAt = Date.now();
@@ -243,16 +246,28 @@ export class BlockFileStore {
   }
 
   /**
-   * The scan after a checkpoint stops at the first slot that does not hold the next block, which
-   * is only sound while the data written since the checkpoint stays within one lap of the ring
-   * (nothing it covered overwritten again). A batch that would reach that far gets a checkpoint
-   * first; it describes the ring as the batch left it after reclaiming the blocks it overwrites.
+   * How many blocks past the newest one the writes after a checkpoint may reach before the next
+   * one (the checkpoint records the limit; an open verifies the blocks in those slots, because a
+   * power cut may have torn them): `checkpoint_bytes` worth, at most one lap.
    */
-  private async checkpointBeforeLap(batch: EncodedBatch): Promise<void> {
+  private windowBlocks(): number {
+    const { numBlocks, blockSize } = this.geometry;
+    return Math.min(numBlocks, Math.max(1, Math.ceil(this.settings.checkpointBytes / blockSize)));
+  }
+
+  /**
+   * A batch may write only below the write limit of the durable checkpoint (README, "Checkpoint"):
+   * when it would reach it, a checkpoint is written first, describing the ring before the batch
+   * reclaims anything, with a limit past the batch. Resolves false when no checkpoint could be
+   * written and the old one could not be removed: the batch must not be written.
+   */
+  private async withinWriteLimit(batch: EncodedBatch): Promise<boolean> {
     const ck = this.checkpoint;
-    if (!ck || Date.now() - this.checkpointFailedAt < this.settings.checkpointIntervalMs) return;
+    if (!ck) return true;
     const last = batch.newBlocks.length > 0 ? batch.newBlocks[batch.newBlocks.length - 1].seq : batch.startSeq;
-    if (ck.recordedNextSeq < 0 || last - ck.recordedNextSeq >= this.geometry.numBlocks - 1) await this.writeCheckpoint();
+    if (last < ck.writeLimit) return true;
+    await this.writeCheckpoint(last + 1);
+    return last < ck.writeLimit;
   }
 
   /** Queues a checkpoint behind the work already queued (once). */
@@ -261,7 +276,8 @@ export class BlockFileStore {
     this.checkpointScheduled = true;
     void this.exclusive(async () => {
       this.checkpointScheduled = false;
-      if (!this.closed && this.checkpointDue) await this.writeCheckpoint();
+      const coolingDown = Date.now() - this.checkpointFailedAt < this.settings.checkpointIntervalMs;
+      if (!this.closed && this.checkpointDue && !coolingDown) await this.writeCheckpoint();
     });
   }
 
@@ -289,8 +305,14 @@ export class BlockFileStore {
       batch = encodeBatch(this.queue, this.encoderState(), this.flushBuffer);
       if (batch.error !== undefined) this.rejectBatch(batch, batch.error);
       else if (batch.length > 0) {
+        if (!(await this.withinWriteLimit(batch))) {
+          const b = batch;
+          batch = undefined; // nothing written, nothing to wipe
+          this.rejectBatch(b, Object.assign(new Error('the checkpoint could not be written nor removed'), { code: 'EIO' }));
+          for (const job of b.finished) job.resolve(job.results);
+          return;
+        }
         this.reclaimBelow(batch.reclaimBelow);
-        await this.checkpointBeforeLap(batch);
         await this.writeRange(batch.buffer, batch.length, batch.startSeq, batch.startOffset);
         await this.syncForAck();
         this.commit(batch);
@@ -515,6 +537,12 @@ export class BlockFileStore {
       if (!found || found.record.deleted) return false;
       const { numBlocks, blockSize } = this.geometry;
       const position = (found.seq % numBlocks) * blockSize + found.record.offset + RECORD_MARK_OFFSET;
+      // Until the mark and the new count are both recorded, the checkpoint lists the block for a
+      // recount at open: a crash in between must not leave stats and reads disagreeing.
+      if (this.checkpoint && this.checkpoint.writeLimit !== Infinity) {
+        this.checkpoint.deletionPending(found.seq);
+        await this.writeCheckpoint();
+      }
       await this.fh.write(Buffer.from([DELETED_MARK]), 0, 1, position);
       await this.syncForAck();
       if (this.ring.has(found.seq)) {
@@ -617,7 +645,9 @@ export class BlockFileStore {
     this.closed = true;
     try {
       await this.fh.datasync();
-      if (this.checkpointDue) await this.writeCheckpoint();
+      // With no room left for writes, an open after this close verifies nothing but the newest block.
+      const ck = this.checkpoint;
+      if (ck && (this.checkpointDue || ck.writeLimit > this.ring.newestSeq + 1)) await this.writeCheckpoint(0, 0);
     } finally {
       await this.fh.close();
     }

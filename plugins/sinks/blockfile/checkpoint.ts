@@ -19,11 +19,14 @@ import type { BlockFileHandle, BlockFileIO } from './io.js';
 export const CHECKPOINT_FILE = 'blockfile.ckpt';
 export const CHECKPOINT_HEADER_SIZE = 128;
 const MAGIC = 'TSBFCKPT';
-const VERSION = 1;
+/** 2: the write limit (offset 112) and recount entries. Files of version 1 are not used (full scan). */
+const VERSION = 2;
 const KIND_BASE = 1;
 const KIND_DELTA = 2;
 const ENTRY_SIZE = 16;
 const DELETION_SIZE = 16;
+/** A deletion entry with this count: the block's delete marks may be changing; recount them from the data at open. */
+export const RECOUNT = 0xffff_ffff;
 /** The index arrays are written as they lie in memory, which is little-endian here. */
 export const checkpointSupported = os.endianness() === 'LE';
 
@@ -42,6 +45,14 @@ export interface CheckpointImage {
   readonly ring: BlockRing;
   readonly newestTs: bigint | undefined;
   readonly totals: Totals;
+  /**
+   * Writes after the checkpoint touched no block at or above this sequence number (nor below the
+   * newest one it lists): the blocks in the slots of [nextSeq, writeLimit) are the ones an open
+   * must verify.
+   */
+  readonly writeLimit: number;
+  /** Blocks whose deletion counts must be recounted from the data file (a soft delete was in flight). */
+  readonly recount: Set<number>;
 }
 
 interface Header {
@@ -59,6 +70,7 @@ interface Header {
   totals: Totals;
   bodyLength: number;
   bodyCrc: number;
+  writeLimit: number;
 }
 
 function writeU53(buf: Buffer, value: number, off: number): void {
@@ -91,6 +103,7 @@ function encodeHeader(h: Header): Buffer {
   writeU53(b, h.totals.bytes, 96);
   b.writeUInt32LE(h.bodyLength, 104);
   b.writeUInt32LE(h.bodyCrc, 108);
+  writeU53(b, h.writeLimit, 112);
   b.writeUInt32LE(crc32(b, 0, 124), 124);
   return b;
 }
@@ -113,6 +126,7 @@ function decodeHeader(b: Buffer): Header | null {
     totals: { count: readU53(b, 80), deleted: readU53(b, 88), bytes: readU53(b, 96) },
     bodyLength: b.readUInt32LE(104),
     bodyCrc: b.readUInt32LE(108),
+    writeLimit: readU53(b, 112),
   };
 }
 
@@ -130,24 +144,27 @@ function entryViews(ring: BlockRing, from: number, to: number): Uint8Array[] {
   return out;
 }
 
-function deletionBytes(ring: BlockRing, seqs: Iterable<number>): Buffer {
-  const list = [...seqs].filter((s) => ring.has(s));
+function deletionBytes(ring: BlockRing, seqs: Iterable<number>, recount: ReadonlySet<number>): Buffer {
+  const list = [...new Set([...seqs, ...recount])].filter((s) => ring.has(s));
   const b = Buffer.alloc(list.length * DELETION_SIZE);
   list.forEach((seq, i) => {
     const d = ring.deletions.get(seq);
     writeU53(b, seq, i * DELETION_SIZE);
-    b.writeUInt32LE(d?.count ?? 0, i * DELETION_SIZE + 8);
+    b.writeUInt32LE(recount.has(seq) ? RECOUNT : d?.count ?? 0, i * DELETION_SIZE + 8);
     b.writeUInt32LE(d?.bytes ?? 0, i * DELETION_SIZE + 12);
   });
   return b;
 }
 
-function applyDeletions(ring: BlockRing, b: Buffer): void {
+function applyDeletions(ring: BlockRing, b: Buffer, recount: Set<number>): void {
   for (let off = 0; off + DELETION_SIZE <= b.length; off += DELETION_SIZE) {
     const seq = readU53(b, off);
     const count = b.readUInt32LE(off + 8);
     if (!ring.has(seq)) continue;
-    if (count === 0) ring.deletions.delete(seq);
+    recount.delete(seq);
+    // A recount entry keeps the counts known before; the open recounts the block's marks.
+    if (count === RECOUNT) recount.add(seq);
+    else if (count === 0) ring.deletions.delete(seq);
     else ring.deletions.set(seq, { count, bytes: b.readUInt32LE(off + 12) });
   }
 }
@@ -181,6 +198,13 @@ export class Checkpoint {
   private nextSeqAtLast = -1;
   /** Blocks whose deletion counts changed since the last checkpoint. */
   private readonly changedDeletions = new Set<number>();
+  /** Blocks with a soft delete in flight: recorded as RECOUNT until it is done. */
+  private readonly pendingDeletions = new Set<number>();
+  /**
+   * No write may touch a block at or above this sequence number until a new checkpoint is
+   * recorded. Infinity when no checkpoint file exists (its removal was synced): nothing to keep.
+   */
+  private limit = Infinity;
 
   constructor(private readonly io: BlockFileIO, private readonly dir: string, private readonly geometry: Geometry) {}
 
@@ -193,8 +217,19 @@ export class Checkpoint {
     return this.nextSeqAtLast;
   }
 
+  /** Blocks at or above this sequence number may be written only after a new checkpoint (Infinity: no checkpoint file). */
+  get writeLimit(): number {
+    return this.limit;
+  }
+
   deletionChanged(seq: number): void {
+    this.pendingDeletions.delete(seq);
     this.changedDeletions.add(seq);
+  }
+
+  /** A soft delete in block `seq` is about to write its mark: the next record lists the block for a recount. */
+  deletionPending(seq: number): void {
+    this.pendingDeletions.add(seq);
   }
 
   /**
@@ -216,6 +251,8 @@ export class Checkpoint {
       const ring = new BlockRing(numBlocks, blockSize, meta.seqBase);
       let newestTs: bigint | undefined;
       let totals: Totals = { count: 0, deleted: 0, bytes: 0 };
+      let writeLimit = 0;
+      const recount = new Set<number>();
       let pos = 0;
       let records = 0;
       const hb = Buffer.alloc(CHECKPOINT_HEADER_SIZE);
@@ -230,6 +267,7 @@ export class Checkpoint {
           break;
         }
         if (h.nextSeq < h.oldestSeq || h.nextSeq - h.oldestSeq > numBlocks || h.firstSeq + h.entries !== h.nextSeq || h.oldestSeq < meta.seqBase) break;
+        if (h.writeLimit < h.nextSeq || h.writeLimit > h.nextSeq + numBlocks) break;
         if (records === 0) {
           if (h.kind !== KIND_BASE) return 'checkpoint file does not start with a base record';
           if (h.firstSeq !== h.oldestSeq) break;
@@ -248,7 +286,7 @@ export class Checkpoint {
           if (!ok || crcOf([del], crc) !== h.bodyCrc) return 'checkpoint base record is torn or damaged';
           ring.oldestSeq = h.oldestSeq;
           ring.newestSeq = h.nextSeq - 1;
-          applyDeletions(ring, del);
+          applyDeletions(ring, del, recount);
           this.baseLength = end;
         } else {
           if (h.kind !== KIND_DELTA) break;
@@ -265,17 +303,20 @@ export class Checkpoint {
           ring.oldestSeq = h.oldestSeq;
           ring.newestSeq = h.nextSeq - 1;
           for (const s of ring.deletions.keys()) if (!ring.has(s)) ring.deletions.delete(s);
-          applyDeletions(ring, body.subarray(off));
+          for (const s of recount) if (!ring.has(s)) recount.delete(s);
+          applyDeletions(ring, body.subarray(off), recount);
         }
         newestTs = h.newestTs;
         totals = { ...h.totals };
+        writeLimit = h.writeLimit;
         records++;
         pos = end;
       }
       if (records === 0) return 'checkpoint file is torn or damaged';
       this.validLength = pos;
       this.nextSeqAtLast = ring.newestSeq + 1;
-      return { ring, newestTs, totals };
+      this.limit = writeLimit;
+      return { ring, newestTs, totals, writeLimit, recount };
     } finally {
       await fh.close();
     }
@@ -284,33 +325,44 @@ export class Checkpoint {
   /**
    * Records the index. The data file must already hold (and, for power loss, have synced)
    * everything the ring describes. Appends a delta unless the deltas would outgrow the base.
+   * `writeLimit`: the writes until the next checkpoint stay below this sequence number (at most
+   * one lap past the newest block); an open verifies the blocks in the slots up to it.
    */
-  async write(ring: BlockRing, newestTs: bigint | undefined, totals: Totals, meta: Meta): Promise<void> {
+  async write(ring: BlockRing, newestTs: bigint | undefined, totals: Totals, meta: Meta, writeLimit: number): Promise<void> {
     if (!checkpointSupported) return;
+    const next = ring.newestSeq + 1;
+    writeLimit = Math.min(Math.max(writeLimit, next), next + ring.numBlocks);
+    for (const seq of this.pendingDeletions) if (!ring.has(seq)) this.pendingDeletions.delete(seq);
     const from = Math.max(ring.oldestSeq, this.nextSeqAtLast - 1);
-    const deltaBytes = CHECKPOINT_HEADER_SIZE + (ring.newestSeq + 1 - from) * ENTRY_SIZE + this.changedDeletions.size * DELETION_SIZE;
-    const baseBytes = CHECKPOINT_HEADER_SIZE + ring.size * ENTRY_SIZE + ring.deletions.size * DELETION_SIZE;
+    const deltaBytes = CHECKPOINT_HEADER_SIZE + (ring.newestSeq + 1 - from) * ENTRY_SIZE + (this.changedDeletions.size + this.pendingDeletions.size) * DELETION_SIZE;
     const useDelta = this.nextSeqAtLast >= 0 && this.validLength > 0 && from <= this.nextSeqAtLast && this.validLength - this.baseLength + deltaBytes <= Math.max(this.baseLength, 1 << 20);
-    if (useDelta) await this.appendDelta(ring, newestTs, totals, meta, from);
-    else await this.writeBase(ring, newestTs, totals, meta, baseBytes);
+    try {
+      if (useDelta) await this.appendDelta(ring, newestTs, totals, meta, from, writeLimit);
+      else await this.writeBase(ring, newestTs, totals, meta, writeLimit);
+    } catch (err) {
+      // The record may have landed although the call failed: the lower of both limits binds.
+      this.limit = Math.min(this.limit, writeLimit);
+      throw err;
+    }
+    this.limit = writeLimit;
     this.nextSeqAtLast = ring.newestSeq + 1;
     this.changedDeletions.clear();
   }
 
-  private header(kind: number, ring: BlockRing, from: number, deletions: number, newestTs: bigint | undefined, totals: Totals, meta: Meta, bodyCrc: number): Buffer {
+  private header(kind: number, ring: BlockRing, from: number, deletions: number, newestTs: bigint | undefined, totals: Totals, meta: Meta, bodyCrc: number, writeLimit: number): Buffer {
     const entries = ring.newestSeq + 1 - from;
     return encodeHeader({
       kind, generation: meta.generation, numBlocks: ring.numBlocks, blockSize: ring.blockSize, entries, firstSeq: from,
       oldestSeq: ring.oldestSeq, nextSeq: ring.newestSeq + 1, newestTs, deletions, seqBase: meta.seqBase, totals,
-      bodyLength: entries * ENTRY_SIZE + deletions * DELETION_SIZE, bodyCrc,
+      bodyLength: entries * ENTRY_SIZE + deletions * DELETION_SIZE, bodyCrc, writeLimit,
     });
   }
 
-  private async appendDelta(ring: BlockRing, newestTs: bigint | undefined, totals: Totals, meta: Meta, from: number): Promise<void> {
-    const del = deletionBytes(ring, this.changedDeletions);
+  private async appendDelta(ring: BlockRing, newestTs: bigint | undefined, totals: Totals, meta: Meta, from: number, writeLimit: number): Promise<void> {
+    const del = deletionBytes(ring, this.changedDeletions, this.pendingDeletions);
     const parts = [...entryViews(ring, from, ring.newestSeq + 1), del];
     const crc = crcOf(parts);
-    const record = Buffer.concat([this.header(KIND_DELTA, ring, from, del.length / DELETION_SIZE, newestTs, totals, meta, crc), ...parts]);
+    const record = Buffer.concat([this.header(KIND_DELTA, ring, from, del.length / DELETION_SIZE, newestTs, totals, meta, crc, writeLimit), ...parts]);
     // Written at the end of the verified records: whatever a torn append left after them is
     // overwritten (what might remain beyond fails its header checksum).
     const fh = await this.io.open(this.file, 'update');
@@ -325,8 +377,8 @@ export class Checkpoint {
     this.validLength += record.length;
   }
 
-  private async writeBase(ring: BlockRing, newestTs: bigint | undefined, totals: Totals, meta: Meta, length: number): Promise<void> {
-    const del = deletionBytes(ring, ring.deletions.keys());
+  private async writeBase(ring: BlockRing, newestTs: bigint | undefined, totals: Totals, meta: Meta, writeLimit: number): Promise<void> {
+    const del = deletionBytes(ring, ring.deletions.keys(), this.pendingDeletions);
     const parts = [...entryViews(ring, ring.oldestSeq, ring.newestSeq + 1), del];
     const crc = crcOf(parts);
     const tmp = this.file + '.tmp';
@@ -334,7 +386,7 @@ export class Checkpoint {
       const fh = await this.io.open(tmp, 'create');
       try {
         let pos = 0;
-        for (const part of [this.header(KIND_BASE, ring, ring.oldestSeq, del.length / DELETION_SIZE, newestTs, totals, meta, crc), ...parts]) {
+        for (const part of [this.header(KIND_BASE, ring, ring.oldestSeq, del.length / DELETION_SIZE, newestTs, totals, meta, crc, writeLimit), ...parts]) {
           await fh.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength), 0, part.byteLength, pos);
           pos += part.byteLength;
         }
@@ -348,7 +400,13 @@ export class Checkpoint {
       await this.io.remove(tmp);
       throw err;
     }
-    this.validLength = this.baseLength = length;
+    this.validLength = this.baseLength = CHECKPOINT_HEADER_SIZE + parts.reduce((n, p) => n + p.byteLength, 0);
+  }
+
+  /** The loaded file was not used (the open scanned the data file): the next write is a base, nothing of the file carries over. */
+  forget(): void {
+    this.nextSeqAtLast = -1;
+    this.validLength = this.baseLength = 0;
   }
 
   /** Deletes the file (durably): the next open scans the data file, the next write is a base. */
@@ -358,5 +416,7 @@ export class Checkpoint {
     await this.io.remove(this.file);
     await this.io.remove(this.file + '.tmp');
     await this.io.syncDir(this.dir);
+    // Only once the removal is durable: no checkpoint binds the writes any more.
+    this.limit = Infinity;
   }
 }

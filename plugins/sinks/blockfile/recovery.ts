@@ -326,9 +326,15 @@ export async function resumeStore(fh: BlockFileHandle, g: Geometry, generation: 
       continue scan;
     }
   }
-  // Where the scan stopped there must be no block of a later lap: that would mean the data moved
-  // on further than the checkpoint knows (deltas of it lost), and blocks after the stop may be live.
-  if (await lappedAt(seq)) return 'stale: the data file has newer blocks';
+  // The writes after the checkpoint stayed below its write limit, so only the slots of
+  // [where the scan stopped, limit) may hold bytes the checkpoint does not describe: a power cut
+  // can leave them torn, or holding blocks written after a gap. None may hold a block newer than
+  // the checkpoint, and every block the index still lists there must verify in full.
+  const zoneEnd = Math.min(Math.max(image.writeLimit, seq + 1), tailStart + numBlocks);
+  const problem = await verifyZone(fh, g, generation, ring, tailStart, seq, zoneEnd);
+  if (problem) return problem;
+  const recounted = await recountDeletions(fh, g, generation, ring, image.recount, totals);
+  if (recounted) return recounted;
   ring.dropLeadingEmpty();
   // The oldest block left from the checkpoint must still be there: a write torn at the slot where
   // the scan stopped may have damaged it.
@@ -337,4 +343,90 @@ export async function resumeStore(fh: BlockFileHandle, g: Geometry, generation: 
     return 'stale: its oldest block is no longer in the data file';
   }
   return { ring, generation, newestTs, totals, discardedBlocks: 0, tailBlocks };
+}
+
+/**
+ * Checks the slots of sequence numbers [from, to) after a checkpoint's scan stopped at `from`
+ * (`tailStart`: the first block the checkpoint did not list). Returns why the checkpoint cannot
+ * be trusted, or undefined: no slot holds a block written after the checkpoint, and every block
+ * of the index in those slots (the checkpoint's, one lap earlier) is whole, as recorded.
+ */
+async function verifyZone(fh: BlockFileHandle, g: Geometry, generation: number, ring: BlockRing, tailStart: number, from: number, to: number): Promise<string | undefined> {
+  const { numBlocks, blockSize } = g;
+  const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
+  const spansChecked = new Set<number>();
+  const spanOk = async (head: number): Promise<boolean> => {
+    if (spansChecked.has(head)) return true;
+    spansChecked.add(head);
+    return spanIsValid(fh, g, head, ring.spanBlocks(head), generation);
+  };
+  let buf = Buffer.alloc(0);
+  for (let seq = from; seq < to; ) {
+    const slot = seq % numBlocks;
+    const count = Math.min(blocksPerChunk, numBlocks - slot, to - seq);
+    if (buf.length < count * blockSize) buf = Buffer.alloc(count * blockSize);
+    const bytesRead = await fh.read(buf, 0, count * blockSize, slot * blockSize);
+    buf.fill(0, bytesRead, count * blockSize);
+    for (let i = 0; i < count; i++, seq++) {
+      const off = i * blockSize;
+      const h = decodeBlockHeader(buf, off);
+      if (h && h.generation === generation && h.seq >= tailStart) return 'stale: a block written after the checkpoint lies beyond a gap';
+      const old = seq - numBlocks;
+      if (!ring.has(old)) continue;
+      const kind = ring.kind(old);
+      if (kind === BlockKind.Empty) continue;
+      if (!h || h.seq !== old || h.generation !== generation || h.kind !== kind) return 'stale: a block it lists was overwritten';
+      if (kind === BlockKind.Packed) {
+        if (ring.count(old) === 0) continue;
+        const p = scanPackedBlock(buf, off, blockSize, old);
+        if (p.count !== ring.count(old) || p.firstTs !== ring.key(old) || p.endOffset !== ring.endOffset(old) || p.deleted !== ring.deleted(old)) {
+          return 'stale: a block it lists differs from the data file';
+        }
+      } else if (kind === BlockKind.SpanHead) {
+        if (!(await spanOk(old))) return 'stale: a record it lists is no longer whole';
+      } else {
+        // A continuation: its span must still be whole (when its head is live).
+        const head = ring.recordBlockAtOrBefore(old);
+        if (ring.holdsRecords(head) && ring.kind(head) === BlockKind.SpanHead && head + ring.spanBlocks(head) > old && !(await spanOk(head))) {
+          return 'stale: a record it lists is no longer whole';
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Blocks the checkpoint listed for a recount (a soft delete was in flight): their deletion counts
+ * are taken from the data file's marks. Returns why the checkpoint cannot be trusted, or undefined.
+ */
+async function recountDeletions(fh: BlockFileHandle, g: Geometry, generation: number, ring: BlockRing, seqs: ReadonlySet<number>, totals: { count: number; deleted: number; bytes: number }): Promise<string | undefined> {
+  for (const seq of seqs) {
+    if (!ring.holdsRecords(seq)) continue;
+    const kind = ring.kind(seq);
+    const buf = await readBlocks(fh, g, seq, 1);
+    const h = decodeBlockHeader(buf, 0);
+    if (!h || h.seq !== seq || h.generation !== generation || h.kind !== kind) return 'stale: a block it lists was overwritten';
+    let deleted = 0;
+    let deletedBytes = 0;
+    if (kind === BlockKind.Packed) {
+      const p = scanPackedBlock(buf, 0, g.blockSize, seq);
+      if (p.count !== ring.count(seq)) return 'stale: a block it lists differs from the data file';
+      deleted = p.deleted;
+      deletedBytes = p.deletedBytes;
+    } else {
+      const rh = decodeRecordHeader(buf, BLOCK_HEADER_SIZE);
+      if (!rh) return 'stale: a record it lists is no longer whole';
+      if (rh.deleted) {
+        deleted = 1;
+        deletedBytes = rh.dataLength;
+      }
+    }
+    const bytesBefore = ring.liveBytes(seq);
+    totals.deleted += deleted - ring.deleted(seq);
+    if (deleted > 0) ring.deletions.set(seq, { count: deleted, bytes: deletedBytes });
+    else ring.deletions.delete(seq);
+    totals.bytes += ring.liveBytes(seq) - bytesBefore;
+  }
+  return undefined;
 }
