@@ -14,6 +14,7 @@ import { runScaleRingsBench } from './scale-rings.js';
 import { runScaleStoresBench } from './scale-stores.js';
 import { runSchemaBench } from './schema.js';
 import { runMigrateBench } from './migrate.js';
+import { runAggregateBench, runMqttBench } from './outputs.js';
 import type { BenchRow } from './types.js';
 
 const COLUMNS: [keyof BenchRow, string][] = [
@@ -36,6 +37,8 @@ export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]>
   { id: 'nats', title: 'JetStream sinks (local nats-server)', run: runNatsBench },
   { id: 'schema', title: 'Schema stores: validation stages in process, Unix-socket ingestion json vs schema store', run: runSchemaBench },
   { id: 'migrate', title: 'tsstore migrate: a 1M-record Go ts-store store into tsstore (in process)', run: runMigrateBench },
+  { id: 'aggregate', title: 'Aggregation over 1M records (GET data/range with agg_window, in process)', run: () => runAggregateBench() },
+  { id: 'mqtt', title: 'MQTT publish at QoS 1 to a local aedes broker (in process)', run: () => runMqttBench() },
   { id: 'scale', title: 'Scale: 1 GiB and 8 GiB rings of 1 KB records (in process); 10,000 stores of 64 KiB (tsstore serve in a child process)', run: async () => [...(await runScaleRingsBench()), ...(await runScaleStoresBench())] },
 ];
 
