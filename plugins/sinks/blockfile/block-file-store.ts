@@ -69,6 +69,8 @@ export class BlockFileStore {
   private commits = 0;
   private fsyncs = 0;
   private checkpoints = 0;
+  /** Blocks found unreadable by reads since open (and dropped from the index). */
+  private discardedAfterOpen = 0;
 
   private constructor(
     readonly name: string,
@@ -80,7 +82,8 @@ export class BlockFileStore {
     private newestTs: bigint | undefined,
     private readonly totals: { count: number; deleted: number; bytes: number },
     private readonly settings: StoreSettings,
-    private readonly discardedAtOpen: number,
+    /** What the open had to discard (stats.extra.discardedBlocksAtOpen / damagedBlocksAtOpen). */
+    private readonly lostAtOpen: { readonly discardedBlocks: number; readonly damagedBlocks: number },
     private readonly checkpoint: Checkpoint | undefined,
     /** How this store was opened: 'created', 'checkpoint' or 'scan' (stats.extra.openedFrom). */
     private readonly openedFrom: string,
@@ -104,7 +107,7 @@ export class BlockFileStore {
     const fh = await settings.io.open(dataPath(spec.dir), 'update');
     const ring = new BlockRing(geometry.numBlocks, geometry.blockSize, 0);
     const checkpoint = BlockFileStore.checkpointFor(spec.dir, geometry, settings);
-    const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, ring, undefined, { count: 0, deleted: 0, bytes: 0 }, settings, 0, checkpoint, 'created');
+    const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, ring, undefined, { count: 0, deleted: 0, bytes: 0 }, settings, { discardedBlocks: 0, damagedBlocks: 0 }, checkpoint, 'created');
     await store.writeCheckpoint();
     return store;
   }
@@ -159,12 +162,16 @@ export class BlockFileStore {
       rec ??= await recoverStore(fh, geometry, savedMeta?.generation, savedMeta?.seqBase ?? 0);
       const meta: Meta = savedMeta ?? { ...geometry, generation: rec.generation, seqBase: 0 };
       if (!savedMeta) await writeMeta(io, spec.dir, meta);
-      await BlockFileStore.zeroNewestTail(fh, geometry, rec.ring);
-      if (rec.discardedBlocks > 0) {
-        logger.warn({ store: spec.name, discardedBlocks: rec.discardedBlocks }, 'Block-file recovery discarded torn or damaged blocks.');
+      const tornTail = await BlockFileStore.zeroNewestTail(fh, geometry, rec.ring);
+      const lost = { discardedBlocks: rec.discardedBlocks, damagedBlocks: rec.damagedBlocks + (tornTail ? 1 : 0) };
+      if (lost.discardedBlocks > 0 || lost.damagedBlocks > 0) {
+        logger.warn(
+          { store: spec.name, ...lost, discardedBytes: lost.discardedBlocks * geometry.blockSize, dataFile: dataPath(spec.dir) },
+          `Block-file open discarded torn or damaged data of store ${spec.name}: ${lost.discardedBlocks} whole block(s) of ${geometry.blockSize} bytes yielded no record, ${lost.damagedBlocks} block(s) were cut short after their last valid record; those records are lost.`,
+        );
       }
       const fromCheckpoint = checkpoint !== undefined && 'tailBlocks' in rec;
-      const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, rec.discardedBlocks, checkpoint, fromCheckpoint ? 'checkpoint' : 'scan');
+      const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, lost, checkpoint, fromCheckpoint ? 'checkpoint' : 'scan');
       // After a full scan, or blocks found after the checkpoint, record the index now.
       if (checkpoint && (!fromCheckpoint || tailBlocks > 0)) await store.writeCheckpoint();
       return store;
@@ -175,16 +182,18 @@ export class BlockFileStore {
   }
 
   /** Leftovers of a torn write after the last valid record must not pass for records appended later. */
-  private static async zeroNewestTail(fh: BlockFileHandle, g: Geometry, ring: BlockRing): Promise<void> {
+  /** Resolves true when the tail held leftovers (a torn append) and was zeroed. */
+  private static async zeroNewestTail(fh: BlockFileHandle, g: Geometry, ring: BlockRing): Promise<boolean> {
     const seq = ring.newestSeq;
-    if (ring.size === 0 || ring.kind(seq) !== BlockKind.Packed || ring.endOffset(seq) >= g.blockSize) return;
+    if (ring.size === 0 || ring.kind(seq) !== BlockKind.Packed || ring.endOffset(seq) >= g.blockSize) return false;
     const end = ring.endOffset(seq);
     const start = (seq % g.numBlocks) * g.blockSize + end;
     const tail = Buffer.alloc(g.blockSize - end);
     await fh.read(tail, 0, tail.length, start);
-    if (tail.every((x) => x === 0)) return;
+    if (tail.every((x) => x === 0)) return false;
     await fh.write(Buffer.alloc(tail.length), 0, tail.length, start);
     await fh.datasync();
+    return true;
   }
 
   // ---- writes ----
@@ -449,9 +458,28 @@ export class BlockFileStore {
     return r ? [r] : this.unreadable(seq);
   }
 
-  /** A block the index lists but the data file does not hold (damaged under us): nothing is served from it. */
+  /**
+   * A block the index lists but the data file does not hold (damaged since it was verified, e.g.
+   * outside what an open from the checkpoint reads): nothing is served from it, and it leaves the
+   * index (after the work queued before), so stats count what reads return.
+   */
   private unreadable(seq: number): null {
-    this.settings.logger.warn({ store: this.name, block: seq % this.geometry.numBlocks }, 'Block-file block does not match its index entry; its records are not served.');
+    const epoch = this.epoch;
+    void this.exclusive(async () => {
+      if (this.closed || this.epoch !== epoch || !this.ring.holdsRecords(seq)) return;
+      const lost = this.ring.discard(seq);
+      this.totals.count -= lost.count;
+      this.totals.deleted -= lost.deleted;
+      this.totals.bytes -= lost.bytes;
+      this.discardedAfterOpen++;
+      this.checkpointDue = true;
+      // A delta records only the newest blocks: the next checkpoint must be a base.
+      this.checkpoint?.forget();
+      this.settings.logger.warn(
+        { store: this.name, block: seq % this.geometry.numBlocks, records: lost.count - lost.deleted, dataFile: dataPath(this.dir) },
+        `Block-file block of store ${this.name} does not match its index entry: its ${lost.count - lost.deleted} record(s) are lost and no longer counted.`,
+      );
+    });
     return null;
   }
 
@@ -598,7 +626,9 @@ export class BlockFileStore {
         generation: this.meta.generation,
         blockSize,
         fsync: this.settings.fsync,
-        discardedBlocksAtOpen: this.discardedAtOpen,
+        discardedBlocksAtOpen: this.lostAtOpen.discardedBlocks,
+        damagedBlocksAtOpen: this.lostAtOpen.damagedBlocks,
+        discardedBlocksAtRead: this.discardedAfterOpen,
         indexBytes: ring.memoryBytes(),
         openedFrom: this.openedFrom,
         checkpoints: this.checkpoints,

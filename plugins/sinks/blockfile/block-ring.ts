@@ -165,6 +165,16 @@ export class BlockRing {
     } else this.deletions.set(seq, { count: 1, bytes: size });
   }
 
+  /** A live block turns empty (its bytes no longer verify); returns what it held. Its key stays, so keys keep their order. */
+  discard(seq: number): Reclaimed {
+    const out: Reclaimed = this.holdsRecords(seq) ? { count: this.count(seq), deleted: this.deleted(seq), bytes: this.liveBytes(seq) } : { count: 0, deleted: 0, bytes: 0 };
+    if (this.has(seq)) {
+      this.deletions.delete(seq);
+      this.setSlot(seq, BlockKind.Empty, 0, this.key(seq), 0, true);
+    }
+    return out;
+  }
+
   /** Removes the oldest block; returns what it held, or undefined when the ring is empty. */
   dropOldest(): Reclaimed | undefined {
     if (this.size <= 0) return undefined;

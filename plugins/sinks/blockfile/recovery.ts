@@ -38,8 +38,19 @@ export interface RecoveredStore {
   readonly generation: number;
   readonly newestTs?: bigint;
   readonly totals: { count: number; deleted: number; bytes: number };
-  /** Blocks found with a valid header that could not be used (torn or damaged). */
+  /**
+   * Blocks of the live window that should hold records but yield none (torn, damaged, a span
+   * not whole, a header destroyed): their records are lost.
+   */
   readonly discardedBlocks: number;
+  /** Kept packed blocks (not the newest) cut short: bytes after their last valid record are not zero, so records there were lost. */
+  readonly damagedBlocks: number;
+}
+
+/** Whether bytes follow the valid records of a packed block (where the next record would start). */
+function tailDirty(buf: Buffer, off: number, endOffset: number, blockSize: number): boolean {
+  for (let i = endOffset; i < Math.min(blockSize, endOffset + RECORD_HEADER_SIZE); i++) if (buf[off + i] !== 0) return true;
+  return false;
 }
 
 /**
@@ -116,6 +127,7 @@ export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation:
   const lastTs = new BigInt64Array(numBlocks);
   const gens = generation === undefined ? new Uint32Array(numBlocks) : undefined;
   const deletedBySlot = new Map<number, { count: number; bytes: number }>();
+  const dirty = new Uint8Array(numBlocks);
   const kindAt = (slot: number): number => words[slot] >>> 27;
 
   // 1. Every slot, in file order.
@@ -142,6 +154,7 @@ export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation:
         keys[slot] = p.firstTs;
         lastTs[slot] = p.lastTs;
         aux[slot] = p.endOffset;
+        dirty[slot] = tailDirty(buf, off, p.endOffset, blockSize) ? 1 : 0;
         if (p.deleted > 0) deletedBySlot.set(slot, { count: p.deleted, bytes: p.deletedBytes });
       } else if (header.kind === BlockKind.SpanHead) {
         const rh = decodeRecordHeader(buf, off + BLOCK_HEADER_SIZE);
@@ -159,23 +172,24 @@ export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation:
   let gen = generation;
   if (gens) gen = gens.reduce((max, x, slot) => (seqs[slot] >= 0 ? Math.max(max, x) : max), 0);
   let maxSeq = -1;
-  let validHeaders = 0;
+  let minSeq = Infinity;
   for (let slot = 0; slot < numBlocks; slot++) {
     if (seqs[slot] < 0) continue;
     if ((gens && gens[slot] !== gen) || seqs[slot] < seqBase) seqs[slot] = -1;
     else {
-      validHeaders++;
       maxSeq = Math.max(maxSeq, seqs[slot]);
+      minSeq = Math.min(minSeq, seqs[slot]);
     }
   }
   if (maxSeq < 0) {
     ring.clear(seqBase);
-    return { ring, generation: gen as number, totals: { count: 0, deleted: 0, bytes: 0 }, discardedBlocks: 0 };
+    return { ring, generation: gen as number, totals: { count: 0, deleted: 0, bytes: 0 }, discardedBlocks: 0, damagedBlocks: 0 };
   }
 
   // 2. The live window, oldest to newest; each slot's scan result becomes its final entry.
   let prevTs: bigint | undefined;
-  let kept = 0;
+  let discarded = 0;
+  let damaged = 0;
   const lo = Math.max(seqBase, maxSeq - numBlocks + 1);
   ring.oldestSeq = lo;
   ring.newestSeq = lo - 1;
@@ -190,7 +204,8 @@ export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation:
       const d = deletedBySlot.get(slot);
       if (d) ring.deletions.set(seq, d);
       prevTs = lastTs[slot];
-      kept++;
+      // The newest block's tail is the open's to judge (a torn append is zeroed there).
+      if (dirty[slot] && seq < maxSeq) damaged++;
       continue;
     }
     if (kind === BlockKind.SpanHead && count === 1 && (prevTs === undefined || key > prevTs)) {
@@ -207,15 +222,18 @@ export async function recoverStore(fh: BlockFileHandle, g: Geometry, generation:
         if (d) ring.deletions.set(seq, d);
         for (let i = 1; i < blocks; i++) ring.push({ seq: seq + i, kind: BlockKind.SpanCont, count: 0, key, aux: 0, sealed: true });
         prevTs = key;
-        kept += blocks;
         seq += blocks - 1;
         continue;
       }
     }
+    // Every block from the generation's first one on was written. What yields no record is lost,
+    // except continuations at the old end whose head the ring had already reclaimed.
+    const orphan = present(seq) && kindAt(slot) === BlockKind.SpanCont && seq - aux[slot] < lo;
+    if (seq >= minSeq && !orphan) discarded++;
     ring.push({ seq, kind: BlockKind.Empty, count: 0, key: ring.newestKey(), aux: 0, sealed: true });
   }
   ring.dropLeadingEmpty();
-  return { ring, generation: gen as number, newestTs: prevTs, totals: ring.sumTotals(), discardedBlocks: validHeaders - kept };
+  return { ring, generation: gen as number, newestTs: prevTs, totals: ring.sumTotals(), discardedBlocks: discarded, damagedBlocks: damaged };
 }
 
 /** What `resumeStore` found after the checkpoint. */
@@ -342,7 +360,8 @@ export async function resumeStore(fh: BlockFileHandle, g: Geometry, generation: 
   if (ring.size > 0 && oldest < tailStart && !headerIs(await readBlocks(fh, g, oldest, 1), 0, oldest, ring.kind(oldest))) {
     return 'stale: its oldest block is no longer in the data file';
   }
-  return { ring, generation, newestTs, totals, discardedBlocks: 0, tailBlocks };
+  // Everything kept was verified: a block that did not verify sent the open to the full scan.
+  return { ring, generation, newestTs, totals, discardedBlocks: 0, damagedBlocks: 0, tailBlocks };
 }
 
 /**
