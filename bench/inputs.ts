@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { TsstoreClient } from '../src/client/index.js';
 import { restBatch, restSingle, unixLoad, wsLoad, type LoadResult } from './input-load.js';
 import type { BenchRow } from './types.js';
 
@@ -109,12 +110,12 @@ function rawFsync(file: string, seconds: number): BenchRow {
 }
 
 async function createStore(url: string): Promise<string> {
-  const res = await fetch(`${url}/api/stores`, {
-    method: 'POST', headers: { 'X-Admin-Key': ADMIN_KEY, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: 'bench', num_blocks: 16384 }),
-  });
-  if (res.status !== 201) throw new Error(`create store: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { api_key: string }).api_key;
+  const admin = new TsstoreClient({ url, adminKey: ADMIN_KEY });
+  try {
+    return (await admin.createStore('bench', { num_blocks: 16384 })).apiKey;
+  } finally {
+    admin.close();
+  }
 }
 
 /** Same-run comparisons, written into the rows' notes. */
@@ -168,8 +169,6 @@ export async function runInputBench(): Promise<BenchRow[]> {
       { proc: mem, key: await createStore(mem.ready[1]), sink: 'memory sink', fsync: undefined, note: 'no disk: the HTTP + pipeline cost alone' },
     ];
     const koaUrl = `http://127.0.0.1:${koa.ready[1]}`;
-    const wsUrl = `${url.replace(/^http/, 'ws')}/api/stores/bench/ws/write?api_key=${key}`;
-    const auth = `AUTH bench ${key}\n`;
     const fsync = 'batch';
 
     const disk = rawFsync(path.join(dir, 'fsync-probe'), Math.min(SECONDS, 2));
@@ -189,15 +188,15 @@ export async function runInputBench(): Promise<BenchRow[]> {
       rows.push(...group, bare);
     }
     rows.push(await measure('REST batch, 1000/request, 4 clients', pid, () => restBatch(url, key, 4, 1000, SECONDS), { fsync, note: 'latency per request' }));
-    rows.push(await measure('WebSocket, 1 connection strict', pid, () => wsLoad(wsUrl, 1, 1, SECONDS), { fsync }));
-    const ws = await measure('WebSocket, 4 connections x 64 in flight', pid, () => wsLoad(wsUrl, 4, 64, SECONDS), { fsync });
-    const wsBare = await measure('baseline: bare durable ws server, 4 x 64', wsBase.child.pid!, () => wsLoad(`ws://127.0.0.1:${wsBase.ready[1]}/`, 4, 64, SECONDS),
+    rows.push(await measure('WebSocket, 1 connection strict', pid, () => wsLoad(url, 'bench', key, 1, 1, SECONDS), { fsync }));
+    const ws = await measure('WebSocket, 4 connections x 64 in flight', pid, () => wsLoad(url, 'bench', key, 4, 64, SECONDS), { fsync });
+    const wsBare = await measure('baseline: bare durable ws server, 4 x 64', wsBase.child.pid!, () => wsLoad(`http://127.0.0.1:${wsBase.ready[1]}`, 'bench', 'none', 4, 64, SECONDS),
       { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn, ack frames' });
     addNote(ws, `${ratio(ws, wsBare)}x bare ws`);
     rows.push(ws, wsBare);
-    rows.push(await measure('Unix socket, 1 connection strict', pid, () => unixLoad(sock, auth, 1, 1, SECONDS), { fsync }));
-    const unix = await measure('Unix socket, 4 connections x 64 in flight', pid, () => unixLoad(sock, auth, 4, 64, SECONDS), { fsync });
-    const unixBare = await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'AUTH x y\n', 4, 64, SECONDS),
+    rows.push(await measure('Unix socket, 1 connection strict', pid, () => unixLoad(sock, 'bench', key, 1, 1, SECONDS), { fsync }));
+    const unix = await measure('Unix socket, 4 connections x 64 in flight', pid, () => unixLoad(sock, 'bench', key, 4, 64, SECONDS), { fsync });
+    const unixBare = await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'x', 'y', 4, 64, SECONDS),
       { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn' });
     addNote(unix, `${ratio(unix, unixBare)}x bare Unix`);
     rows.push(unix, unixBare);

@@ -8,9 +8,9 @@
  * Bounded to well under a minute.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { TsstoreClient, UnixSocketWriter } from '../src/client/index.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { decodeEnvelope } from '../src/core/json/index.js';
 import { silentLogger } from '../src/core/logger.js';
@@ -90,47 +90,20 @@ function stageCase(name: string, view: StoreView, withSchema: boolean, format: S
   return row(name, n, best, 'in process, no sink, best of 5');
 }
 
-/** Pipelined lines over one Unix socket connection; resolves with the seconds taken. */
-function socketRun(socketPath: string, store: string, key: string, lines: readonly string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = net.createConnection(socketPath);
-    let buf = '';
-    let authed = false;
-    let replies = 0;
-    let start = 0n;
-    const WINDOW = 2000;
-    let sent = 0;
-    const pump = (): void => {
-      const upto = Math.min(lines.length, replies + WINDOW);
-      if (sent >= upto) return;
-      sock.write(lines.slice(sent, upto).join(''));
-      sent = upto;
-    };
-    sock.on('error', reject);
-    sock.on('connect', () => sock.write(`AUTH ${store} ${key}\n`));
-    sock.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('latin1');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const reply = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!authed) {
-          if (reply !== 'OK') { reject(new Error(`AUTH failed: ${reply}`)); sock.destroy(); return; }
-          authed = true;
-          start = process.hrtime.bigint();
-          pump();
-          continue;
-        }
-        if (!reply.startsWith('OK ')) { reject(new Error(`insert failed: ${reply}`)); sock.destroy(); return; }
-        replies++;
-      }
-      if (authed && replies === lines.length) {
-        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-        sock.end('QUIT\n');
-        resolve(seconds);
-      } else if (authed && sent - replies < WINDOW / 2) pump();
-    });
-  });
+/** Pipelined records over one Unix socket connection (tsstore/client, window 2000); resolves with the seconds taken. */
+async function socketRun(socketPath: string, store: string, key: string, lines: readonly string[]): Promise<number> {
+  const w = await UnixSocketWriter.open({ path: socketPath, store, apiKey: key, envelopes: false, window: 2000, reconnect: { attempts: 0 } });
+  const start = process.hrtime.bigint();
+  let failure: Error | undefined;
+  for (const json of lines) {
+    const { acked } = await w.write({ json });
+    acked.catch((err: Error) => { failure ??= err; });
+  }
+  await w.flush();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await w.close();
+  if (failure) throw new Error(`insert failed: ${failure.message}`);
+  return seconds;
 }
 
 async function socketBench(): Promise<BenchRow[]> {
@@ -145,17 +118,13 @@ async function socketBench(): Promise<BenchRow[]> {
   const config = await loadConfig({ file: cfgFile, env: {} });
   const server = await TsstoreServer.start(config, { logger: silentLogger() });
   try {
-    const create = async (name: string, dataType: string): Promise<string> => {
-      const res = await fetch(`${server.url}/api/stores`, { method: 'POST', headers: { 'X-Admin-Key': ADMIN_KEY, 'Content-Type': 'application/json' }, body: JSON.stringify({ name, data_type: dataType, num_blocks: 16384 }) });
-      if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { api_key: string }).api_key;
-    };
-    const jsonKey = await create('bench-json', 'json');
-    const schemaKey = await create('bench-schema', 'schema');
-    const put = await fetch(`${server.url}/api/stores/bench-schema/schema`, { method: 'PUT', headers: { 'X-API-Key': schemaKey, 'Content-Type': 'application/json' }, body: JSON.stringify(SCHEMA) });
-    if (put.status !== 200) throw new Error(`schema: ${put.status} ${await put.text()}`);
+    const admin = new TsstoreClient({ url: server.url, adminKey: ADMIN_KEY });
+    const jsonKey = (await admin.createStore('bench-json', { data_type: 'json', num_blocks: 16384 })).apiKey;
+    const schemaKey = (await admin.createStore('bench-schema', { data_type: 'schema', num_blocks: 16384 })).apiKey;
+    await admin.setSchema('bench-schema', SCHEMA);
+    admin.close();
     const N = 100_000;
-    const lines = Array.from({ length: N }, (_, i) => `${record(i, 'full')}\n`);
+    const lines = Array.from({ length: N }, (_, i) => record(i, 'full'));
     await socketRun(socketPath, 'bench-json', jsonKey, lines.slice(0, 10_000));
     await socketRun(socketPath, 'bench-schema', schemaKey, lines.slice(0, 10_000));
     // Interleaved rounds, best of each: the machine is shared, so single runs are noisy. CPU time

@@ -49,6 +49,7 @@ const server = net.createServer((socket) => {
     let count = 0;
     for (const line of lines) {
       if (!authed) { authed = true; socket.write('OK\n'); continue; }
+      if (line === 'QUIT') { socket.end('OK bye\n'); continue; }
       JSON.parse(line);
       pending.push(Buffer.from(line + '\n'));
       count++;

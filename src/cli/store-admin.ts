@@ -3,8 +3,7 @@
  * its HTTP API with the admin key, so changes take effect at once and nothing touches its files),
  * or, when no server runs, the data path itself under the owner lock.
  */
-import http from 'node:http';
-import https from 'node:https';
+import { TsstoreClient } from '../client/index.js';
 import type { TsstoreConfig } from '../config/config-types.js';
 import { parseJsonExact } from '../core/json/index.js';
 import { readLiveOwner } from '../stores/data-lock.js';
@@ -35,38 +34,27 @@ export interface StoreAdmin {
 
 export class AdminError extends Error {}
 
-function request(base: string, adminKey: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const url = new URL(path, base);
-  const lib = url.protocol === 'https:' ? https : http;
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = lib.request(url, {
-      method,
-      headers: { 'X-Admin-Key': adminKey, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
-      // The server is the local owner of our own data path; its certificate may be self-signed.
-      rejectUnauthorized: false,
-      timeout: 30_000,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try { parsed = parseJsonExact(text); } catch { /* keep text */ }
-        if ((res.statusCode ?? 500) >= 400) reject(new AdminError((parsed as { error?: string })?.error ?? `HTTP ${res.statusCode}`));
-        else resolve(parsed);
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('the server did not answer in 30 s')));
-    req.on('error', (err) => reject(new AdminError(`cannot reach the tsstore server at ${base}: ${err.message}`)));
-    req.end(payload);
-  });
-}
-
+/** Through the server's admin API, with the client library (tsstore/client). */
 export class RemoteAdmin implements StoreAdmin {
-  constructor(private readonly url: string, private readonly adminKey: string) {}
+  private readonly client: TsstoreClient;
+  constructor(private readonly url: string, private readonly adminKey: string) {
+    // The server is the local owner of our own data path; its certificate may be self-signed.
+    this.client = new TsstoreClient({ url, adminKey, rejectUnauthorized: false, timeoutMs: 30_000, maxSockets: 1 });
+  }
   get via(): string { return `server ${this.url}`; }
-  private call(method: string, path: string, body?: unknown): Promise<unknown> { return request(this.url, this.adminKey, method, path, body); }
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    let reply: { status: number; body: Buffer };
+    try {
+      reply = await this.client.request(method, path, { 'X-Admin-Key': this.adminKey }, body === undefined ? undefined : JSON.stringify(body));
+    } catch (err) {
+      throw new AdminError((err as Error).message);
+    }
+    const text = reply.body.toString('utf8');
+    let parsed: unknown = text;
+    try { parsed = parseJsonExact(text); } catch { /* keep text */ }
+    if (reply.status >= 400) throw new AdminError((parsed as { error?: string })?.error ?? `HTTP ${reply.status}`);
+    return parsed;
+  }
   async create(name: string, options: Record<string, unknown>) { return await this.call('POST', '/api/stores', { name, ...options }) as { name: string; api_key: string; key_id: string }; }
   async list() { return ((await this.call('GET', '/api/stores')) as { stores: string[] }).stores; }
   async unavailable() { return ((await this.call('GET', '/api/stores')) as { unavailable?: StoreProblem[] }).unavailable ?? []; }
@@ -78,7 +66,7 @@ export class RemoteAdmin implements StoreAdmin {
   async regenerate(name: string) { return await this.call('POST', `/api/stores/${encodeURIComponent(name)}/keys/regenerate`) as { api_key: string; key_id: string }; }
   async getSchema(name: string) { return await this.call('GET', `/api/stores/${encodeURIComponent(name)}/schema`) as SchemaBody; }
   async setSchema(name: string, body: unknown) { return await this.call('PUT', `/api/stores/${encodeURIComponent(name)}/schema`, body) as SchemaBody; }
-  async close() { /* nothing held */ }
+  async close() { this.client.close(); }
 }
 
 class LocalAdmin implements StoreAdmin {

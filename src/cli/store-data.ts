@@ -3,10 +3,8 @@
  * owning the data path, or `--url`), or, when no server runs, on the data path itself under the
  * owner lock, writing through a PipelineRunner so the configured stages validate every record.
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { TsstoreConfig } from '../config/config-types.js';
-import { endOfValue, parseJsonExact, skipWs, topLevelSpans } from '../core/json/index.js';
+import { TsstoreClient, TsstoreError, parseObjects as parseStoredObjects } from '../client/index.js';
 import { silentLogger } from '../core/logger.js';
 import { PipelineRunner } from '../pipeline/runner.js';
 import { TssError } from '../plugin/errors.js';
@@ -96,134 +94,82 @@ class LocalStoreData implements StoreData {
   }
 }
 
-interface Reply { readonly status: number; readonly body: Buffer }
-
+/** Through a server's REST API, with the client library (tsstore/client). */
 class RemoteStoreData implements StoreData {
-  private readonly agent: http.Agent;
-  private readonly lib: typeof http | typeof https;
+  private readonly client: TsstoreClient;
   /** Whether the server has `POST …/data/batch`; learnt from the first try. */
   private batch: boolean | undefined;
 
-  constructor(private readonly url: string, private readonly auth: Record<string, string>) {
-    const secure = new URL(url).protocol === 'https:';
-    this.lib = secure ? https : http;
+  constructor(private readonly url: string, auth: { apiKey?: string; adminKey?: string }) {
     // The server is usually our own local owner of the data path; its certificate may be self-signed.
-    this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.client = new TsstoreClient({ url, ...auth, maxSockets: 1, rejectUnauthorized: false });
   }
 
   get via(): string { return `server ${this.url}`; }
 
-  private request(method: string, path: string, body?: Buffer, contentType?: string): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const req = this.lib.request(new URL(path, this.url), {
-        method, agent: this.agent, timeout: 60_000,
-        headers: { ...this.auth, ...(body ? { 'Content-Type': contentType ?? 'application/json', 'Content-Length': body.length } : {}) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 500, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error('the server did not answer in 60 s')));
-      req.on('error', (err) => reject(new AdminError(`cannot reach the tsstore server at ${this.url}: ${err.message}`)));
-      req.end(body);
-    });
-  }
-
-  private static errorOf(reply: Reply): { message: string; code?: string } {
-    try {
-      const j = JSON.parse(reply.body.toString('utf8')) as { error?: string; code?: string };
-      return { message: j.error ?? `HTTP ${reply.status}`, code: j.code };
-    } catch {
-      return { message: `HTTP ${reply.status}` };
-    }
-  }
-
-  private fail(reply: Reply, what: string): never {
-    throw new AdminError(`${what}: ${RemoteStoreData.errorOf(reply).message} (HTTP ${reply.status})`);
-  }
-
   async info(store: string): Promise<StoreInfo> {
-    const reply = await this.request('GET', `/api/stores/${encodeURIComponent(store)}/stats`);
-    if (reply.status !== 200) this.fail(reply, `cannot read the stats of store ${store}`);
-    const s = parseJsonExact(reply.body.toString('utf8')) as { data_type: DataType; records: number; oldest: bigint | null; newest: bigint | null };
-    const big = (v: unknown): bigint | undefined => (v === null || v === undefined ? undefined : BigInt(v as bigint));
-    return { dataType: s.data_type, records: Number(s.records), oldest: big(s.oldest), newest: big(s.newest) };
+    const s = await this.client.stats(store).catch(cliError(`cannot read the stats of store ${store}`));
+    return { dataType: s.dataType as DataType, records: s.records, oldest: s.oldest, newest: s.newest };
   }
 
   async write(store: string, dataType: DataType, records: readonly ImportRecord[]): Promise<(string | null)[]> {
     if (records.length === 0) return [];
+    const recs = records.map((r) => ({ timestamp: r.timestamp, json: r.data }));
     if (this.batch !== false) {
-      const body = Buffer.concat(records.flatMap((r) => [r.envelope, NL]));
-      const reply = await this.request('POST', `/api/stores/${encodeURIComponent(store)}/data/batch`, body, 'application/x-ndjson');
-      const err = reply.status === 200 ? undefined : RemoteStoreData.errorOf(reply);
-      if (reply.status === 405 || (reply.status === 404 && err?.code === 'TSS_ERR_NOT_FOUND')) {
-        this.batch = false;
-      } else {
-        if (reply.status !== 200) this.fail(reply, `batch insert into ${store} failed`);
+      try {
+        const results = await this.client.insertBatch(store, recs);
         this.batch = true;
-        const parsed = JSON.parse(reply.body.toString('utf8')) as { results: { index: number; error?: string }[] };
-        const out = new Array<string | null>(records.length).fill(null);
-        for (const r of parsed.results) if (r.error !== undefined) out[r.index] = r.error;
-        return out;
+        return results.map((r) => (r.ok ? null : r.error));
+      } catch (err) {
+        const e = err as TsstoreError;
+        if (!(e.status === 405 || (e.status === 404 && e.code === 'TSS_ERR_NOT_FOUND'))) throw cliError(`batch insert into ${store} failed`)(err);
+        this.batch = false;
       }
     }
     // No batch route: one POST per record, in order, over one keep-alive connection.
     const out: (string | null)[] = [];
-    const base = `/api/stores/${encodeURIComponent(store)}/data`;
     for (const r of records) {
-      let reply: Reply;
-      if (dataType === 'text' || dataType === 'binary') {
-        const value: unknown = JSON.parse(r.data.toString('utf8'));
-        if (typeof value !== 'string') { out.push(`data does not match store's data type: ${dataType} stores take a JSON string`); continue; }
-        const raw = dataType === 'text' ? Buffer.from(value, 'utf8') : Buffer.from(value, 'base64');
-        reply = await this.request('POST', `${base}?timestamp=${r.timestamp}`, raw, dataType === 'text' ? 'text/plain' : 'application/octet-stream');
-      } else {
-        reply = await this.request('POST', base, r.envelope, 'application/json');
+      try {
+        if (dataType === 'text' || dataType === 'binary') {
+          const value: unknown = JSON.parse(r.data.toString('utf8'));
+          if (typeof value !== 'string') { out.push(`data does not match store's data type: ${dataType} stores take a JSON string`); continue; }
+          const raw = dataType === 'text' ? Buffer.from(value, 'utf8') : Buffer.from(value, 'base64');
+          await this.client.insertRaw(store, raw, { timestamp: r.timestamp, contentType: dataType === 'text' ? 'text/plain' : 'application/octet-stream' });
+        } else {
+          await this.client.insert(store, { timestamp: r.timestamp, json: r.data });
+        }
+        out.push(null);
+      } catch (err) {
+        const e = err as TsstoreError;
+        if (e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 401 && e.status !== 404) out.push(e.serverMessage ?? e.message);
+        else throw cliError(`insert into ${store} failed`)(err);
       }
-      if (reply.status === 201) out.push(null);
-      else if (reply.status >= 400 && reply.status < 500 && reply.status !== 401 && reply.status !== 404) out.push(RemoteStoreData.errorOf(reply).message);
-      else this.fail(reply, `insert into ${store} failed`);
     }
     return out;
   }
 
   async read(store: string, from: bigint | undefined, to: bigint | undefined, limit: number): Promise<ExportRecord[]> {
-    const q = new URLSearchParams({ limit: String(limit), include_data: 'true' });
-    if (from !== undefined) q.set('start_time', String(from));
-    if (to !== undefined) q.set('end_time', String(to));
-    const reply = await this.request('GET', `/api/stores/${encodeURIComponent(store)}/data/range?${q}`);
-    if (reply.status !== 200) this.fail(reply, `cannot read store ${store}`);
-    return parseObjects(reply.body);
+    const page = await this.client.range(store, { start: from, end: to, limit, includeData: true }).catch(cliError(`cannot read store ${store}`));
+    return page.map((r) => ({ timestamp: r.timestamp, dataJson: r.json ?? 'null' }));
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.client.close();
   }
 }
 
-const NL = Buffer.from('\n');
-
-/** The records of a `{"objects":[…],"count":N}` response, keeping each `data` text verbatim. */
+/** The records of a `{"objects":[…],"count":N}` answer, each `data` kept as its exact text. */
 export function parseObjects(body: Buffer): ExportRecord[] {
-  const spans = topLevelSpans(body, ['objects']);
-  const span = spans.get('objects');
-  if (!span) throw new AdminError('unexpected answer from the server: no "objects"');
-  const out: ExportRecord[] = [];
-  let i = span[0] + 1;
-  for (;;) {
-    i = skipWs(body, i);
-    if (i >= span[1] || body[i] === 0x5d) return out;
-    if (body[i] === 0x2c) { i++; continue; }
-    const end = endOfValue(body, i);
-    const obj = body.subarray(i, end);
-    const f = topLevelSpans(obj, ['timestamp', 'data']);
-    const ts = f.get('timestamp');
-    const data = f.get('data');
-    if (!ts || !data) throw new AdminError('unexpected answer from the server: a record without timestamp or data');
-    out.push({ timestamp: BigInt(obj.toString('latin1', ts[0], ts[1])), dataJson: obj.toString('utf8', data[0], data[1]) });
-    i = end;
-  }
+  return parseStoredObjects(body).map((r) => ({ timestamp: r.timestamp, dataJson: r.json ?? 'null' }));
+}
+
+/** A client error as the CLI reports it: `<what>: <server message> (HTTP n)`, or unreachable. */
+function cliError(what: string): (err: unknown) => never {
+  return (err) => {
+    const e = err as TsstoreError;
+    if (e instanceof TsstoreError && e.status !== undefined) throw new AdminError(`${what}: ${e.serverMessage ?? e.message} (HTTP ${e.status})`);
+    throw new AdminError((err as Error).message);
+  };
 }
 
 export interface OpenOptions {
@@ -238,7 +184,7 @@ export async function openStoreData(config: TsstoreConfig, command: string, opts
   const owner = opts.url === undefined ? await readLiveOwner(dataDir) : undefined;
   const url = opts.url ?? (owner?.role === 'server' ? owner.url : undefined);
   if (url) {
-    const auth: Record<string, string> | undefined = opts.apiKey ? { 'X-API-Key': opts.apiKey } : config.server.admin_key ? { 'X-Admin-Key': config.server.admin_key } : undefined;
+    const auth = opts.apiKey ? { apiKey: opts.apiKey } : config.server.admin_key ? { adminKey: config.server.admin_key } : undefined;
     if (!auth) throw new AdminError(`${opts.url ? `the server ${url}` : `a tsstore server owns ${dataDir}; it`} needs a key: set TSSTORE_ADMIN_KEY, or pass --api-key (or TSSTORE_API_KEY) with the store's key`);
     return new RemoteStoreData(url, auth);
   }

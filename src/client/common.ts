@@ -14,11 +14,14 @@ export interface WriteRecord {
 export class TsstoreError extends Error {
   readonly status?: number;
   readonly code?: string;
-  constructor(message: string, opts: { status?: number; code?: string; cause?: unknown } = {}) {
+  /** The server's own error text (`error` of its answer), without what the client was doing. */
+  readonly serverMessage?: string;
+  constructor(message: string, opts: { status?: number; code?: string; serverMessage?: string; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'TsstoreError';
     this.status = opts.status;
     this.code = opts.code;
+    this.serverMessage = opts.serverMessage;
   }
 }
 

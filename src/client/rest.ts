@@ -109,7 +109,7 @@ function errorOf(reply: Reply, what: string): TsstoreError {
     if (typeof j.error === 'string') message = j.error;
     code = j.code;
   } catch { /* not JSON */ }
-  return new TsstoreError(`${what}: ${message} (HTTP ${reply.status})`, { status: reply.status, code });
+  return new TsstoreError(`${what}: ${message} (HTTP ${reply.status})`, { status: reply.status, code, serverMessage: message });
 }
 
 /** The records of a `{"objects":[…],"count":N}` answer, each `data` kept as its exact text. */

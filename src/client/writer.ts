@@ -22,6 +22,13 @@ export interface WriterOptions {
   readonly window?: number;
   /** Redial delays: `minMs` doubling up to `maxMs` with jitter (default 100 ms → 10 s); `attempts` in a row before giving up (default unlimited). */
   readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number; readonly attempts?: number };
+  /**
+   * `client` (default): a record without timestamp gets one from the writer's clock, so it can be
+   * re-sent after a drop without duplicates — for one writer per store. `server`: the server
+   * assigns it (several writers into one store at once); records unanswered at a drop are then
+   * rejected with TSS_CLIENT_CONNECTION_LOST instead of re-sent.
+   */
+  readonly timestamps?: 'client' | 'server';
   /** Called before each redial. */
   readonly onReconnect?: (info: { readonly attempt: number; readonly delayMs: number; readonly error?: Error }) => void;
 }
@@ -293,12 +300,13 @@ function ackTimestamp(text: string): bigint | undefined {
 }
 
 export class WebSocketWriter extends StreamWriter {
-  protected readonly clientTimestamps = true;
+  protected readonly clientTimestamps: boolean;
   protected readonly storeName: string;
   private readonly wsUrl: string;
 
   private constructor(private readonly o: WebSocketWriterOptions, confirm: TsstoreClient | undefined) {
     super(o, confirm);
+    this.clientTimestamps = (o.timestamps ?? 'client') === 'client';
     this.storeName = o.store;
     const base = o.url.replace(/\/+$/, '').replace(/^http/, 'ws');
     this.wsUrl = `${base}/api/stores/${encodeURIComponent(o.store)}/ws/write${o.format ? `?format=${o.format}` : ''}`;
@@ -382,11 +390,13 @@ export interface UnixWriterOptions extends WriterOptions {
 
 export class UnixSocketWriter extends StreamWriter {
   protected readonly clientTimestamps: boolean;
+  private readonly envelopes: boolean;
   protected readonly storeName: string;
 
   private constructor(private readonly o: UnixWriterOptions) {
     super(o, o.confirm);
-    this.clientTimestamps = o.envelopes ?? true;
+    this.envelopes = o.envelopes ?? true;
+    this.clientTimestamps = this.envelopes && (o.timestamps ?? 'client') === 'client';
     this.storeName = o.store;
   }
 
@@ -399,7 +409,7 @@ export class UnixSocketWriter extends StreamWriter {
 
   protected frame(data: Buffer, timestamp: bigint | undefined): Buffer {
     if (data.includes(0x0a) || data.includes(0x0d)) throw new TypeError('a record sent over the Unix socket must be one line: its JSON has a line break');
-    if (!this.clientTimestamps) {
+    if (!this.envelopes) {
       if (timestamp !== undefined) throw new TypeError('with envelopes: false the server assigns timestamps: leave timestamp out');
       return Buffer.concat([data, NL]);
     }
@@ -413,7 +423,7 @@ export class UnixSocketWriter extends StreamWriter {
       let rest = '';
       let lastError: Error | undefined;
       socket.setEncoding('utf8');
-      socket.on('connect', () => socket.write(`AUTH ${this.o.store} ${this.o.apiKey}${this.clientTimestamps ? ' envelope' : ''}\n`));
+      socket.on('connect', () => socket.write(`AUTH ${this.o.store} ${this.o.apiKey}${this.envelopes ? ' envelope' : ''}\n`));
       socket.on('data', (chunk: string) => {
         const s = rest + chunk;
         let at = 0;

@@ -48,8 +48,15 @@ Reads the server's API only (never its files). Stores that cannot serve (damaged
     const intervalMs = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
 
     const admin = new RemoteAdmin(url, config.server.admin_key);
-    const stores = await admin.list();
-    const unavailable = await admin.unavailable();
+    let stores: string[];
+    let unavailable: Awaited<ReturnType<RemoteAdmin['unavailable']>>;
+    try {
+      stores = await admin.list();
+      unavailable = await admin.unavailable();
+    } catch (err) {
+      await admin.close();
+      throw err;
+    }
     const broken = new Set(unavailable.map((p) => p.store));
     const sample = async (): Promise<{ at: number; stats: Map<string, Stats> }> => {
       const at = performance.now();
@@ -59,9 +66,15 @@ Reads the server's API only (never its files). Stores that cannot serve (damaged
       }));
       return { at, stats };
     };
-    const first = await sample();
-    if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
-    const second = await sample();
+    let first: Awaited<ReturnType<typeof sample>>;
+    let second: Awaited<ReturnType<typeof sample>>;
+    try {
+      first = await sample();
+      if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
+      second = await sample();
+    } finally {
+      await admin.close();
+    }
     const secs = (second.at - first.at) / 1000;
 
     const rows = stores.filter((s) => second.stats.has(s) && !broken.has(s)).map((name) => {
