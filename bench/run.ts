@@ -14,6 +14,7 @@ import { runScaleRingsBench } from './scale-rings.js';
 import { runScaleStoresBench } from './scale-stores.js';
 import { runSchemaBench } from './schema.js';
 import { runMigrateBench } from './migrate.js';
+import { runFootprintBench } from './footprint.js';
 import { runAggregateBench, runMqttBench } from './outputs.js';
 import type { BenchRow } from './types.js';
 
@@ -31,6 +32,7 @@ export function markdownTable(rows: readonly BenchRow[]): string {
 
 /** Benchmarks in report order. */
 export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]> }[] = [
+  { id: 'footprint', title: 'Footprint: tsstore version, serve with no stores (start time, RSS), peak RSS under the Unix 4 x 64 flood (child processes)', run: runFootprintBench },
   { id: 'engine', title: 'Block-file engine (in process)', run: runEngineBench },
   { id: 'inputs', title: 'Inputs (tsstore serve in a child process, clients in the bench process)', run: runInputBench },
   { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
