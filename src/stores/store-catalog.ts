@@ -18,7 +18,7 @@ import { setMaxListeners } from 'node:events';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../plugin/kit/state-file.js';
+import { removeAtomicLeftovers, writeFileAtomic } from '../plugin/kit/state-file.js';
 import { SerialQueue } from '../plugin/kit/serial-queue.js';
 import { TssError } from '../plugin/errors.js';
 import type { Logger, StoreAccess, StoreSession } from '../plugin/descriptor.js';
@@ -28,6 +28,7 @@ import type { StoreSchema, StoreView } from '../plugin/stage.js';
 import { readSchemaSync } from './schema-file.js';
 import { checkKeyFormat, generateKey, hashKey, readKeysSync, verifyKey, writeKeys, type KeyRecord, type NewKey } from './api-keys.js';
 import { OnDemandSink } from './on-demand-sink.js';
+import { OUTPUTS_DIR } from './delivery.js';
 import { StoreLifecycle, type UseOptions } from './store-lifecycle.js';
 import { invalidateSummary, readSummary, writeSummary } from './store-summary.js';
 import { checkStoreName, resolveStoreOptions, DATA_TYPES, DEFAULT_STORE_OPTIONS, type StoreOptions } from '../config/store-options.js';
@@ -226,6 +227,9 @@ export class StoreCatalog implements StoreAccess {
 
   private async loadOne(dirName: string): Promise<void> {
     const dir = path.join(this.dataDir, dirName);
+    // Temp files of side-file writes a crash interrupted (we hold the data-path lock: none is live).
+    const leftovers = [...await removeAtomicLeftovers(dir), ...(await removeAtomicLeftovers(path.join(dir, OUTPUTS_DIR))).map((n) => `${OUTPUTS_DIR}/${n}`)];
+    if (leftovers.length) this.logger.info({ dir, removed: leftovers }, 'Removed temp files of interrupted writes.');
     let meta: StoreMeta;
     try {
       const text = fs.readFileSync(path.join(dir, 'store.json'), 'utf8');

@@ -79,8 +79,13 @@ describe('REST batch insert', () => {
     const open = await post('[{"data": 1}', 'application/json');
     assert.equal(open.status, 400);
     assert.match(open.json.error, /not closed/);
+    // A wrong Content-Type is the same 400 on batch and single inserts.
     const media = await post('{"data": 1}', 'text/plain');
-    assert.equal(media.status, 415);
+    assert.equal(media.status, 400);
+    assert.equal(media.json.code, 'TSS_ERR_DATA_TYPE_MISMATCH');
+    const single = await api(s.url, 'POST', '/api/stores/batch/data', '{"data": 1}', { 'X-API-Key': key, 'Content-Type': 'text/plain' });
+    assert.equal(single.status, media.status);
+    assert.equal(single.json.code, media.json.code);
     const big = await post(`[${Array.from({ length: 3000 }, (_, i) => `{"data": {"i": ${i}, "pad": "xxxxxxxxxxxxxxxxxxxx"}}`).join(',')}]`, 'application/json');
     assert.equal(big.status, 413);
     assert.match(big.json.error, /request body too large: the limit is 65536 bytes/);

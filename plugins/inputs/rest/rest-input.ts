@@ -74,7 +74,8 @@ export class RestInput implements InputPlugin {
     const media = mediaType(ctx);
     const ndjson = NDJSON_TYPES.has(media);
     if (!ndjson && media !== 'application/json') {
-      throw new TssError('TSS_ERR_UNSUPPORTED_MEDIA', `unsupported content type: a batch is application/x-ndjson (one envelope per line) or application/json (an array of envelopes), got ${media || 'none'}`);
+      // The same status as a single insert with the wrong Content-Type (400, as the reference answers).
+      throw new TssError('TSS_ERR_DATA_TYPE_MISMATCH', `data does not match store's data type: a batch is application/x-ndjson (one envelope per line) or application/json (an array of envelopes), got ${media || 'none'}`);
     }
     const body = await readBody(ctx, this.options.batch_body_limit);
     const envelopes = ndjson ? decodeNdjson(body) : decodeJsonArray(body);

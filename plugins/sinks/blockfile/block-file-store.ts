@@ -12,10 +12,10 @@ import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord
 import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
 import { RecordView, blockHeaderMatches, committedLength, packedRecords, spanRecord } from './block-reader.js';
 import { BlockRing, Reclaimed } from './block-ring.js';
-import { BlockKind, DELETED_MARK, Geometry, Meta, RECORD_HEADER_SIZE, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
+import { BlockKind, DELETED_MARK, Geometry, META_SIZE, Meta, RECORD_HEADER_SIZE, RECORD_MARK_OFFSET, forEachSpanPiece, isValidGeometry } from './format.js';
 import type { BlockFileHandle, BlockFileIO } from './io.js';
 import type { FsyncPolicy } from './options.js';
-import { Checkpoint, checkpointPath, checkpointSupported } from './checkpoint.js';
+import { CHECKPOINT_HEADER_SIZE, Checkpoint, checkpointPath, checkpointSupported } from './checkpoint.js';
 import { RecoveredStore, readBlocks, recoverStore, resumeStore } from './recovery.js';
 import { createDataFile, dataPath, fileSize, readMeta, removeStoreFiles, writeMeta, zeroFill } from './store-files.js';
 
@@ -96,6 +96,7 @@ export class BlockFileStore {
       throw new TssError('TSS_ERR_STORE_OPTIONS', 'invalid store options: block size must be a power of two >= 64 and num_blocks >= 1');
     }
     const meta: Meta = { ...geometry, generation, seqBase: 0 };
+    await BlockFileStore.checkFreeSpace(spec, settings);
     try {
       await removeStoreFiles(settings.io, spec.dir);
       await createDataFile(settings.io, spec.dir, geometry.numBlocks * geometry.blockSize);
@@ -110,6 +111,20 @@ export class BlockFileStore {
     const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, ring, undefined, { count: 0, deleted: 0, bytes: 0 }, settings, { discardedBlocks: 0, damagedBlocks: 0 }, checkpoint, 'created');
     await store.writeCheckpoint();
     return store;
+  }
+
+  /**
+   * Refuses (507, before any byte is written) a store the file system has no room for: the data
+   * file, its meta file and a checkpoint base (and its replacement).
+   */
+  private static async checkFreeSpace(spec: StoreSpec, settings: StoreSettings): Promise<void> {
+    const free = await settings.io.freeBytes?.(spec.dir);
+    if (free === undefined) return;
+    const dataBytes = spec.numBlocks * spec.dataBlockSize;
+    const needed = dataBytes + META_SIZE * 2 + (settings.checkpoint ? 2 * (CHECKPOINT_HEADER_SIZE + 16 * spec.numBlocks) : 0);
+    if (free < needed) {
+      throw new TssError('TSS_ERR_DISK_FULL', `not enough free disk space to create store ${spec.name}: it needs ${needed} bytes (a ${dataBytes}-byte ring), the file system of ${spec.dir} has ${free} bytes free`);
+    }
   }
 
   private static checkpointFor(dir: string, geometry: Geometry, settings: StoreSettings): Checkpoint | undefined {

@@ -41,6 +41,12 @@ export interface BlockFileIO {
   remove(file: string): Promise<void>;
   /** fsync(2) of a directory, so renames and removals in it are durable. */
   syncDir(dir: string): Promise<void>;
+  /**
+   * Bytes an unprivileged process may still allocate on the file system holding `dir`
+   * (statfs(2): available blocks × block size); undefined when unknown. Creation checks it
+   * before writing any byte.
+   */
+  freeBytes?(dir: string): Promise<number | undefined>;
 }
 
 /**
@@ -99,6 +105,14 @@ export const nodeIO: BlockFileIO = {
   },
   remove(file) {
     return fs.rm(file, { force: true });
+  },
+  async freeBytes(dir) {
+    try {
+      const st = await fs.statfs(dir);
+      return Number(st.bavail) * Number(st.bsize);
+    } catch {
+      return undefined;
+    }
   },
   async syncDir(dir) {
     const fh = await fs.open(dir, 'r');

@@ -6,23 +6,51 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+let tmpSeq = 0;
+
+/** The temp-file suffix writeFileAtomic uses: `<file>.tmp-<pid>-<time>-<n>`. */
+export const ATOMIC_TMP = /\.tmp-\d+-[0-9a-z]+(-\d+)?$/;
+
+/**
+ * Writes `data` to `file` atomically (temp file, fsync, rename, directory fsync). On any failure
+ * (ENOSPC, EFBIG, EIO, …) the temp file is removed before the error is thrown: a full disk leaves
+ * the old file and nothing else.
+ */
 export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const fh = await fs.promises.open(tmp, 'w', mode);
+  const tmp = `${file}.tmp-${process.pid}-${Date.now().toString(36)}-${tmpSeq++}`;
   try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    const fh = await fs.promises.open(tmp, 'w', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.promises.rename(tmp, file);
   } catch (err) {
-    await fs.promises.rm(tmp, { force: true });
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
   await syncDir(path.dirname(file));
+}
+
+/**
+ * Removes what writeFileAtomic left in `dir` when its process died mid-write (kill -9, power
+ * loss): files ending in its temp suffix. Call it before using the directory, while no write to
+ * it can be in flight (e.g. at start, holding the data-path lock). Returns the names removed.
+ */
+export async function removeAtomicLeftovers(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw err;
+  }
+  const gone = names.filter((n) => ATOMIC_TMP.test(n));
+  for (const n of gone) await fs.promises.rm(path.join(dir, n), { force: true });
+  return gone;
 }
 
 export async function syncDir(dir: string): Promise<void> {
