@@ -11,7 +11,13 @@ const tseslint = require('typescript-eslint');
 const importX = require('eslint-plugin-import-x');
 const { createTypeScriptImportResolver } = require('eslint-import-resolver-typescript');
 
-const TEST_FILES = ['**/*.test.ts', '**/test-*.ts', 'plugins/sinks/blockfile/crash-writer.ts', 'plugins/sinks/blockfile/disk-full-scenario.ts', 'plugins/contrib/*/test/**'];
+const TEST_FILES = [
+  '**/*.test.ts',
+  '**/test-*.ts',
+  'plugins/sinks/blockfile/crash-writer.ts',
+  'plugins/sinks/blockfile/disk-full-scenario.ts',
+  'plugins/contrib/*/test/**',
+];
 
 /**
  * Imports a plugin may not make: tsstore's source tree or build output by path (three or more
@@ -36,12 +42,77 @@ const internals = ({ forTests }) => ({
 const zone = (target, from, why) => ({ target, from, message: why });
 const LAYERS = [
   // The public entry (src/plugin/index.ts, not a target here) also re-exports the exact JSON helpers from src/core.
-  { target: './src/plugin', from: './src', except: ['./plugin'], message: 'src/plugin (the contract and the kit) is the bottom layer: it imports nothing else of tsstore.' },
-  zone('./src/core', ['./src/client', './src/config', './src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts', './plugins'], 'src/core sits on the plugin contract only.'),
-  zone('./src/client', ['./src/config', './src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts', './src/migrate', './plugins'], 'src/client (tsstore/client) stands on the plugin contract and the JSON helpers only: a client never loads the server.'),
-  zone('./src/config', ['./src/client', './src/stores', './src/metrics', './src/pipeline', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './plugins'], 'src/config sits below stores and pipeline.'),
-  zone(['./src/stores', './src/metrics', './src/pipeline'], ['./src/client', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts'], 'Stores, metrics and pipeline sit below HTTP, CLI and the server.'),
-  zone(['./src/stores', './src/metrics', './src/pipeline/runner.ts', './src/pipeline/registry.ts', './src/pipeline/pipeline-builder.ts'], './plugins', 'Only the built-in list (src/pipeline/builtins.ts) and tsstore/testing name plugins.'),
+  {
+    target: './src/plugin',
+    from: './src',
+    except: ['./plugin'],
+    message: 'src/plugin (the contract and the kit) is the bottom layer: it imports nothing else of tsstore.',
+  },
+  zone(
+    './src/core',
+    [
+      './src/client',
+      './src/config',
+      './src/stores',
+      './src/metrics',
+      './src/pipeline',
+      './src/http',
+      './src/cli',
+      './src/commands',
+      './src/testing',
+      './src/server',
+      './src/server.ts',
+      './src/index.ts',
+      './plugins',
+    ],
+    'src/core sits on the plugin contract only.',
+  ),
+  zone(
+    './src/client',
+    [
+      './src/config',
+      './src/stores',
+      './src/metrics',
+      './src/pipeline',
+      './src/http',
+      './src/cli',
+      './src/commands',
+      './src/testing',
+      './src/server',
+      './src/server.ts',
+      './src/index.ts',
+      './src/migrate',
+      './plugins',
+    ],
+    'src/client (tsstore/client) stands on the plugin contract and the JSON helpers only: a client never loads the server.',
+  ),
+  zone(
+    './src/config',
+    [
+      './src/client',
+      './src/stores',
+      './src/metrics',
+      './src/pipeline',
+      './src/http',
+      './src/cli',
+      './src/commands',
+      './src/testing',
+      './src/server',
+      './src/server.ts',
+      './plugins',
+    ],
+    'src/config sits below stores and pipeline.',
+  ),
+  zone(
+    ['./src/stores', './src/metrics', './src/pipeline'],
+    ['./src/client', './src/http', './src/cli', './src/commands', './src/testing', './src/server', './src/server.ts', './src/index.ts'],
+    'Stores, metrics and pipeline sit below HTTP, CLI and the server.',
+  ),
+  zone(
+    ['./src/stores', './src/metrics', './src/pipeline/runner.ts', './src/pipeline/registry.ts', './src/pipeline/pipeline-builder.ts'],
+    './plugins',
+    'Only the built-in list (src/pipeline/builtins.ts) and tsstore/testing name plugins.',
+  ),
 ];
 
 module.exports = tseslint.config(
@@ -51,11 +122,24 @@ module.exports = tseslint.config(
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
     plugins: { 'import-x': importX },
-    settings: { 'import-x/extensions': ['.ts', '.js'], 'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] }, 'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'plugins/contrib/*/tsconfig.json'], noWarnOnMultipleProjects: true })] },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({ project: ['tsconfig.json', 'plugins/contrib/*/tsconfig.json'], noWarnOnMultipleProjects: true }),
+      ],
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // node:test's describe/it return promises the runner awaits itself.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+          ],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': 'error',
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },

@@ -19,7 +19,11 @@ function makeSink(dataDir: string, fsync: FsyncPolicy): BlockFileSink {
   return new BlockFileSink({ fsync }, { id: 'bench', logger: quietLogger, dataDir });
 }
 
-function spec(dataDir: string, name: string, numBlocks: number): { name: string; dir: string; dataType: 'binary'; numBlocks: number; dataBlockSize: number; indexBlockSize: number } {
+function spec(
+  dataDir: string,
+  name: string,
+  numBlocks: number,
+): { name: string; dir: string; dataType: 'binary'; numBlocks: number; dataBlockSize: number; indexBlockSize: number } {
   const dir = path.join(dataDir, name);
   fs.mkdirSync(dir, { recursive: true });
   return { name, dir, dataType: 'binary', numBlocks, dataBlockSize: 4096, indexBlockSize: 4096 };
@@ -72,7 +76,7 @@ async function queryCases(dataDir: string): Promise<BenchRow[]> {
   const fillStart = process.hrtime.bigint();
   let ts = 1_704_067_200_000_000_000n;
   const step = 1_000_000n;
-  for (let written = 0; written < total; ) {
+  for (let written = 0; written < total;) {
     const calls: Promise<unknown>[] = [];
     for (let w = 0; w < 8 && written < total; w++) {
       const n = Math.min(1000, total - written);
@@ -83,7 +87,14 @@ async function queryCases(dataDir: string): Promise<BenchRow[]> {
     await Promise.all(calls);
   }
   const fillSeconds = ms(fillStart) / 1000;
-  rows.push({ name: 'fill 1M x 64 B (8 writers x 1000/call)', records: total, seconds: Number(fillSeconds.toFixed(2)), recordsPerSec: Math.round(total / fillSeconds), rssMb: rssMb(), fsync: 'batch' });
+  rows.push({
+    name: 'fill 1M x 64 B (8 writers x 1000/call)',
+    records: total,
+    seconds: Number(fillSeconds.toFixed(2)),
+    recordsPerSec: Math.round(total / fillSeconds),
+    rssMb: rssMb(),
+    fsync: 'batch',
+  });
   await sink.close();
 
   const reopenStart = process.hrtime.bigint();
@@ -92,11 +103,18 @@ async function queryCases(dataDir: string): Promise<BenchRow[]> {
   await sink.openStore(s);
   const reopenMs = ms(reopenStart);
   const stats = await sink.stats('query');
-  rows.push({ name: 'reopen (full recovery scan, ~96 MiB file)', records: stats.records, seconds: Number((reopenMs / 1000).toFixed(3)), recordsPerSec: Math.round(stats.records / (reopenMs / 1000)), rssMb: rssMb(), note: 'verifies every checksum' });
+  rows.push({
+    name: 'reopen (full recovery scan, ~96 MiB file)',
+    records: stats.records,
+    seconds: Number((reopenMs / 1000).toFixed(3)),
+    recordsPerSec: Math.round(stats.records / (reopenMs / 1000)),
+    rssMb: rssMb(),
+    note: 'verifies every checksum',
+  });
 
   const oldest = stats.oldest as bigint;
   const span = Number((stats.newest as bigint) - oldest);
-  const randomTs = (): bigint => oldest + (BigInt(Math.floor(Math.random() * (span / 1e6))) * step);
+  const randomTs = (): bigint => oldest + BigInt(Math.floor(Math.random() * (span / 1e6))) * step;
   const measure = async (name: string, q: () => Promise<number>, note: string): Promise<void> => {
     const lat: number[] = [];
     let records = 0;
@@ -108,11 +126,28 @@ async function queryCases(dataDir: string): Promise<BenchRow[]> {
     }
     const seconds = ms(start) / 1000;
     lat.sort((a, b) => a - b);
-    rows.push({ name, records, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(records / seconds), p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), rssMb: rssMb(), note });
+    rows.push({
+      name,
+      records,
+      seconds: Number(seconds.toFixed(2)),
+      recordsPerSec: Math.round(records / seconds),
+      p50Ms: percentile(lat, 0.5),
+      p99Ms: percentile(lat, 0.99),
+      rssMb: rssMb(),
+      note,
+    });
   };
   const reader = sink.reader;
-  await measure('query newest 10 (1M store)', async () => (await reader.scan('query', { order: 'desc', limit: 10, withData: true })).length, 'desc, limit 10, with data');
-  await measure('query range 100 (1M store)', async () => (await reader.scan('query', { order: 'asc', from: randomTs(), limit: 100, withData: true })).length, 'random start, asc, limit 100, with data');
+  await measure(
+    'query newest 10 (1M store)',
+    async () => (await reader.scan('query', { order: 'desc', limit: 10, withData: true })).length,
+    'desc, limit 10, with data',
+  );
+  await measure(
+    'query range 100 (1M store)',
+    async () => (await reader.scan('query', { order: 'asc', from: randomTs(), limit: 100, withData: true })).length,
+    'random start, asc, limit 100, with data',
+  );
   await measure('query get by time (1M store)', async () => ((await reader.get('query', randomTs(), true)) ? 1 : 0), 'random existing timestamp');
   await sink.dropStore('query');
   await sink.close();

@@ -25,17 +25,43 @@ function rssMbOf(pid: number): number {
   }
 }
 
-interface Served { readonly pid: number; readonly url: string; readonly seconds: number; stop(): Promise<void> }
+interface Served {
+  readonly pid: number;
+  readonly url: string;
+  readonly seconds: number;
+  stop(): Promise<void>;
+}
 
 /** `tsstore serve` on a fresh data path; resolves when it logs "tsstore is serving". */
 function serve(dir: string, socket: string | undefined): Promise<Served> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--path', path.join(dir, 'data'), '--log-format', 'json', ...(socket ? ['--socket', socket] : ['--no-socket'])], {
-    cwd: dir, env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--path',
+      path.join(dir, 'data'),
+      '--log-format',
+      'json',
+      ...(socket ? ['--socket', socket] : ['--no-socket']),
+    ],
+    {
+      cwd: dir,
+      env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_CONFIG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`serve did not start:\n${out}`)); }, 60_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not start:\n${out}`));
+    }, 60_000);
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
       const m = /"url":"(http[^"]+)"[^\n]*tsstore is serving/.exec(out);
@@ -43,12 +69,27 @@ function serve(dir: string, socket: string | undefined): Promise<Served> {
       clearTimeout(timer);
       const seconds = (performance.now() - t0) / 1000;
       resolve({
-        pid: child.pid!, url: m[1], seconds,
-        stop: () => new Promise<void>((done) => { if (child.exitCode !== null) { done(); return; } child.once('exit', () => done()); child.kill('SIGTERM'); }),
+        pid: child.pid!,
+        url: m[1],
+        seconds,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) {
+              done();
+              return;
+            }
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
       });
     });
-    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}:\n${out}`)); });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}:\n${out}`));
+    });
   });
 }
 
@@ -58,7 +99,10 @@ function row(name: string, seconds: number, rssMb: number, note: string): BenchR
 
 export async function runFootprintBench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const load = `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+  const load = `load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`;
 
   // tsstore version: wall time of the whole process, best of 3.
   let best = Infinity;
@@ -93,11 +137,17 @@ export async function runFootprintBench(): Promise<BenchRow[]> {
       const { apiKey } = await admin.createStore('bench', { num_blocks: 16384 });
       admin.close();
       let peak = rssMbOf(s.pid);
-      const sampler = setInterval(() => { peak = Math.max(peak, rssMbOf(s.pid)); }, 100);
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssMbOf(s.pid));
+      }, 100);
       const r = await unixLoad(sock, 'bench', apiKey, 4, 64, SECONDS);
       clearInterval(sampler);
       peak = Math.max(peak, rssMbOf(s.pid));
-      rows.push({ ...row('serve, Unix socket 4 x 64 flood: peak RSS', r.seconds, peak, `goal <= 90 MB; ${r.errors} errors; ${load}`), records: r.records, recordsPerSec: Math.round(r.records / r.seconds) });
+      rows.push({
+        ...row('serve, Unix socket 4 x 64 flood: peak RSS', r.seconds, peak, `goal <= 90 MB; ${r.errors} errors; ${load}`),
+        records: r.records,
+        recordsPerSec: Math.round(r.records / r.seconds),
+      });
     } finally {
       await s.stop();
     }

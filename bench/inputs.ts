@@ -26,17 +26,30 @@ interface Proc {
 }
 
 function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<Proc> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${out}`)), 30_000);
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       const m = ready.exec(out);
-      if (m) { clearTimeout(timer); out = ''; resolve({ child, ready: m }); }
+      if (m) {
+        clearTimeout(timer);
+        out = '';
+        resolve({ child, ready: m });
+      }
     });
-    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`)); });
+    child.stderr!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`));
+    });
   });
 }
 
@@ -61,7 +74,11 @@ function cpuOf(pid: number): number {
   let ns = 0;
   try {
     for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-      try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* thread gone */
+      }
     }
   } catch {
     return NaN;
@@ -72,7 +89,9 @@ function cpuOf(pid: number): number {
 /** Runs `load` while sampling the server's RSS and CPU time; returns the row. */
 async function measure(name: string, pid: number, load: () => Promise<LoadResult>, extra: Partial<BenchRow> = {}): Promise<BenchRow> {
   let peak = rssOf(pid);
-  const sampler = setInterval(() => { peak = Math.max(peak, rssOf(pid)); }, 100);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(pid));
+  }, 100);
   const cpu0 = cpuOf(pid);
   const r = await load();
   const cpu = cpuOf(pid) - cpu0;
@@ -82,9 +101,16 @@ async function measure(name: string, pid: number, load: () => Promise<LoadResult
   const pct = (p: number): number | undefined => (lat.length ? Number(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(3)) : undefined);
   const note = [extra.note, r.errors ? `${r.errors} errors` : undefined].filter(Boolean).join('; ') || undefined;
   return {
-    name, records: r.records, seconds: Number(r.seconds.toFixed(2)), recordsPerSec: Math.round(r.records / r.seconds),
-    p50Ms: pct(0.5), p99Ms: pct(0.99), cpuUs: r.records > 0 && Number.isFinite(cpu) ? Number((cpu / r.records).toFixed(2)) : undefined,
-    rssMb: Math.round(peak), ...extra, note,
+    name,
+    records: r.records,
+    seconds: Number(r.seconds.toFixed(2)),
+    recordsPerSec: Math.round(r.records / r.seconds),
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    cpuUs: r.records > 0 && Number.isFinite(cpu) ? Number((cpu / r.records).toFixed(2)) : undefined,
+    rssMb: Math.round(peak),
+    ...extra,
+    note,
   };
 }
 
@@ -104,8 +130,15 @@ function rawFsync(file: string, seconds: number): BenchRow {
   const elapsed = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
   return {
-    name: 'baseline: write 100 B + fdatasync, strict', records: lat.length, seconds: Number(elapsed.toFixed(2)), recordsPerSec: Math.round(lat.length / elapsed),
-    p50Ms: Number(lat[Math.floor(lat.length / 2)].toFixed(3)), p99Ms: Number(lat[Math.floor(lat.length * 0.99)].toFixed(3)), rssMb: 0, fsync: 'every record', note: 'in the bench process: the disk alone',
+    name: 'baseline: write 100 B + fdatasync, strict',
+    records: lat.length,
+    seconds: Number(elapsed.toFixed(2)),
+    recordsPerSec: Math.round(lat.length / elapsed),
+    p50Ms: Number(lat[Math.floor(lat.length / 2)].toFixed(3)),
+    p99Ms: Number(lat[Math.floor(lat.length * 0.99)].toFixed(3)),
+    rssMb: 0,
+    fsync: 'every record',
+    note: 'in the bench process: the disk alone',
   };
 }
 
@@ -140,8 +173,11 @@ export async function runInputBench(): Promise<BenchRow[]> {
   const procs: Proc[] = [];
   const rows: BenchRow[] = [];
   const serve = async (name: string, configFile: string, socket?: string): Promise<Proc> => {
-    const p = await start([path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', ...(socket ? ['--socket', socket] : ['--no-socket'])],
-      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, `data-${name}`), TSSTORE_CONFIG: configFile, TSSTORE_LOG_LEVEL: 'info' }, serving);
+    const p = await start(
+      [path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', ...(socket ? ['--socket', socket] : ['--no-socket'])],
+      { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: path.join(dir, `data-${name}`), TSSTORE_CONFIG: configFile, TSSTORE_LOG_LEVEL: 'info' },
+      serving,
+    );
     procs.push(p);
     return p;
   };
@@ -176,11 +212,21 @@ export async function runInputBench(): Promise<BenchRow[]> {
     for (const clients of [1, 16]) {
       const group: BenchRow[] = [];
       for (const r of rest) {
-        group.push(await measure(`REST single, ${clients} client${clients > 1 ? 's' : ''}, ${r.sink}`, r.proc.child.pid!,
-          () => restSingle(r.proc.ready[1], r.key, clients, SECONDS), { fsync: r.fsync, note: r.note }));
+        group.push(
+          await measure(
+            `REST single, ${clients} client${clients > 1 ? 's' : ''}, ${r.sink}`,
+            r.proc.child.pid!,
+            () => restSingle(r.proc.ready[1], r.key, clients, SECONDS),
+            { fsync: r.fsync, note: r.note },
+          ),
+        );
       }
-      const bare = await measure(`baseline: bare koa + @koa/router POST, ${clients} client${clients > 1 ? 's' : ''}`, koa.child.pid!,
-        () => restSingle(koaUrl, 'none', clients, SECONDS), { note: 'JSON.parse + 201, no storage' });
+      const bare = await measure(
+        `baseline: bare koa + @koa/router POST, ${clients} client${clients > 1 ? 's' : ''}`,
+        koa.child.pid!,
+        () => restSingle(koaUrl, 'none', clients, SECONDS),
+        { note: 'JSON.parse + 201, no storage' },
+      );
       if (clients === 1 && group[0].p50Ms !== undefined && disk.p50Ms !== undefined) {
         addNote(group[0], `p50 ${(group[0].p50Ms - disk.p50Ms).toFixed(3)} ms above the disk's fdatasync p50`);
       }
@@ -190,14 +236,20 @@ export async function runInputBench(): Promise<BenchRow[]> {
     rows.push(await measure('REST batch, 1000/request, 4 clients', pid, () => restBatch(url, key, 4, 1000, SECONDS), { fsync, note: 'latency per request' }));
     rows.push(await measure('WebSocket, 1 connection strict', pid, () => wsLoad(url, 'bench', key, 1, 1, SECONDS), { fsync }));
     const ws = await measure('WebSocket, 4 connections x 64 in flight', pid, () => wsLoad(url, 'bench', key, 4, 64, SECONDS), { fsync });
-    const wsBare = await measure('baseline: bare durable ws server, 4 x 64', wsBase.child.pid!, () => wsLoad(`http://127.0.0.1:${wsBase.ready[1]}`, 'bench', 'none', 4, 64, SECONDS),
-      { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn, ack frames' });
+    const wsBare = await measure(
+      'baseline: bare durable ws server, 4 x 64',
+      wsBase.child.pid!,
+      () => wsLoad(`http://127.0.0.1:${wsBase.ready[1]}`, 'bench', 'none', 4, 64, SECONDS),
+      { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn, ack frames' },
+    );
     addNote(ws, `${ratio(ws, wsBare)}x bare ws`);
     rows.push(ws, wsBare);
     rows.push(await measure('Unix socket, 1 connection strict', pid, () => unixLoad(sock, 'bench', key, 1, 1, SECONDS), { fsync }));
     const unix = await measure('Unix socket, 4 connections x 64 in flight', pid, () => unixLoad(sock, 'bench', key, 4, 64, SECONDS), { fsync });
-    const unixBare = await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'x', 'y', 4, 64, SECONDS),
-      { fsync: 'per turn', note: 'parse + append + one fdatasync per event-loop turn' });
+    const unixBare = await measure('baseline: bare Node Unix socket, 4 x 64', unixBase.child.pid!, () => unixLoad(baseSock, 'x', 'y', 4, 64, SECONDS), {
+      fsync: 'per turn',
+      note: 'parse + append + one fdatasync per event-loop turn',
+    });
     addNote(unix, `${ratio(unix, unixBare)}x bare Unix`);
     rows.push(unix, unixBare);
   } finally {

@@ -48,8 +48,12 @@ async function migrateCase(layout: 'circular' | 'partitioned'): Promise<BenchRow
     const s = report.stores[0];
     if (s.status !== 'migrated') throw new Error(`bench migration ${s.status}: ${s.reason}`);
     return {
-      name: `migrate 1M-record Go store (${layout === 'circular' ? 'ring' : '4 partitions'})`, records: s.records, seconds: Number(seconds.toFixed(2)),
-      recordsPerSec: Math.round(s.records / seconds), rssMb: rssMb(), fsync: 'batch',
+      name: `migrate 1M-record Go store (${layout === 'circular' ? 'ring' : '4 partitions'})`,
+      records: s.records,
+      seconds: Number(seconds.toFixed(2)),
+      recordsPerSec: Math.round(s.records / seconds),
+      rssMb: rssMb(),
+      fsync: 'batch',
       note: `${(s.bytes / 2 ** 20 / seconds).toFixed(1)} MB/s of record data (${(s.bytes / 2 ** 20).toFixed(1)} MB), read twice (plan + write)`,
     };
   } finally {

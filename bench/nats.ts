@@ -33,14 +33,16 @@ async function flood(sink: Sink, store: string): Promise<{ seconds: number; late
   const latencies: number[] = [];
   let left = RECORDS / BATCH;
   const start = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: WRITERS }, async () => {
-    while (left-- > 0) {
-      const t = process.hrtime.bigint();
-      const res = await sink.write(store, batch);
-      latencies.push(ms(t));
-      if (!res.every((r) => r.ok)) throw new Error(`bench write rejected: ${JSON.stringify(res.find((r) => !r.ok))}`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      while (left-- > 0) {
+        const t = process.hrtime.bigint();
+        const res = await sink.write(store, batch);
+        latencies.push(ms(t));
+        if (!res.every((r) => r.ok)) throw new Error(`bench write rejected: ${JSON.stringify(res.find((r) => !r.ok))}`);
+      }
+    }),
+  );
   latencies.sort((a, b) => a - b);
   return { seconds: ms(start) / 1000, latencies };
 }
@@ -75,7 +77,11 @@ export async function runNatsBench(): Promise<BenchRow[]> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-bench-nats-'));
   const shape = `${SIZE} B records, ${BATCH} per write(), ${WRITERS} writers`;
   try {
-    const direct = new NatsJetStreamSink(jetStreamTestOptions(nats.url, { stream: 'BDIRECT', subject: 'bdirect.<store>', ack_timeout: '10s' }), { id: 'bench', logger: quietLogger, dataDir });
+    const direct = new NatsJetStreamSink(jetStreamTestOptions(nats.url, { stream: 'BDIRECT', subject: 'bdirect.<store>', ack_timeout: '10s' }), {
+      id: 'bench',
+      logger: quietLogger,
+      dataDir,
+    });
     await direct.open();
     await direct.createStore(spec(dataDir, 'direct'));
     const d = await flood(direct, 'direct');
@@ -93,7 +99,9 @@ export async function runNatsBench(): Promise<BenchRow[]> {
     const f = await flood(fwd, 'fwd');
     rows.push(row('blockfile_forward: acked locally', RECORDS, f.seconds, `${shape}; forwarding runs meanwhile`, f.latencies, 'batch'));
     await lagZero(fwd, 'fwd');
-    rows.push(row('blockfile_forward: ack to in JetStream', RECORDS, ms(start) / 1000, 'from the first write until the forwarder lag is 0', undefined, 'batch'));
+    rows.push(
+      row('blockfile_forward: ack to in JetStream', RECORDS, ms(start) / 1000, 'from the first write until the forwarder lag is 0', undefined, 'batch'),
+    );
     await fwd.close();
 
     // Backlog built while the uplink is down, then drained.
@@ -105,7 +113,16 @@ export async function runNatsBench(): Promise<BenchRow[]> {
     await nats.resume();
     const drainStart = process.hrtime.bigint();
     await lagZero(backlog, 'drain');
-    rows.push(row('blockfile_forward: backlog drain after outage', RECORDS, ms(drainStart) / 1000, 'forward batch 1000, window 1024; includes reconnect (up to 1 s)', undefined, 'batch'));
+    rows.push(
+      row(
+        'blockfile_forward: backlog drain after outage',
+        RECORDS,
+        ms(drainStart) / 1000,
+        'forward batch 1000, window 1024; includes reconnect (up to 1 s)',
+        undefined,
+        'batch',
+      ),
+    );
     await backlog.close();
   } finally {
     await nats.dispose();

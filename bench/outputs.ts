@@ -49,7 +49,14 @@ export async function runAggregateBench(records = 1_000_000): Promise<BenchRow[]
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (res.status !== 200) throw new Error(`aggregate ${name}: ${res.status} ${res.text.slice(0, 200)}`);
       const windows = (res.json as { count: number }).count;
-      rows.push({ name: `aggregate 1M records, ${name}`, records, seconds: round(seconds, 2), recordsPerSec: round(records / seconds), rssMb: rssMb(), note: `${windows} windows of 1 s` });
+      rows.push({
+        name: `aggregate 1M records, ${name}`,
+        records,
+        seconds: round(seconds, 2),
+        recordsPerSec: round(records / seconds),
+        rssMb: rssMb(),
+        note: `${windows} windows of 1 s`,
+      });
     }
     return rows;
   } finally {
@@ -67,7 +74,13 @@ export async function runMqttBench(records = 100_000): Promise<BenchRow[]> {
     for (const includeTimestamp of [false, true]) {
       const topic = `bench/${includeTimestamp}`;
       const t0 = process.hrtime.bigint();
-      const res = await api(srv.url, 'POST', '/api/stores/pub/mqtt/connections', { broker_url: broker.url, topic, include_timestamp: includeTimestamp, cursor_persist_interval: 1 }, { 'X-API-Key': key });
+      const res = await api(
+        srv.url,
+        'POST',
+        '/api/stores/pub/mqtt/connections',
+        { broker_url: broker.url, topic, include_timestamp: includeTimestamp, cursor_persist_interval: 1 },
+        { 'X-API-Key': key },
+      );
       if (res.status !== 201) throw new Error(`mqtt connection: ${res.status} ${res.text}`);
       for (;;) {
         const got = broker.messages.reduce((n, m) => n + (m.topic === topic ? 1 : 0), 0);
@@ -77,7 +90,14 @@ export async function runMqttBench(records = 100_000): Promise<BenchRow[]> {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       await api(srv.url, 'DELETE', `/api/stores/pub/mqtt/connections/${(res.json as { id: string }).id}`, undefined, { 'X-API-Key': key });
       broker.messages.length = 0;
-      rows.push({ name: `MQTT publish QoS 1 to local aedes${includeTimestamp ? ', include_timestamp' : ''}`, records, seconds: round(seconds, 2), recordsPerSec: round(records / seconds), rssMb: rssMb(), note: 'batch 500, persisted cursor; broker in the same process' });
+      rows.push({
+        name: `MQTT publish QoS 1 to local aedes${includeTimestamp ? ', include_timestamp' : ''}`,
+        records,
+        seconds: round(seconds, 2),
+        recordsPerSec: round(records / seconds),
+        rssMb: rssMb(),
+        note: 'batch 500, persisted cursor; broker in the same process',
+      });
     }
     return rows;
   } finally {

@@ -6,5 +6,7 @@ void (async () => {
   const feed = await RemoteFeed.start();
   feed.produce((workerData as { records: number }).records);
   parentPort!.postMessage({ url: feed.url });
-  parentPort!.on('message', () => { void feed.stop().then(() => process.exit(0)); });
+  parentPort!.on('message', () => {
+    void feed.stop().then(() => process.exit(0));
+  });
 })();

@@ -23,7 +23,14 @@ const VARIANTS: readonly Variant[] = [
 ];
 
 /** The shipped defaults (the test helpers shorten them). */
-const PRODUCTION_TIMERS = { backoff_min_ms: 1000, backoff_max_ms: 60_000, ping_interval_ms: 30_000, pong_timeout_ms: 10_000, handshake_timeout_ms: 10_000, persist_interval_ms: 1000 };
+const PRODUCTION_TIMERS = {
+  backoff_min_ms: 1000,
+  backoff_max_ms: 60_000,
+  ping_interval_ms: 30_000,
+  pong_timeout_ms: 10_000,
+  handshake_timeout_ms: 10_000,
+  persist_interval_ms: 1000,
+};
 
 async function runOne(v: Variant, records: number): Promise<BenchRow> {
   const worker = new Worker(path.join(__dirname, 'pull-remote-worker.js'), { workerData: { records } });
@@ -41,14 +48,21 @@ async function runOne(v: Variant, records: number): Promise<BenchRow> {
     let batches = 0;
     for (;;) {
       const st = await api(s.url, 'GET', `/api/stores/bench/ws/connections/${id}`, undefined, { 'X-API-Key': key });
-      if (st.json.records_stored >= records) { batches = st.json.batches; break; }
+      if (st.json.records_stored >= records) {
+        batches = st.json.batches;
+        break;
+      }
       if (st.json.errors > 0 && st.json.last_error && !/remote closed/.test(st.json.last_error)) throw new Error(`pull failed: ${st.json.last_error}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     return {
-      name: v.name, records, seconds: round(seconds, 3), recordsPerSec: Math.round(records / seconds),
-      rssMb: round(process.memoryUsage().rss / 2 ** 20, 1), fsync: v.fsync,
+      name: v.name,
+      records,
+      seconds: round(seconds, 3),
+      recordsPerSec: Math.round(records / seconds),
+      rssMb: round(process.memoryUsage().rss / 2 ** 20, 1),
+      fsync: v.fsync,
       note: `~50-byte envelopes, ${batches} emits (avg ${Math.round(records / batches)}/batch); remote in a worker thread`,
     };
   } finally {
@@ -71,9 +85,15 @@ export async function runPullBench(records = 200_000): Promise<BenchRow[]> {
 
 if (require.main === module) {
   const n = Number(process.argv[2] ?? 200_000);
-  runPullBench(n).then((rows) => {
-    console.log('| name | fsync | records | seconds | records/s | RSS MB | note |');
-    console.log('|---|---|---|---|---|---|---|');
-    for (const r of rows) console.log(`| ${r.name} | ${r.fsync ?? '-'} | ${r.records} | ${r.seconds} | ${r.recordsPerSec} | ${r.rssMb} | ${r.note ?? ''} |`);
-  }, (err: unknown) => { console.error(err); process.exitCode = 1; });
+  runPullBench(n).then(
+    (rows) => {
+      console.log('| name | fsync | records | seconds | records/s | RSS MB | note |');
+      console.log('|---|---|---|---|---|---|---|');
+      for (const r of rows) console.log(`| ${r.name} | ${r.fsync ?? '-'} | ${r.records} | ${r.seconds} | ${r.recordsPerSec} | ${r.rssMb} | ${r.note ?? ''} |`);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -20,8 +20,16 @@ import { runAggregateBench, runMqttBench } from './outputs.js';
 import type { BenchRow } from './types.js';
 
 const COLUMNS: [keyof BenchRow, string][] = [
-  ['name', 'benchmark'], ['fsync', 'fsync'], ['records', 'records'], ['seconds', 's'], ['recordsPerSec', 'records/s'],
-  ['p50Ms', 'p50 ms'], ['p99Ms', 'p99 ms'], ['cpuUs', 'CPU µs/rec'], ['rssMb', 'RSS MB'], ['note', 'note'],
+  ['name', 'benchmark'],
+  ['fsync', 'fsync'],
+  ['records', 'records'],
+  ['seconds', 's'],
+  ['recordsPerSec', 'records/s'],
+  ['p50Ms', 'p50 ms'],
+  ['p99Ms', 'p99 ms'],
+  ['cpuUs', 'CPU µs/rec'],
+  ['rssMb', 'RSS MB'],
+  ['note', 'note'],
 ];
 
 export function markdownTable(rows: readonly BenchRow[]): string {
@@ -33,7 +41,11 @@ export function markdownTable(rows: readonly BenchRow[]): string {
 
 /** Benchmarks in report order. */
 export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]> }[] = [
-  { id: 'footprint', title: 'Footprint: tsstore version, serve with no stores (start time, RSS), peak RSS under the Unix 4 x 64 flood (child processes)', run: runFootprintBench },
+  {
+    id: 'footprint',
+    title: 'Footprint: tsstore version, serve with no stores (start time, RSS), peak RSS under the Unix 4 x 64 flood (child processes)',
+    run: runFootprintBench,
+  },
   { id: 'engine', title: 'Block-file engine (in process)', run: runEngineBench },
   { id: 'inputs', title: 'Inputs (tsstore serve in a child process, clients in the bench process)', run: runInputBench },
   { id: 'pull', title: 'Outbound pull (ws_pull) from a local remote', run: () => runPullBench() },
@@ -43,7 +55,11 @@ export const SUITES: { id: string; title: string; run: () => Promise<BenchRow[]>
   { id: 'migrate', title: 'tsstore migrate: a 1M-record Go ts-store store into tsstore (in process)', run: runMigrateBench },
   { id: 'aggregate', title: 'Aggregation over 1M records (GET data/range with agg_window, in process)', run: () => runAggregateBench() },
   { id: 'mqtt', title: 'MQTT publish at QoS 1 to a local aedes broker (in process)', run: () => runMqttBench() },
-  { id: 'scale', title: 'Scale: 1 GiB and 8 GiB rings of 1 KB records (in process); 10,000 stores of 64 KiB (tsstore serve in a child process)', run: async () => [...(await runScaleRingsBench()), ...(await runScaleStoresBench())] },
+  {
+    id: 'scale',
+    title: 'Scale: 1 GiB and 8 GiB rings of 1 KB records (in process); 10,000 stores of 64 KiB (tsstore serve in a child process)',
+    run: async () => [...(await runScaleRingsBench()), ...(await runScaleStoresBench())],
+  },
 ];
 
 function machine(): string {
@@ -54,7 +70,12 @@ function machine(): string {
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const suites = wanted.length ? SUITES.filter((s) => wanted.includes(s.id)) : SUITES;
-  const report = { date: new Date().toISOString(), machine: machine(), cpus: os.cpus().length, suites: [] as { id: string; title: string; rows: BenchRow[] }[] };
+  const report = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    cpus: os.cpus().length,
+    suites: [] as { id: string; title: string; rows: BenchRow[] }[],
+  };
   let md = `Benchmarks run ${report.date} on ${report.machine}.\n`;
   for (const suite of suites) {
     const rows = await suite.run();

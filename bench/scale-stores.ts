@@ -34,7 +34,14 @@ function serve(dataDir: string): Promise<Server> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--no-socket'], {
     cwd: ROOT,
-    env: { ...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: dataDir, TSSTORE_CONFIG: '', TSSTORE_LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      OCLIF_SKIP_NEW_VERSION_CHECK: 'true',
+      TSSTORE_ADMIN_KEY: ADMIN_KEY,
+      TSSTORE_DATA_PATH: dataDir,
+      TSSTORE_CONFIG: '',
+      TSSTORE_LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -49,8 +56,13 @@ function serve(dataDir: string): Promise<Server> {
         resolve({ child, url: m[1], startMs: performance.now() - t0, startCpu: cpuSeconds(child.pid!) });
       }
     });
-    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`tsstore serve exited with ${code}:\n${out}`)); });
+    child.stderr!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`tsstore serve exited with ${code}:\n${out}`));
+    });
   });
 }
 
@@ -68,7 +80,10 @@ function rssMb(pid: number): number {
 
 /** CPU seconds (user + system) the process used so far: less sensitive to a busy machine than wall time. */
 function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = fs
+    .readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
@@ -77,7 +92,11 @@ function openFds(pid: number): number {
 }
 
 async function call(url: string, method: string, p: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; text: string }> {
-  const res = await fetch(url + p, { method, headers: { ...headers, ...(body ? { 'Content-Type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(url + p, {
+    method,
+    headers: { ...headers, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -97,13 +116,27 @@ function latencyRow(name: string, lat: number[], pid: number, note: string): Ben
   const sorted = [...lat].sort((a, b) => a - b);
   const seconds = lat.reduce((a, b) => a + b, 0) / 1000;
   const pct = (p: number): number => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(3));
-  return { name, records: lat.length, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(lat.length / seconds), p50Ms: pct(0.5), p99Ms: pct(0.99), rssMb: rssMb(pid), fsync: 'batch', note };
+  return {
+    name,
+    records: lat.length,
+    seconds: Number(seconds.toFixed(2)),
+    recordsPerSec: Math.round(lat.length / seconds),
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    rssMb: rssMb(pid),
+    fsync: 'batch',
+    note,
+  };
 }
 
 function startRow(name: string, s: Server, stores: number): BenchRow {
   const pid = s.child.pid!;
   return {
-    name, records: stores, seconds: Number((s.startMs / 1000).toFixed(2)), recordsPerSec: 0, rssMb: rssMb(pid),
+    name,
+    records: stores,
+    seconds: Number((s.startMs / 1000).toFixed(2)),
+    recordsPerSec: 0,
+    rssMb: rssMb(pid),
     note: `spawn to "tsstore is serving" (${s.startCpu.toFixed(2)} s of CPU); ${openFds(pid)} open fds after start`,
   };
 }
@@ -165,19 +198,32 @@ export async function runScaleStoresBench(): Promise<BenchRow[]> {
     const metricsMs = performance.now() - metricsT;
     const closed = /tsstore_stores\{state="closed"\} (\d+)/.exec(metrics.text)?.[1] ?? '?';
     rows.push({
-      name: `GET /api/stores, then GET /metrics over ${STORES.toLocaleString('en')} stores`, records: 2, seconds: Number(((listMs + metricsMs) / 1000).toFixed(3)), recordsPerSec: 0,
-      p50Ms: Number(listMs.toFixed(1)), p99Ms: Number(metricsMs.toFixed(1)), rssMb: rssMb(pid),
+      name: `GET /api/stores, then GET /metrics over ${STORES.toLocaleString('en')} stores`,
+      records: 2,
+      seconds: Number(((listMs + metricsMs) / 1000).toFixed(3)),
+      recordsPerSec: 0,
+      p50Ms: Number(listMs.toFixed(1)),
+      p99Ms: Number(metricsMs.toFixed(1)),
+      rssMb: rssMb(pid),
       note: `p50 = the listing (${list.text.length} bytes), p99 = the scrape; ${closed} closed stores from summaries, ${openFds(pid)} open fds`,
     });
 
     const order = shuffled(names);
     const first = await writeEach(server.url, key, order.slice(0, 300));
     rows.push(latencyRow('first write to a closed store (opens it)', first, pid, 'REST single record; 300 distinct stores, each opened by its write'));
-    const warm = await writeEach(server.url, key, Array.from({ length: 300 }, () => order[299]));
+    const warm = await writeEach(
+      server.url,
+      key,
+      Array.from({ length: 300 }, () => order[299]),
+    );
     rows.push(latencyRow('write to an open store (same run, for the ratio)', warm, pid, 'REST single record, the same store 300 times'));
     await writeEach(server.url, key, order.slice(300, 1000));
     rows.push({
-      name: 'after first writes to 1,000 distinct stores', records: 1000, seconds: 0, recordsPerSec: 0, rssMb: rssMb(pid),
+      name: 'after first writes to 1,000 distinct stores',
+      records: 1000,
+      seconds: 0,
+      recordsPerSec: 0,
+      rssMb: rssMb(pid),
       note: `${openFds(pid)} open fds (store.max_open 256: the least recently used idle stores closed)`,
     });
   } finally {

@@ -97,7 +97,9 @@ async function socketRun(socketPath: string, store: string, key: string, lines: 
   let failure: Error | undefined;
   for (const json of lines) {
     const { acked } = await w.write({ json });
-    acked.catch((err: Error) => { failure ??= err; });
+    acked.catch((err: Error) => {
+      failure ??= err;
+    });
   }
   await w.flush();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -110,11 +112,14 @@ async function socketBench(): Promise<BenchRow[]> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsstore-bench-schema-'));
   const socketPath = path.join(root, 'tsstore.sock');
   const cfgFile = path.join(root, 'tsstore.config.json');
-  fs.writeFileSync(cfgFile, JSON.stringify({
-    server: { host: '127.0.0.1', port: 0, admin_key: ADMIN_KEY, socket_path: socketPath },
-    store: { base_path: path.join(root, 'data') },
-    log: { level: 'silent' },
-  }));
+  fs.writeFileSync(
+    cfgFile,
+    JSON.stringify({
+      server: { host: '127.0.0.1', port: 0, admin_key: ADMIN_KEY, socket_path: socketPath },
+      store: { base_path: path.join(root, 'data') },
+      log: { level: 'silent' },
+    }),
+  );
   const config = await loadConfig({ file: cfgFile, env: {} });
   const server = await TsstoreServer.start(config, { logger: silentLogger() });
   try {
@@ -143,8 +148,19 @@ async function socketBench(): Promise<BenchRow[]> {
     }
     const note = (kind: 'json' | 'schema'): string => `${best[kind].cpu.toFixed(2)} us CPU/record`;
     return [
-      { ...row('unix socket -> json store', N, best.json.wall, `pipelined, 1 connection, default pipeline and sink, best of 5; ${note('json')}`), fsync: 'batch' },
-      { ...row('unix socket -> schema store', N, best.schema.wall, `same records; ${note('schema')}; throughput ${(100 * best.json.wall / best.schema.wall).toFixed(1)}% of json store, CPU per record ${(100 * best.schema.cpu / best.json.cpu).toFixed(1)}% of json store`), fsync: 'batch' },
+      {
+        ...row('unix socket -> json store', N, best.json.wall, `pipelined, 1 connection, default pipeline and sink, best of 5; ${note('json')}`),
+        fsync: 'batch',
+      },
+      {
+        ...row(
+          'unix socket -> schema store',
+          N,
+          best.schema.wall,
+          `same records; ${note('schema')}; throughput ${((100 * best.json.wall) / best.schema.wall).toFixed(1)}% of json store, CPU per record ${((100 * best.schema.cpu) / best.json.cpu).toFixed(1)}% of json store`,
+        ),
+        fsync: 'batch',
+      },
     ];
   } finally {
     await server.stop();
@@ -162,16 +178,26 @@ export async function runSchemaBench(): Promise<BenchRow[]> {
     stageCase('stages, line: validate (json store)', jsonView, false, 'full', 'line'),
     stageCase('stages, line: validate + schema_format (full)', schemaView, true, 'full', 'line'),
   ];
-  if (BUILTIN_PLUGINS.some((d) => d.kind === 'input' && d.type === 'unix_socket')) rows.push(...await socketBench());
-  else rows.push({ name: 'unix socket: json vs schema store', records: 0, seconds: 0, recordsPerSec: 0, rssMb: rssMb(), note: 'skipped: no unix_socket input built in' });
+  if (BUILTIN_PLUGINS.some((d) => d.kind === 'input' && d.type === 'unix_socket')) rows.push(...(await socketBench()));
+  else
+    rows.push({
+      name: 'unix socket: json vs schema store',
+      records: 0,
+      seconds: 0,
+      recordsPerSec: 0,
+      rssMb: rssMb(),
+      note: 'skipped: no unix_socket input built in',
+    });
   return rows;
 }
 
 if (require.main === module) {
-  runSchemaBench().then((rows) => {
-    for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
-  }).catch((err: unknown) => {
-    process.stderr.write(`${String((err as Error).stack ?? err)}\n`);
-    process.exit(1);
-  });
+  runSchemaBench()
+    .then((rows) => {
+      for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`${String((err as Error).stack ?? err)}\n`);
+      process.exit(1);
+    });
 }

@@ -53,7 +53,10 @@ async function subscribe(s: TestServer, store: string, key: string, from: string
     const m = /"n":(\d+)/.exec(raw.toString('latin1'));
     if (m) onRecord(Number(m[1]));
   });
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
   return ws;
 }
 
@@ -65,7 +68,9 @@ async function liveStream(): Promise<BenchRow[]> {
     const total = 100_000;
     let got = 0;
     // The store is empty: from=oldest cannot miss a record written before the delivery opened.
-    const ws = await subscribe(s, 'live', key, 'oldest', () => { got++; });
+    const ws = await subscribe(s, 'live', key, 'oldest', () => {
+      got++;
+    });
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < total; i += 1000) await write(s, 'live', key, i, 1000);
     await until(() => got >= total, 120_000, 'the subscriber');
@@ -91,8 +96,26 @@ async function liveStream(): Promise<BenchRow[]> {
     ws2.close();
     lat.sort((a, b) => a - b);
     return [
-      { name: 'ws/read live stream: writes → 1 subscriber', fsync: 'batch', records: total, seconds: round(seconds, 3), recordsPerSec: Math.round(total / seconds), rssMb: rssMb(), note: 'REST batches of 1,000 (awaited) while the subscriber reads; from the first write to the last record received' },
-      { name: 'ws/read live stream: write sent → record received', fsync: 'batch', records: n2, seconds: round(seconds2, 3), recordsPerSec: Math.round(n2 / seconds2), p50Ms: round(percentile(lat, 0.5), 2), p99Ms: round(percentile(lat, 0.99), 2), rssMb: rssMb(), note: 'REST batches of 10, one at a time; latency includes the commit (fsync) and the wake-up' },
+      {
+        name: 'ws/read live stream: writes → 1 subscriber',
+        fsync: 'batch',
+        records: total,
+        seconds: round(seconds, 3),
+        recordsPerSec: Math.round(total / seconds),
+        rssMb: rssMb(),
+        note: 'REST batches of 1,000 (awaited) while the subscriber reads; from the first write to the last record received',
+      },
+      {
+        name: 'ws/read live stream: write sent → record received',
+        fsync: 'batch',
+        records: n2,
+        seconds: round(seconds2, 3),
+        recordsPerSec: Math.round(n2 / seconds2),
+        p50Ms: round(percentile(lat, 0.5), 2),
+        p99Ms: round(percentile(lat, 0.99), 2),
+        rssMb: rssMb(),
+        note: 'REST batches of 10, one at a time; latency includes the commit (fsync) and the wake-up',
+      },
     ];
   } finally {
     await s.stop();
@@ -112,9 +135,21 @@ async function chain(): Promise<BenchRow> {
     const res = await api(hub.url, 'POST', '/api/stores/plant/ws/connections', { mode: 'pull', url: source }, { 'X-API-Key': hkey });
     if (res.status !== 201) throw new Error(`create pull: ${res.status} ${res.text}`);
     const id = res.json.id as string;
-    await until(async () => (await api(hub.url, 'GET', `/api/stores/plant/ws/connections/${id}`, undefined, { 'X-API-Key': hkey })).json.records_stored >= total, 300_000, 'the hub');
+    await until(
+      async () => (await api(hub.url, 'GET', `/api/stores/plant/ws/connections/${id}`, undefined, { 'X-API-Key': hkey })).json.records_stored >= total,
+      300_000,
+      'the hub',
+    );
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { name: 'edge → hub chain (ws/read → ws_pull)', fsync: 'batch', records: total, seconds: round(seconds, 3), recordsPerSec: Math.round(total / seconds), rssMb: rssMb(), note: 'backlog of 100,000 on the edge; both servers in this process; until the hub stored the last record' };
+    return {
+      name: 'edge → hub chain (ws/read → ws_pull)',
+      fsync: 'batch',
+      records: total,
+      seconds: round(seconds, 3),
+      recordsPerSec: Math.round(total / seconds),
+      rssMb: rssMb(),
+      note: 'backlog of 100,000 on the edge; both servers in this process; until the hub stored the last record',
+    };
   } finally {
     await hub.stop();
     await edge.stop();
@@ -133,7 +168,15 @@ async function push(): Promise<BenchRow> {
     if (res.status !== 201) throw new Error(`create push: ${res.status} ${res.text}`);
     await until(() => rx.unique.length >= total, 300_000, 'the receiver');
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { name: 'ws_push → local WebSocket receiver', fsync: 'batch', records: total, seconds: round(seconds, 3), recordsPerSec: Math.round(total / seconds), rssMb: rssMb(), note: `backlog of 100,000; batches of 1,000 each acknowledged by ping/pong; receiver in this process (${rx.all.length - rx.unique.length} re-sent)` };
+    return {
+      name: 'ws_push → local WebSocket receiver',
+      fsync: 'batch',
+      records: total,
+      seconds: round(seconds, 3),
+      recordsPerSec: Math.round(total / seconds),
+      rssMb: rssMb(),
+      note: `backlog of 100,000; batches of 1,000 each acknowledged by ping/pong; receiver in this process (${rx.all.length - rx.unique.length} re-sent)`,
+    };
   } finally {
     await s.stop();
     await rx.stop();

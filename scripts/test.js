@@ -16,19 +16,34 @@ const filter = argv.filter((a) => a !== '--quick');
 // built-in plugins that need no child process, no big data set and no waiting on timers; about
 // 15 s on a quiet 2-core machine. `npm test` (every file) stays the suite that decides.
 const QUICK = [
-  'test/json.test.js', 'test/plugin-kit.test.js', 'test/errors-doc.test.js', 'test/config.test.js',
-  'test/composition.test.js', 'test/pipelines.test.js', 'test/query.test.js', 'test/stores-api.test.js',
-  'test/schema-render.test.js', 'test/record-files.test.js', 'test/store-lifecycle.test.js',
-  'test/metrics.test.js', 'test/smoke.test.js', 'test/plugin-samples.test.js', 'test/timestamp-limit.test.js',
-  'plugins/stages/schema_format/schema-format-stage.test.js', 'plugins/sinks/memory/memory.test.js',
-  'plugins/sinks/blockfile/engine.test.js', 'plugins/sinks/blockfile/compat.test.js', 'plugins/inputs/rest/batch.test.js',
+  'test/json.test.js',
+  'test/plugin-kit.test.js',
+  'test/errors-doc.test.js',
+  'test/config.test.js',
+  'test/composition.test.js',
+  'test/pipelines.test.js',
+  'test/query.test.js',
+  'test/stores-api.test.js',
+  'test/schema-render.test.js',
+  'test/record-files.test.js',
+  'test/store-lifecycle.test.js',
+  'test/metrics.test.js',
+  'test/smoke.test.js',
+  'test/plugin-samples.test.js',
+  'test/timestamp-limit.test.js',
+  'plugins/stages/schema_format/schema-format-stage.test.js',
+  'plugins/sinks/memory/memory.test.js',
+  'plugins/sinks/blockfile/engine.test.js',
+  'plugins/sinks/blockfile/compat.test.js',
+  'plugins/inputs/rest/batch.test.js',
 ];
 
 function walk(dir, out) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) { if (entry.name !== 'node_modules') walk(p, out); }
-    else if (entry.name.endsWith('.test.js')) out.push(p);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'node_modules') walk(p, out);
+    } else if (entry.name.endsWith('.test.js')) out.push(p);
   }
   return out;
 }
@@ -57,7 +72,12 @@ if (files.length === 0) {
 // tarball) take minutes on a busy machine: they run after the others, in a second `node --test`
 // with a longer per-file timeout. Every other file keeps the five-minute limit.
 const LONG = /(^|[\\/])(package|outside-package)\.test\.js$/;
-const runFiles = (list, timeoutMs) => spawnSync(process.execPath, ['--test', `--test-timeout=${timeoutMs}`, '--test-concurrency=2', ...list.map((f) => path.relative(root, f))], { cwd: root, stdio: 'inherit', env: process.env });
+const runFiles = (list, timeoutMs) =>
+  spawnSync(process.execPath, ['--test', `--test-timeout=${timeoutMs}`, '--test-concurrency=2', ...list.map((f) => path.relative(root, f))], {
+    cwd: root,
+    stdio: 'inherit',
+    env: process.env,
+  });
 const short = files.filter((f) => !LONG.test(f));
 const long = files.filter((f) => LONG.test(f));
 const results = [];
@@ -70,12 +90,19 @@ const r = { status: results.every((x) => x.status === 0) ? 0 : (results.find((x)
 function onPath(bin) {
   return (process.env.PATH || '').split(path.delimiter).some((dir) => {
     if (!dir) return false;
-    try { fs.accessSync(path.join(dir, bin), fs.constants.X_OK); return true; } catch { return false; }
+    try {
+      fs.accessSync(path.join(dir, bin), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
   });
 }
 const natsTests = files.some((f) => /nats_jetstream|blockfile_forward/.test(f));
 if (natsTests && !onPath('nats-server')) {
   const line = '!'.repeat(78);
-  console.error(`\n${line}\n!!  JetStream suite skipped: nats-server is not on PATH, so the nats_jetstream and\n!!  blockfile_forward sink tests did NOT run. Install it (Debian: apt-get install\n!!  nats-server) and run the tests again.\n${line}\n`);
+  console.error(
+    `\n${line}\n!!  JetStream suite skipped: nats-server is not on PATH, so the nats_jetstream and\n!!  blockfile_forward sink tests did NOT run. Install it (Debian: apt-get install\n!!  nats-server) and run the tests again.\n${line}\n`,
+  );
 }
 process.exit(r.status ?? 1);

@@ -137,17 +137,27 @@ export class TsstoreServer {
   }
 
   /** The first (with the default config: the only) pipeline's runner. */
-  get runner(): PipelineRunner { return this.runners[0]; }
-  get url(): string { return this.http.url; }
-  get port(): number { return this.http.port; }
+  get runner(): PipelineRunner {
+    return this.runners[0];
+  }
+  get url(): string {
+    return this.http.url;
+  }
+  get port(): number {
+    return this.http.port;
+  }
 
   static async start(config: TsstoreConfig, options: ServerOptions = {}): Promise<TsstoreServer> {
     const adminKey = config.server.admin_key;
     if (!adminKey || adminKey.length < MIN_ADMIN_KEY_LENGTH) {
-      throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `an admin key of at least ${MIN_ADMIN_KEY_LENGTH} characters is required: set TSSTORE_ADMIN_KEY or server.admin_key in the config${adminKey ? ` (the one given has ${adminKey.length})` : ''}`);
+      throw new TssError(
+        'TSS_ERR_ADMIN_KEY_REQUIRED',
+        `an admin key of at least ${MIN_ADMIN_KEY_LENGTH} characters is required: set TSSTORE_ADMIN_KEY or server.admin_key in the config${adminKey ? ` (the one given has ${adminKey.length})` : ''}`,
+      );
     }
     const adminKeyProblem = checkAdminKey(adminKey);
-    if (adminKeyProblem) throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `the admin key ${adminKeyProblem}: set TSSTORE_ADMIN_KEY or server.admin_key in the config`);
+    if (adminKeyProblem)
+      throw new TssError('TSS_ERR_ADMIN_KEY_REQUIRED', `the admin key ${adminKeyProblem}: set TSSTORE_ADMIN_KEY or server.admin_key in the config`);
     const logger = options.logger ?? createLogger(config.log.level, 1, config.log.format);
     const registry = await loadPlugins(config.plugins, config.source.dir, config.source.file, logger);
     const parts = composeServer(config, logger, registry);
@@ -174,17 +184,32 @@ export class TsstoreServer {
       server = new TsstoreServer(config, logger, registry, catalog, runners, http, lock, metrics);
       server.sinksOpen = true;
       const self = server;
-      metrics.watchStores({ list: () => catalog.list(), stats: (store) => catalog.knownStats(store), open: () => catalog.openStores(), unavailable: () => catalog.unavailable().length });
+      metrics.watchStores({
+        list: () => catalog.list(),
+        stats: (store) => catalog.knownStats(store),
+        open: () => catalog.openStores(),
+        unavailable: () => catalog.unavailable().length,
+      });
       metrics.scrapeGauge('tsstore_http_open_connections', 'Open client connections on the HTTP(S) port (keep-alive and WebSocket).', () => http.connections);
       metrics.scrapeGauge('tsstore_ready', '1 when /ready answers 200, else 0.', () => (self.notReady().length === 0 ? 1 : 0));
       registerOpsRoutes(http.router, {
-        metrics, adminKey, metricsToken: config.server.metrics_token, publicMetrics: config.server.public_metrics,
-        notReady: () => self.notReady(), degraded: () => self.degraded(),
+        metrics,
+        adminKey,
+        metricsToken: config.server.metrics_token,
+        publicMetrics: config.server.public_metrics,
+        notReady: () => self.notReady(),
+        degraded: () => self.degraded(),
       });
       const deliveries = new DeliveryHost(catalog, logger.child({ component: 'outputs' }));
       server.deliveries = deliveries;
       metrics.watchOutputs(deliveries);
-      const deps = { catalog, sinkOf: (store: string) => catalog.sinkOf(store), adminKey, publicStoreList: config.server.public_store_list, outputsOf: (store: string) => deliveries.named(store) };
+      const deps = {
+        catalog,
+        sinkOf: (store: string) => catalog.sinkOf(store),
+        adminKey,
+        publicStoreList: config.server.public_store_list,
+        outputsOf: (store: string) => deliveries.named(store),
+      };
       registerStoreRoutes(http.router, deps);
       registerQueryRoutes(http.router, deps);
       registerSchemaRoutes(http.router, deps, parts.resolve<SchemaService>(TOKENS.SchemaService));
@@ -219,7 +244,17 @@ export class TsstoreServer {
           outputs: p.outputs.map((o) => ({ id: o.id, type: o.type })),
         })),
       };
-      logger.info({ url: http.url, dataDir, stores: catalog.list().length, unavailable: catalog.unavailable().length, pipelines: pipelines.map((p) => p.name), tls: Boolean(config.server.tls) }, 'tsstore is serving.');
+      logger.info(
+        {
+          url: http.url,
+          dataDir,
+          stores: catalog.list().length,
+          unavailable: catalog.unavailable().length,
+          pipelines: pipelines.map((p) => p.name),
+          tls: Boolean(config.server.tls),
+        },
+        'tsstore is serving.',
+      );
       return server;
     } catch (err) {
       if (server) await server.stop().catch(() => undefined);
@@ -243,14 +278,18 @@ export class TsstoreServer {
     // Inputs stop side by side: each finishes and answers what it received within its own grace.
     // Outputs stop alongside (their readers hold connections the HTTP server waits for).
     await Promise.all([
-      ...this.inputs.map((input) => input.plugin.stop().then(
-        () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
-        (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
-      )),
-      ...this.outputs.map((output) => output.plugin.stop().then(
-        () => this.logger.info({ output: output.id, type: output.type }, 'Output stopped.'),
-        (err: Error) => this.logger.error({ output: output.id, err: err.message }, 'Output failed to stop cleanly.'),
-      )),
+      ...this.inputs.map((input) =>
+        input.plugin.stop().then(
+          () => this.logger.info({ input: input.id, type: input.type }, 'Input stopped.'),
+          (err: Error) => this.logger.error({ input: input.id, err: err.message }, 'Input failed to stop cleanly.'),
+        ),
+      ),
+      ...this.outputs.map((output) =>
+        output.plugin.stop().then(
+          () => this.logger.info({ output: output.id, type: output.type }, 'Output stopped.'),
+          (err: Error) => this.logger.error({ output: output.id, err: err.message }, 'Output failed to stop cleanly.'),
+        ),
+      ),
     ]);
     await this.deliveries?.close();
     await httpClosed;

@@ -59,8 +59,11 @@ describe('edge → hub chain', () => {
     const hubPort = await freePort();
     let edge = await start(edgeData, cfg, edgePort);
     let hub = await start(hubData, cfg, hubPort);
-    const edgeKey = ((await api(edge.url, 'POST', '/api/stores', { name: 'plant', num_blocks: 4096 }, { 'X-Admin-Key': ADMIN_KEY })).json as { api_key: string }).api_key;
-    const hubKey = ((await api(hub.url, 'POST', '/api/stores', { name: 'plant', num_blocks: 4096 }, { 'X-Admin-Key': ADMIN_KEY })).json as { api_key: string }).api_key;
+    const edgeKey = (
+      (await api(edge.url, 'POST', '/api/stores', { name: 'plant', num_blocks: 4096 }, { 'X-Admin-Key': ADMIN_KEY })).json as { api_key: string }
+    ).api_key;
+    const hubKey = ((await api(hub.url, 'POST', '/api/stores', { name: 'plant', num_blocks: 4096 }, { 'X-Admin-Key': ADMIN_KEY })).json as { api_key: string })
+      .api_key;
     const source = `ws://127.0.0.1:${edgePort}/api/stores/plant/ws/read?from=oldest&api_key=${edgeKey}`;
     const conn = await api(hub.url, 'POST', '/api/stores/plant/ws/connections', { mode: 'pull', url: source }, { 'X-API-Key': hubKey });
     assert.equal(conn.status, 201, conn.text);
@@ -75,7 +78,9 @@ describe('edge → hub chain', () => {
         try {
           const res = await api(edge.url, 'POST', '/api/stores/plant/data/batch', body, { 'X-API-Key': edgeKey, 'Content-Type': 'application/x-ndjson' });
           if (res.status !== 200) continue;
-          (res.json as { results: { timestamp?: bigint }[] }).results.forEach((r, i) => { if (r.timestamp !== undefined) acked.set(r.timestamp, first + i); });
+          (res.json as { results: { timestamp?: bigint }[] }).results.forEach((r, i) => {
+            if (r.timestamp !== undefined) acked.set(r.timestamp, first + i);
+          });
         } catch {
           await new Promise((r) => setTimeout(r, 50)); // the edge is down: keep trying
         }
@@ -103,7 +108,9 @@ describe('edge → hub chain', () => {
     const got: { timestamp: bigint; data: { n: number } }[] = [];
     let after: bigint | undefined;
     for (;;) {
-      const r = await api(hub.url, 'GET', `/api/stores/plant/data/range?limit=10000${after === undefined ? '' : `&after=${after}`}`, undefined, { 'X-API-Key': hubKey });
+      const r = await api(hub.url, 'GET', `/api/stores/plant/data/range?limit=10000${after === undefined ? '' : `&after=${after}`}`, undefined, {
+        'X-API-Key': hubKey,
+      });
       const page = (r.json as { objects: { timestamp: bigint; data: { n: number } }[] }).objects;
       got.push(...page);
       if (page.length < 10000) break;
@@ -116,8 +123,13 @@ describe('edge → hub chain', () => {
     assert.equal(seen.size, got.length, 'no record twice');
     for (const ts of want) assert.ok(seen.has(ts), `acknowledged edge record ${ts} is in the hub`);
     for (const r of got) if (acked.has(r.timestamp)) assert.equal(r.data.n, acked.get(r.timestamp), 'with its data');
-    assert.ok(got.every((r, i) => i === 0 || r.timestamp > got[i - 1].timestamp), 'in order');
-    const status = (await api(hub.url, 'GET', '/api/stores/plant/ws/connections', undefined, { 'X-API-Key': hubKey })).json as { connections: { status: string; errors: number }[] };
+    assert.ok(
+      got.every((r, i) => i === 0 || r.timestamp > got[i - 1].timestamp),
+      'in order',
+    );
+    const status = (await api(hub.url, 'GET', '/api/stores/plant/ws/connections', undefined, { 'X-API-Key': hubKey })).json as {
+      connections: { status: string; errors: number }[];
+    };
     assert.equal(status.connections.length, 1);
     await kill9(hub);
     await kill9(edge);

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ADMIN_KEY, ROOT, api, runCli, spawnServer, tempDir } from './support/server.js';
 
-interface ManifestCommand { flags: Record<string, unknown>; args: Record<string, unknown> }
+interface ManifestCommand {
+  flags: Record<string, unknown>;
+  args: Record<string, unknown>;
+}
 
 function commandFiles(dir: string, prefix = ''): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -98,7 +101,13 @@ describe('the tsstore CLI', () => {
     let srv = await spawnServer(['--no-socket'], { TSSTORE_DATA_PATH: data });
     try {
       const h = { 'X-API-Key': key, 'Content-Type': 'application/json' };
-      const ins = await api(srv.url, 'POST', '/api/stores/sensors/data', '{"timestamp": 1704067200000000001, "data": {"temperature": 72.5, "humidity": 45, "sensor": "living-room"}}', h);
+      const ins = await api(
+        srv.url,
+        'POST',
+        '/api/stores/sensors/data',
+        '{"timestamp": 1704067200000000001, "data": {"temperature": 72.5, "humidity": 45, "sensor": "living-room"}}',
+        h,
+      );
       assert.equal(ins.status, 201, ins.text);
       // A second process on the same data path is told clearly and goes through the server.
       const again = await runCli(['serve', '--no-socket', '--port', '0'], { env });
@@ -107,13 +116,21 @@ describe('the tsstore CLI', () => {
       const other = await runCli(['create', 'second'], { env });
       assert.equal(other.code, 0, other.stderr);
       const k2 = /API key: (tsstore_\S+)/.exec(other.stdout)![1];
-      assert.equal((await api(srv.url, 'POST', '/api/stores/second/data', '{"data": 1}', { ...h, 'X-API-Key': k2 })).status, 201, 'store created by the CLI is live at once');
+      assert.equal(
+        (await api(srv.url, 'POST', '/api/stores/second/data', '{"data": 1}', { ...h, 'X-API-Key': k2 })).status,
+        201,
+        'store created by the CLI is live at once',
+      );
       assert.deepEqual((await runCli(['stores'], { env })).stdout.trim().split('\n'), ['second', 'sensors']);
       const regen = JSON.parse((await runCli(['key', 'regenerate', 'second', '--json'], { env })).stdout) as { api_key: string; key_id: string };
       assert.equal((await api(srv.url, 'GET', '/api/stores/second/stats', undefined, { 'X-API-Key': k2 })).status, 401, 'old key refused at once');
       assert.equal((await api(srv.url, 'GET', '/api/stores/second/stats', undefined, { 'X-API-Key': regen.api_key })).status, 200);
       assert.equal((await runCli(['key', 'revoke', 'second', regen.key_id], { env })).code, 0);
-      assert.equal((await api(srv.url, 'GET', '/api/stores/second/stats', undefined, { 'X-API-Key': regen.api_key })).status, 401, 'revoked key refused at once');
+      assert.equal(
+        (await api(srv.url, 'GET', '/api/stores/second/stats', undefined, { 'X-API-Key': regen.api_key })).status,
+        401,
+        'revoked key refused at once',
+      );
       const stats = await runCli(['stats', 'sensors', '--json'], { env });
       assert.match(stats.stdout, /"newest":1704067200000000001\b/);
       srv.child.kill('SIGTERM');

@@ -24,8 +24,15 @@ class Proxy {
       const upstream = typeof target === 'number' ? net.connect(target, '127.0.0.1') : net.connect(target);
       this.open.add(client).add(upstream);
       client.on('data', (d) => upstream.write(d));
-      upstream.on('data', (d) => { if (!this.muted) client.write(d); });
-      const end = (): void => { client.destroy(); upstream.destroy(); this.open.delete(client); this.open.delete(upstream); };
+      upstream.on('data', (d) => {
+        if (!this.muted) client.write(d);
+      });
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+        this.open.delete(client);
+        this.open.delete(upstream);
+      };
       client.on('close', end).on('error', end);
       upstream.on('close', end).on('error', end);
     });
@@ -36,9 +43,16 @@ class Proxy {
   listenPath(p: string): Promise<void> {
     return new Promise((resolve) => this.server.listen(p, () => resolve()));
   }
-  get port(): number { return (this.server.address() as net.AddressInfo).port; }
-  dropAll(): void { for (const s of this.open) s.destroy(); }
-  close(): Promise<void> { this.dropAll(); return new Promise((resolve) => this.server.close(() => resolve())); }
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+  dropAll(): void {
+    for (const s of this.open) s.destroy();
+  }
+  close(): Promise<void> {
+    this.dropAll();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
 }
 
 describe('tsstore/client', () => {
@@ -51,7 +65,10 @@ describe('tsstore/client', () => {
     s = await startServer({ socketPath: sock });
     admin = new TsstoreClient({ url: s.url, adminKey: ADMIN_KEY });
   });
-  after(async () => { admin.close(); await s.stop(); });
+  after(async () => {
+    admin.close();
+    await s.stop();
+  });
 
   it('REST: stores and keys with the admin key, insert, batch, reads and paging with after', async () => {
     const created = await admin.createStore('rest', { num_blocks: 256 });
@@ -74,22 +91,43 @@ describe('tsstore/client', () => {
       const got = await c.get('rest', t0);
       assert.equal(got?.json, '{"t": 21.50,  "big": 18446744073709551615}');
       assert.equal(await c.get('rest', t0 + 1000n), undefined);
-      assert.deepEqual((await c.newest('rest', { limit: 2 })).map((r) => r.timestamp), [t0 + 49n, t0 + 48n]);
-      assert.deepEqual((await c.oldest('rest', { limit: 2 })).map((r) => (r.data as { t?: number; i?: number }).t ?? (r.data as { i: number }).i), [21.5, 1]);
-      assert.deepEqual((await c.range('rest', { after: t0 + 10n, end: t0 + 12n })).map((r) => r.timestamp), [t0 + 11n, t0 + 12n]);
+      assert.deepEqual(
+        (await c.newest('rest', { limit: 2 })).map((r) => r.timestamp),
+        [t0 + 49n, t0 + 48n],
+      );
+      assert.deepEqual(
+        (await c.oldest('rest', { limit: 2 })).map((r) => (r.data as { t?: number; i?: number }).t ?? (r.data as { i: number }).i),
+        [21.5, 1],
+      );
+      assert.deepEqual(
+        (await c.range('rest', { after: t0 + 10n, end: t0 + 12n })).map((r) => r.timestamp),
+        [t0 + 11n, t0 + 12n],
+      );
       const all: bigint[] = [];
       for await (const r of c.scan('rest', { pageSize: 7 })) all.push(r.timestamp);
-      assert.deepEqual(all, Array.from({ length: 50 }, (_, i) => t0 + BigInt(i)));
+      assert.deepEqual(
+        all,
+        Array.from({ length: 50 }, (_, i) => t0 + BigInt(i)),
+      );
       const some: bigint[] = [];
-      for await (const r of c.scan('rest', { pageSize: 4, start: t0 + 5n, limit: 9, includeData: false })) { assert.equal(r.json, undefined); some.push(r.timestamp); }
-      assert.deepEqual(some, Array.from({ length: 9 }, (_, i) => t0 + 5n + BigInt(i)));
+      for await (const r of c.scan('rest', { pageSize: 4, start: t0 + 5n, limit: 9, includeData: false })) {
+        assert.equal(r.json, undefined);
+        some.push(r.timestamp);
+      }
+      assert.deepEqual(
+        some,
+        Array.from({ length: 9 }, (_, i) => t0 + 5n + BigInt(i)),
+      );
       const stats = await c.stats('rest');
       assert.deepEqual([stats.records, stats.oldest, stats.newest, stats.dataType], [50, t0, t0 + 49n, 'json']);
       assert.equal(await c.deleteRecord('rest', t0 + 3n), true);
       assert.equal(await c.get('rest', t0 + 3n), undefined);
 
       const keys = await admin.listKeys('rest');
-      assert.deepEqual(keys.map((k) => k.keyId), [created.keyId]);
+      assert.deepEqual(
+        keys.map((k) => k.keyId),
+        [created.keyId],
+      );
       const fresh = await admin.regenerateKey('rest');
       await assert.rejects(c.stats('rest'), (e: TsstoreError) => e.status === 401 && e.code === 'TSS_ERR_API_KEY_INVALID');
       const c2 = new TsstoreClient({ url: s.url, apiKey: fresh.apiKey });
@@ -109,9 +147,10 @@ describe('tsstore/client', () => {
     it(`${transport} writer: a bounded window, back-pressure, server timestamps in order`, async () => {
       const store = `win-${transport}`;
       const { apiKey } = await admin.createStore(store, { num_blocks: 1024 });
-      const w = transport === 'websocket'
-        ? await WebSocketWriter.open({ url: s.url, store, apiKey, window: 8 })
-        : await UnixSocketWriter.open({ path: sock, store, apiKey, window: 8 });
+      const w =
+        transport === 'websocket'
+          ? await WebSocketWriter.open({ url: s.url, store, apiKey, window: 8 })
+          : await UnixSocketWriter.open({ path: sock, store, apiKey, window: 8 });
       const pending: Pending[] = [];
       let maxInFlight = 0;
       for (let i = 0; i < 500; i++) {
@@ -167,7 +206,11 @@ describe('tsstore/client', () => {
         await w.close();
         const seen: number[] = [];
         for await (const r of rest.scan(store)) seen.push((r.data as { i: number }).i);
-        assert.deepEqual(seen, Array.from({ length: 35 }, (_, i) => i), 'each record exactly once, in order');
+        assert.deepEqual(
+          seen,
+          Array.from({ length: 35 }, (_, i) => i),
+          'each record exactly once, in order',
+        );
       } finally {
         w.destroy();
         rest.close();
@@ -178,7 +221,11 @@ describe('tsstore/client', () => {
 
   it('refuses at once a writer whose key or store is wrong (no endless redial)', async () => {
     const { apiKey } = await admin.createStore('refuse');
-    await assert.rejects(WebSocketWriter.open({ url: s.url, store: 'nope', apiKey }), (e: TsstoreError) => e.status === 401, 'an unknown store answers like a wrong key');
+    await assert.rejects(
+      WebSocketWriter.open({ url: s.url, store: 'nope', apiKey }),
+      (e: TsstoreError) => e.status === 401,
+      'an unknown store answers like a wrong key',
+    );
     await assert.rejects(UnixSocketWriter.open({ path: sock, store: 'refuse', apiKey: 'tsstore_00000000-0000-4000-8000-000000000000' }), /invalid API key/);
     const w = await UnixSocketWriter.open({ path: sock, store: 'refuse', apiKey });
     await assert.rejects(w.write({ json: '{"a":\n1}' }), /one line/);

@@ -32,7 +32,10 @@ async function config(): Promise<Awaited<ReturnType<typeof loadConfig>>> {
 
 describe('composition root', () => {
   it('builds each server from its own container: two servers in one process share no part', async () => {
-    const [a, b] = [await TsstoreServer.start(await config(), { logger: silentLogger() }), await TsstoreServer.start(await config(), { logger: silentLogger() })];
+    const [a, b] = [
+      await TsstoreServer.start(await config(), { logger: silentLogger() }),
+      await TsstoreServer.start(await config(), { logger: silentLogger() }),
+    ];
     servers.push(a, b);
     assert.notEqual(a.catalog, b.catalog);
     assert.notEqual(a.metrics, b.metrics);
@@ -44,10 +47,21 @@ describe('composition root', () => {
     const cfg = await config();
     let advertised = '';
     let released = false;
-    const fakeLock = { advertise: (url: string) => { advertised = url; }, release: () => { released = true; } } as unknown as DataLock;
+    const fakeLock = {
+      advertise: (url: string) => {
+        advertised = url;
+      },
+      release: () => {
+        released = true;
+      },
+    } as unknown as DataLock;
     const refusing = {
-      get: () => { throw new TssError('TSS_ERR_NOT_FOUND', 'swapped schema service'); },
-      set: async () => { throw new TssError('TSS_ERR_SCHEMA_INVALID', 'swapped schema service refuses every schema'); },
+      get: () => {
+        throw new TssError('TSS_ERR_NOT_FOUND', 'swapped schema service');
+      },
+      set: async () => {
+        throw new TssError('TSS_ERR_SCHEMA_INVALID', 'swapped schema service refuses every schema');
+      },
     } as unknown as SchemaService;
     const server = await TsstoreServer.start(cfg, {
       logger: silentLogger(),
@@ -60,7 +74,13 @@ describe('composition root', () => {
     assert.equal(advertised, server.url);
     assert.ok(!fs.existsSync(path.join(cfg.store.base_path, 'tsstore.lock')), 'the real lock was never taken');
     const created = await api(server.url, 'POST', '/api/stores', { name: 's', data_type: 'schema' }, { 'X-Admin-Key': ADMIN_KEY });
-    const put = await api(server.url, 'PUT', '/api/stores/s/schema', { fields: [{ index: 1, name: 'a', type: 'int8' }] }, { 'X-API-Key': created.json.api_key as string });
+    const put = await api(
+      server.url,
+      'PUT',
+      '/api/stores/s/schema',
+      { fields: [{ index: 1, name: 'a', type: 'int8' }] },
+      { 'X-API-Key': created.json.api_key as string },
+    );
     assert.deepEqual([put.status, put.json.error], [400, 'swapped schema service refuses every schema']);
     await server.stop();
     assert.ok(released);

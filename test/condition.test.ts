@@ -10,20 +10,29 @@ import { Condition, ConditionError } from 'tsstore/plugin';
 const m = (cond: string, json: string): boolean => Condition.parse(cond).matchesJson(json);
 
 function fails(cond: string, position: number, message: RegExp): void {
-  assert.throws(() => Condition.parse(cond), (err: unknown) => {
-    assert.ok(err instanceof ConditionError, String(err));
-    assert.equal(err.position, position, `${cond}: ${err.message}`);
-    assert.match(err.message, message);
-    assert.match(err.message, new RegExp(`at position ${position}$`));
-    return true;
-  });
+  assert.throws(
+    () => Condition.parse(cond),
+    (err: unknown) => {
+      assert.ok(err instanceof ConditionError, String(err));
+      assert.equal(err.position, position, `${cond}: ${err.message}`);
+      assert.match(err.message, message);
+      assert.match(err.message, new RegExp(`at position ${position}$`));
+      return true;
+    },
+  );
 }
 
 describe('condition language', () => {
   it('compares numbers with every operator', () => {
     const d = '{"t":80}';
-    assert.deepEqual(['>', '>=', '<', '<=', '==', '!='].map((op) => m(`t ${op} 80`, d)), [false, true, false, true, true, false]);
-    assert.deepEqual(['>', '>=', '<', '<=', '==', '!='].map((op) => m(`t ${op} 79.5`, d)), [true, true, false, false, false, true]);
+    assert.deepEqual(
+      ['>', '>=', '<', '<=', '==', '!='].map((op) => m(`t ${op} 80`, d)),
+      [false, true, false, true, true, false],
+    );
+    assert.deepEqual(
+      ['>', '>=', '<', '<=', '==', '!='].map((op) => m(`t ${op} 79.5`, d)),
+      [true, true, false, false, false, true],
+    );
     assert.equal(m('t>80', '{"t":80.000001}'), true, 'no spaces needed');
     assert.equal(m('t == 8e1', d), true, 'exponent literals');
     assert.equal(m('t > -1', '{"t":-0.5}'), true);

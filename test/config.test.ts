@@ -43,10 +43,19 @@ describe('configuration', () => {
 
   it("accepts the reference server's config.json shape", async () => {
     const d = tempDir();
-    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({
-      server: { host: '127.0.0.1', port: 21081, socket_path: '/tmp/ref.sock', admin_key: 'reference-admin-key-123456', tls: { cert_file: 'c.pem', key_file: 'k.pem' } },
-      store: { base_path: './refdata', data_block_size: 8192, index_block_size: 4096, num_blocks: 2048 },
-    }));
+    fs.writeFileSync(
+      path.join(d, 'config.json'),
+      JSON.stringify({
+        server: {
+          host: '127.0.0.1',
+          port: 21081,
+          socket_path: '/tmp/ref.sock',
+          admin_key: 'reference-admin-key-123456',
+          tls: { cert_file: 'c.pem', key_file: 'k.pem' },
+        },
+        store: { base_path: './refdata', data_block_size: 8192, index_block_size: 4096, num_blocks: 2048 },
+      }),
+    );
     const c = await loadConfig({ cwd: d, env: {} });
     assert.equal(c.server.host, '127.0.0.1');
     assert.equal(c.server.admin_key, 'reference-admin-key-123456');
@@ -60,7 +69,14 @@ describe('configuration', () => {
     const d = tempDir();
     const file = path.join(d, 'my.yaml');
     fs.writeFileSync(file, 'server:\n  port: 1111\n  host: 127.0.0.1\n');
-    const env = { TSSTORE_CONFIG: file, TSSTORE_PORT: '2222', TSSTORE_HOST: '::', TSSTORE_DATA_PATH: '/tmp/tss-data', TSSTORE_SOCKET_PATH: '/tmp/e.sock', TSSTORE_ADMIN_KEY: 'env-admin-key-0123456789' };
+    const env = {
+      TSSTORE_CONFIG: file,
+      TSSTORE_PORT: '2222',
+      TSSTORE_HOST: '::',
+      TSSTORE_DATA_PATH: '/tmp/tss-data',
+      TSSTORE_SOCKET_PATH: '/tmp/e.sock',
+      TSSTORE_ADMIN_KEY: 'env-admin-key-0123456789',
+    };
     const c = await loadConfig({ cwd: d, env });
     assert.equal(c.source.file, file);
     assert.equal(c.server.port, 2222);
@@ -75,31 +91,76 @@ describe('configuration', () => {
 
   it('reports every problem at once, each with its path', async () => {
     const d = tempDir();
-    fs.writeFileSync(path.join(d, 'tsstore.config.yaml'), [
-      'server:', '  port: 99999', '  colour: blue', 'store:', '  num_blocks: -3', 'log:', '  level: loud',
-      'pipelines:', '  main:', '    inputs: {}', '    stages: [ { nope: 1 } ]',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(d, 'tsstore.config.yaml'),
+      [
+        'server:',
+        '  port: 99999',
+        '  colour: blue',
+        'store:',
+        '  num_blocks: -3',
+        'log:',
+        '  level: loud',
+        'pipelines:',
+        '  main:',
+        '    inputs: {}',
+        '    stages: [ { nope: 1 } ]',
+      ].join('\n'),
+    );
     let err: unknown;
-    try { await loadConfig({ cwd: d, env: { TSSTORE_PORT: 'eighty' } }); } catch (e) { err = e; }
+    try {
+      await loadConfig({ cwd: d, env: { TSSTORE_PORT: 'eighty' } });
+    } catch (e) {
+      err = e;
+    }
     const p = problemsOf(err);
-    for (const want of [/^server\.port: /, /^server\.colour: .*not allowed/, /^store\.num_blocks: /, /^log\.level: /, /^pipelines\.main\.stages\.0\.type: .*required/, /^pipelines\.main\.sink: .*required/, /^env TSSTORE_PORT: /]) {
-      assert.ok(p.some((x) => want.test(x)), `missing ${want} in\n${p.join('\n')}`);
+    for (const want of [
+      /^server\.port: /,
+      /^server\.colour: .*not allowed/,
+      /^store\.num_blocks: /,
+      /^log\.level: /,
+      /^pipelines\.main\.stages\.0\.type: .*required/,
+      /^pipelines\.main\.sink: .*required/,
+      /^env TSSTORE_PORT: /,
+    ]) {
+      assert.ok(
+        p.some((x) => want.test(x)),
+        `missing ${want} in\n${p.join('\n')}`,
+      );
     }
     assert.match((err as Error).message, /invalid configuration in .*tsstore\.config\.yaml/);
   });
 
   it('refuses unknown plugin types (listing the known ones) and unknown plugin options', async () => {
     const d = tempDir();
-    fs.writeFileSync(path.join(d, 'tsstore.config.json'), JSON.stringify({
-      pipelines: { main: { inputs: { a: { type: 'carrier_pigeon' }, b: { type: 'rest', colour: 1 } }, stages: [{ type: 'validate' }], sink: { type: 'nowhere' } } },
-    }));
+    fs.writeFileSync(
+      path.join(d, 'tsstore.config.json'),
+      JSON.stringify({
+        pipelines: {
+          main: { inputs: { a: { type: 'carrier_pigeon' }, b: { type: 'rest', colour: 1 } }, stages: [{ type: 'validate' }], sink: { type: 'nowhere' } },
+        },
+      }),
+    );
     const c = await loadConfig({ cwd: d, env: {} });
     let err: unknown;
-    try { planPipelines(c, await loadPlugins([], d)); } catch (e) { err = e; }
+    try {
+      planPipelines(c, await loadPlugins([], d));
+    } catch (e) {
+      err = e;
+    }
     const p = problemsOf(err);
-    assert.ok(p.some((x) => /^pipelines\.main\.inputs\.a\.type: unknown input type "carrier_pigeon"; known: .*rest/.test(x)), p.join('\n'));
-    assert.ok(p.some((x) => /^pipelines\.main\.inputs\.b\.colour: .*not allowed/.test(x)), p.join('\n'));
-    assert.ok(p.some((x) => /^pipelines\.main\.sink\.type: unknown sink type "nowhere"; known: .*memory/.test(x)), p.join('\n'));
+    assert.ok(
+      p.some((x) => /^pipelines\.main\.inputs\.a\.type: unknown input type "carrier_pigeon"; known: .*rest/.test(x)),
+      p.join('\n'),
+    );
+    assert.ok(
+      p.some((x) => /^pipelines\.main\.inputs\.b\.colour: .*not allowed/.test(x)),
+      p.join('\n'),
+    );
+    assert.ok(
+      p.some((x) => /^pipelines\.main\.sink\.type: unknown sink type "nowhere"; known: .*memory/.test(x)),
+      p.join('\n'),
+    );
   });
 
   it('ships a default.yaml and an example config that load cleanly', async () => {

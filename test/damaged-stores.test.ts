@@ -13,7 +13,9 @@ import { ADMIN_KEY, api, runCli, startServer, tempDir, type TestServer } from '.
 
 const admin = { 'X-Admin-Key': ADMIN_KEY };
 const dirs: string[] = [];
-after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 /** File descriptors of this process open on files under `dir`. */
 function fdsUnder(dir: string): number {
@@ -21,12 +23,19 @@ function fdsUnder(dir: string): number {
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     try {
       if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir + path.sep)) n++;
-    } catch { /* closed meanwhile */ }
+    } catch {
+      /* closed meanwhile */
+    }
   }
   return n;
 }
 
-async function write(s: TestServer, store: string, key: string, value: number): Promise<{ status: number; text: string; json: { error?: string; code?: string } }> {
+async function write(
+  s: TestServer,
+  store: string,
+  key: string,
+  value: number,
+): Promise<{ status: number; text: string; json: { error?: string; code?: string } }> {
   return api(s.url, 'POST', `/api/stores/${store}/data`, { data: { value } }, { 'X-API-Key': key });
 }
 
@@ -68,19 +77,33 @@ describe('damaged stores', () => {
       assert.equal(ready.status, 200, 'damaged stores never make the server unready');
       assert.equal(ready.json.status, 'degraded');
       const reasons = (ready.json.reasons as string[]).join('\n');
-      for (const [store, file] of [['badkeys', 'keys.json'], ['badschema', 'schema.json'], ['badmeta', 'store.json'], ['baddata', dataFile]]) {
+      for (const [store, file] of [
+        ['badkeys', 'keys.json'],
+        ['badschema', 'schema.json'],
+        ['badmeta', 'store.json'],
+        ['baddata', dataFile],
+      ]) {
         assert.match(reasons, new RegExp(`store ${store} is unavailable: .*${file.replace('.', '\\.')}`), reasons);
       }
 
       const list = await api(s.url, 'GET', '/api/stores', undefined, admin);
       assert.deepEqual(list.json.stores, ['baddata', 'good']);
-      assert.deepEqual((list.json.unavailable as { store: string; file: string }[]).map((p) => [p.store, p.file]),
-        [['baddata', dataFile], ['badkeys', 'keys.json'], ['badmeta', 'store.json'], ['badschema', 'schema.json']]);
+      assert.deepEqual(
+        (list.json.unavailable as { store: string; file: string }[]).map((p) => [p.store, p.file]),
+        [
+          ['baddata', dataFile],
+          ['badkeys', 'keys.json'],
+          ['badmeta', 'store.json'],
+          ['badschema', 'schema.json'],
+        ],
+      );
 
       // Unauthenticated, /ready counts the damaged stores without naming them (store names are not public).
       const anon = await api(s.url, 'GET', '/ready');
       assert.equal(anon.status, 200);
-      assert.deepEqual(anon.json.reasons, ['4 stores are unavailable (damaged or unreadable files): send the admin key or the metrics token to see which; `tsstore status` and the server log name them too']);
+      assert.deepEqual(anon.json.reasons, [
+        '4 stores are unavailable (damaged or unreadable files): send the admin key or the metrics token to see which; `tsstore status` and the server log name them too',
+      ]);
 
       // Requests to a skipped store get the reason with the admin key, or with one of its own keys
       // when its keys.json could be read; a key that cannot be checked is answered like a wrong key.
@@ -94,14 +117,17 @@ describe('damaged stores', () => {
       assert.equal(ownKey.status, 503, ownKey.text);
       assert.match(ownKey.json.error!, /store badschema is unavailable: .*schema\.json/);
       const otherKey = await write(s, 'badschema', keys.good, 1);
-      assert.equal(otherKey.status, 401, 'another store\'s key learns nothing about a damaged store');
+      assert.equal(otherKey.status, 401, "another store's key learns nothing about a damaged store");
       const stats = await api(s.url, 'GET', '/api/stores/badschema/stats', undefined, admin);
       assert.equal(stats.status, 503);
       assert.match(stats.json.error!, /schema\.json/);
       const create = await api(s.url, 'POST', '/api/stores', { name: 'badmeta' }, admin);
-      assert.equal(create.status, 409, 'a damaged store is not replaced behind the operator\'s back');
+      assert.equal(create.status, 409, "a damaged store is not replaced behind the operator's back");
 
-      const status = await runCli(['status', '--interval', '0ms', '--url', s.url], { env: { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: dataDir }, timeoutMs: 90_000 });
+      const status = await runCli(['status', '--interval', '0ms', '--url', s.url], {
+        env: { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: dataDir },
+        timeoutMs: 90_000,
+      });
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /^good\s/m);
       for (const store of ['badkeys', 'badschema', 'badmeta', 'baddata']) assert.match(status.stdout, new RegExp(`UNAVAILABLE  ${store}: `));
@@ -130,9 +156,11 @@ describe('many stores', () => {
       for (const n of names) keys[n] = await s.createStore(n, { num_blocks: 16 });
       assert.ok(fdsUnder(dataDir) <= 3, `open files under the data path: ${fdsUnder(dataDir)}`);
       for (let round = 0; round < 2; round++) {
-        await Promise.all(names.map(async (n, i) => {
-          for (let k = 0; k <= i; k++) assert.equal((await write(s, n, keys[n], k)).status, 201);
-        }));
+        await Promise.all(
+          names.map(async (n, i) => {
+            for (let k = 0; k <= i; k++) assert.equal((await write(s, n, keys[n], k)).status, 201);
+          }),
+        );
         assert.ok(fdsUnder(dataDir) <= 3, `open files under the data path: ${fdsUnder(dataDir)}`);
       }
       const metrics = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);

@@ -16,15 +16,20 @@ const dir = (): string => {
   dirs.push(d);
   return d;
 };
-after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe('data-path lock', () => {
   it('is exclusive while held, also within one process, and free once released', async () => {
     const d = dir();
     const lock = await DataLock.acquire(d, 'server');
     lock.advertise('http://127.0.0.1:1');
-    await assert.rejects(DataLock.acquire(d, 'create'), (err: Error & { code?: string }) =>
-      err.code === 'TSS_ERR_STORE_LOCKED' && err.message.includes(`pid ${process.pid}`) && err.message.includes('http://127.0.0.1:1'));
+    await assert.rejects(
+      DataLock.acquire(d, 'create'),
+      (err: Error & { code?: string }) =>
+        err.code === 'TSS_ERR_STORE_LOCKED' && err.message.includes(`pid ${process.pid}`) && err.message.includes('http://127.0.0.1:1'),
+    );
     const owner = await readLiveOwner(d);
     assert.equal(owner?.pid, process.pid);
     assert.equal(owner?.url, 'http://127.0.0.1:1');
@@ -39,7 +44,10 @@ describe('data-path lock', () => {
     // A process that is alive — as a recycled PID or the zombie of a killed server would be.
     const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     try {
-      fs.writeFileSync(lockPath(d), JSON.stringify({ pid: live.pid, hostname: 'somewhere-else', started_at: new Date().toISOString(), role: 'server', url: 'http://127.0.0.1:9' }) + '\n');
+      fs.writeFileSync(
+        lockPath(d),
+        JSON.stringify({ pid: live.pid, hostname: 'somewhere-else', started_at: new Date().toISOString(), role: 'server', url: 'http://127.0.0.1:9' }) + '\n',
+      );
       assert.equal(await readLiveOwner(d), undefined, 'not owned: nobody holds the socket');
       const lock = await DataLock.acquire(d, 'server');
       assert.equal(JSON.parse(fs.readFileSync(lockPath(d), 'utf8')).pid, process.pid);
@@ -54,7 +62,10 @@ describe('data-path lock', () => {
     const env = { TSSTORE_DATA_PATH: d };
     const first = await spawnServer([], env);
     try {
-      const second = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--no-socket'], { env: { ...env, TSSTORE_ADMIN_KEY: ADMIN_KEY }, timeoutMs: 90_000 });
+      const second = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--no-socket'], {
+        env: { ...env, TSSTORE_ADMIN_KEY: ADMIN_KEY },
+        timeoutMs: 90_000,
+      });
       assert.notEqual(second.code, 0, 'a second server on the same data path is refused');
       assert.match(second.stderr + second.stdout, /in use by a running tsstore server \(pid \d+/);
     } finally {

@@ -24,7 +24,10 @@ describe('docs/errors.md', () => {
   });
 
   it('explains no code the catalog does not have', () => {
-    assert.deepEqual(Object.keys(ERROR_DOCS).filter((c) => !(c in ERRORS)), []);
+    assert.deepEqual(
+      Object.keys(ERROR_DOCS).filter((c) => !(c in ERRORS)),
+      [],
+    );
     const sections = [...page.matchAll(/^## (TSS_ERR_\w+)$/gm)].map((m) => m[1]);
     assert.deepEqual(sections, Object.keys(ERRORS));
   });

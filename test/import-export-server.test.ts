@@ -22,7 +22,10 @@ describe('import and export through a running server', () => {
     assert.equal(r.code, 0, r.stderr);
     srv = await spawnServer(['--no-socket'], { TSSTORE_DATA_PATH: dataDir });
   });
-  after(async () => { srv.child.kill('SIGTERM'); await srv.exited; });
+  after(async () => {
+    srv.child.kill('SIGTERM');
+    await srv.exited;
+  });
 
   it('exports 100k records through the API, byte-identical', async () => {
     const output = path.join(work, 'remote.ndjson');
@@ -73,13 +76,16 @@ describe('import and export through a running server', () => {
     writing = false;
     await writer;
     assert.equal(r.code, 0, r.stderr);
-    const status = JSON.parse(r.stdout) as { url: string; stores: { store: string; records: number; fill: number; write_rate: number; span_seconds: number }[] };
+    const status = JSON.parse(r.stdout) as {
+      url: string;
+      stores: { store: string; records: number; fill: number; write_rate: number; span_seconds: number }[];
+    };
     assert.equal(status.url, srv.url);
     const byName = new Map(status.stores.map((x) => [x.store, x]));
     assert.deepEqual([...byName.keys()].sort(), ['busy', 'io', 'remote']);
     assert.equal(byName.get('io')!.records, COUNT);
     assert.equal(byName.get('io')!.write_rate, 0);
-    assert.equal(byName.get('io')!.span_seconds, Number((BigInt(COUNT - 1) * 1_000_003n)) / 1e9);
+    assert.equal(byName.get('io')!.span_seconds, Number(BigInt(COUNT - 1) * 1_000_003n) / 1e9);
     assert.ok(byName.get('io')!.fill > 0 && byName.get('io')!.fill < 1);
     assert.ok(byName.get('busy')!.write_rate > 0, `records written meanwhile (${written}) show as a rate`);
     const table = await cli(['status']);

@@ -44,7 +44,12 @@ describe('import and export (100k records, byte-identical)', () => {
   });
 
   it('stops quietly when the reader of its output goes away (export | head)', () => {
-    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" export io | head -n 2`], { env: { ...process.env, ...env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_CONFIG: '' }, encoding: 'utf8', cwd: work, timeout: 60_000 });
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" export io | head -n 2`], {
+      env: { ...process.env, ...env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', TSSTORE_CONFIG: '' },
+      encoding: 'utf8',
+      cwd: work,
+      timeout: 60_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, lines.slice(0, 2).join(''));
     assert.equal(r.stderr, '');
@@ -66,14 +71,19 @@ describe('import and export (100k records, byte-identical)', () => {
 
   it('imports a CSV with its own columns as JSON objects', async () => {
     const csv = path.join(work, 'readings.csv');
-    fs.writeFileSync(csv, 'time,sensor,temp,ok,comment\r\n1704067200000000001,s-1,21.5,true,\r\n2024-01-01T00:00:01Z,"s,2",-3,false,"said ""hi""\nand left"\r\n');
+    fs.writeFileSync(
+      csv,
+      'time,sensor,temp,ok,comment\r\n1704067200000000001,s-1,21.5,true,\r\n2024-01-01T00:00:01Z,"s,2",-3,false,"said ""hi""\nand left"\r\n',
+    );
     assert.equal((await cli(['create', 'readings'])).code, 0);
     const r = await cli(['import', 'readings', csv, '--timestamp-column', 'time']);
     assert.equal(r.code, 0, r.stderr);
     const back = await cli(['export', 'readings']);
-    assert.equal(back.stdout,
+    assert.equal(
+      back.stdout,
       '{"timestamp":1704067200000000001,"data":{"sensor":"s-1","temp":21.5,"ok":true}}\n' +
-      '{"timestamp":1704067201000000000,"data":{"sensor":"s,2","temp":-3,"ok":false,"comment":"said \\"hi\\"\\nand left"}}\n');
+        '{"timestamp":1704067201000000000,"data":{"sensor":"s,2","temp":-3,"ok":false,"comment":"said \\"hi\\"\\nand left"}}\n',
+    );
   });
 
   it('names the line of a record without a timestamp, of bad JSON, and of a refused record', async () => {

@@ -8,8 +8,19 @@ import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { describe, it } from 'node:test';
 import {
-  decodeEnvelope, decodeJsonArray, decodeNdjson, endOfValue, invalidJsonMessage, isJson, memberKey, parseJsonExact, parseTimestampToken,
-  scanMembers, stringifyExact, topLevelSpans, type Envelope,
+  decodeEnvelope,
+  decodeJsonArray,
+  decodeNdjson,
+  endOfValue,
+  invalidJsonMessage,
+  isJson,
+  memberKey,
+  parseJsonExact,
+  parseTimestampToken,
+  scanMembers,
+  stringifyExact,
+  topLevelSpans,
+  type Envelope,
 } from '../src/core/json/index.js';
 import type { Rejection } from '../src/plugin/errors.js';
 
@@ -28,7 +39,10 @@ const STRINGS = ['"a"', '""', '"room-1"', '"caf\\u00e9"', '"tab\\there"', '"q\\"
 const NUMBERS = ['0', '-0', '1', '-1', '72.5', '1e3', '1E+3', '2.5e-7', '18446744073709551615', '-9223372036854775808', '0.000001'];
 const LITERALS = ['true', 'false', 'null'];
 const WS = ['', '', '', ' ', '\n', '\t', '\r\n '];
-const MUTATION_BYTES = '{}[]":,.-+eE0123456789 \\tnrufalsx\u0001'.split('').map((c) => c.charCodeAt(0)).concat([0xc3, 0xe2, 0xed, 0xf0, 0xff, 0x80]);
+const MUTATION_BYTES = '{}[]":,.-+eE0123456789 \\tnrufalsx\u0001'
+  .split('')
+  .map((c) => c.charCodeAt(0))
+  .concat([0xc3, 0xe2, 0xed, 0xf0, 0xff, 0x80]);
 
 /** Random valid JSON text with nesting and whitespace everywhere it may go. */
 function generator(rand: () => number): (depth: number) => string {
@@ -103,11 +117,33 @@ describe('strict scanner', () => {
 
   it('checks UTF-8 inside strings: shortest forms, no surrogates, nothing above U+10FFFF', () => {
     const str = (...bytes: number[]): Buffer => Buffer.from([0x22, ...bytes, 0x22]);
-    for (const ok of [[0xc3, 0xa9], [0xe2, 0x9c, 0x93], [0xf0, 0x9d, 0x84, 0x9e], [0xef, 0xbf, 0xbf], [0xf4, 0x8f, 0xbf, 0xbf], [0xed, 0x9f, 0xbf]]) {
+    for (const ok of [
+      [0xc3, 0xa9],
+      [0xe2, 0x9c, 0x93],
+      [0xf0, 0x9d, 0x84, 0x9e],
+      [0xef, 0xbf, 0xbf],
+      [0xf4, 0x8f, 0xbf, 0xbf],
+      [0xed, 0x9f, 0xbf],
+    ]) {
       assert.equal(isJson(str(...ok)), true, ok.join(','));
     }
-    for (const bad of [[0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf0, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80],
-      [0x80], [0xbf], [0xc3], [0xe2, 0x9c], [0xf0, 0x9d, 0x84], [0xc3, 0x41], [0xff], [0xfe]]) {
+    for (const bad of [
+      [0xc0, 0x80],
+      [0xc1, 0xbf],
+      [0xe0, 0x80, 0x80],
+      [0xed, 0xa0, 0x80],
+      [0xf0, 0x80, 0x80, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80],
+      [0x80],
+      [0xbf],
+      [0xc3],
+      [0xe2, 0x9c],
+      [0xf0, 0x9d, 0x84],
+      [0xc3, 0x41],
+      [0xff],
+      [0xfe],
+    ]) {
       assert.equal(isJson(str(...bad)), false, bad.join(','));
       assert.equal(isUtf8(Buffer.from(bad)), false, `${bad.join(',')} is not UTF-8 either`);
     }
@@ -122,7 +158,11 @@ describe('strict scanner', () => {
     assert.equal(isJson(Buffer.from('['.repeat(depth))), false);
     for (const text of ['{"a":1', 'not json', '{"a" 1}', '[1,]', '']) {
       let expected = '';
-      try { JSON.parse(text); } catch (err) { expected = `invalid JSON: ${(err as Error).message}`; }
+      try {
+        JSON.parse(text);
+      } catch (err) {
+        expected = `invalid JSON: ${(err as Error).message}`;
+      }
       assert.equal(invalidJsonMessage(Buffer.from(text)), expected, text);
     }
   });
@@ -212,10 +252,20 @@ describe('batch bodies', () => {
     assert.deepEqual(decodeNdjson(Buffer.from('\n\n')), []);
   });
 
-  it('JSON array: a malformed element is that element\'s error only', () => {
-    const body = Buffer.from('[ {"timestamp": 1804067200000000001, "data": {"s": "a,]}\\"b"}}, {"data": }, 42, {"data": {"n": [1, {"x": 2}]}} ,, {"data": null}, {"data":1} {"data":2} ]');
+  it("JSON array: a malformed element is that element's error only", () => {
+    const body = Buffer.from(
+      '[ {"timestamp": 1804067200000000001, "data": {"s": "a,]}\\"b"}}, {"data": }, 42, {"data": {"n": [1, {"x": 2}]}} ,, {"data": null}, {"data":1} {"data":2} ]',
+    );
     const out = decodeJsonArray(body);
-    assert.deepEqual(codes(out), ['ok:{"s": "a,]}\\"b"}', 'TSS_ERR_INVALID_JSON', 'TSS_ERR_INVALID_JSON', 'ok:{"n": [1, {"x": 2}]}', 'TSS_ERR_INVALID_JSON', 'ok:null', 'TSS_ERR_INVALID_JSON']);
+    assert.deepEqual(codes(out), [
+      'ok:{"s": "a,]}\\"b"}',
+      'TSS_ERR_INVALID_JSON',
+      'TSS_ERR_INVALID_JSON',
+      'ok:{"n": [1, {"x": 2}]}',
+      'TSS_ERR_INVALID_JSON',
+      'ok:null',
+      'TSS_ERR_INVALID_JSON',
+    ]);
     assert.equal((out[0] as Envelope).timestamp, 1804067200000000001n);
     assert.match((out[2] as Rejection).message, /^invalid JSON: expected an object/);
     assert.equal((out[4] as Rejection).message, 'invalid JSON: empty array element');
@@ -238,7 +288,12 @@ describe('trusting walks', () => {
     assert.equal(endOfValue(b, 0), b.length);
     const members: [string, string][] = [];
     scanMembers(b, (ks, ke, s, e) => members.push([memberKey(b, ks, ke), b.toString('utf8', s, e)]));
-    assert.deepEqual(members, [['a', '[1, "]", {"b": "}"}]'], ['kéy', '"v"'], ['n', '-1.5e3'], ['a', '2']]);
+    assert.deepEqual(members, [
+      ['a', '[1, "]", {"b": "}"}]'],
+      ['kéy', '"v"'],
+      ['n', '-1.5e3'],
+      ['a', '2'],
+    ]);
     const spans = topLevelSpans(b, ['a', 'n']);
     assert.deepEqual([...spans.keys()], ['a', 'n']);
     assert.equal(b.toString('utf8', ...spans.get('a')!), '2', 'last occurrence wins');
@@ -248,10 +303,16 @@ describe('trusting walks', () => {
 describe('exact parse and stringify', () => {
   it('parseJsonExact: big integers become bigint, strings stay strings whatever they hold', () => {
     assert.deepEqual(parseJsonExact('{"a":"\uE000bigint:42"}'), { a: '\uE000bigint:42' });
-    assert.deepEqual(parseJsonExact('{"s":"\\u0000BIGINT0\\u0000","n":9007199254740993,"m":-9223372036854775808,"f":1.5,"e":1e400,"i":9007199254740991,"z":-0}'),
-      { s: '\u0000BIGINT0\u0000', n: 9007199254740993n, m: -9223372036854775808n, f: 1.5, e: Infinity, i: 9007199254740991, z: -0 });
-    assert.deepEqual(parseJsonExact(' [1, [2, {"x": [18446744073709551615]}], "9007199254740993"] '), [1, [2, { x: [18446744073709551615n] }], '9007199254740993']);
-    assert.deepEqual(parseJsonExact(Buffer.from('{"k\\u00e9y":"caf\\u00e9 ✓"}')), { 'kéy': 'café ✓' });
+    assert.deepEqual(
+      parseJsonExact('{"s":"\\u0000BIGINT0\\u0000","n":9007199254740993,"m":-9223372036854775808,"f":1.5,"e":1e400,"i":9007199254740991,"z":-0}'),
+      { s: '\u0000BIGINT0\u0000', n: 9007199254740993n, m: -9223372036854775808n, f: 1.5, e: Infinity, i: 9007199254740991, z: -0 },
+    );
+    assert.deepEqual(parseJsonExact(' [1, [2, {"x": [18446744073709551615]}], "9007199254740993"] '), [
+      1,
+      [2, { x: [18446744073709551615n] }],
+      '9007199254740993',
+    ]);
+    assert.deepEqual(parseJsonExact(Buffer.from('{"k\\u00e9y":"caf\\u00e9 ✓"}')), { kéy: 'café ✓' });
     const proto = parseJsonExact('{"__proto__":{"polluted":1}}') as Record<string, unknown>;
     assert.equal(Object.getPrototypeOf(proto), Object.prototype);
     assert.deepEqual(Object.keys(proto), ['__proto__']);
@@ -267,32 +328,59 @@ describe('exact parse and stringify', () => {
     }
   });
 
-  it('parseJsonExact: throws SyntaxError, with JSON.parse\'s words where it has them', () => {
+  it("parseJsonExact: throws SyntaxError, with JSON.parse's words where it has them", () => {
     for (const text of ['{"a":', '', '[1,]', '{"a":1} 2']) {
       let expected: Error | undefined;
-      try { JSON.parse(text); } catch (err) { expected = err as Error; }
-      assert.throws(() => parseJsonExact(text), (err: Error) => err instanceof SyntaxError && err.message === expected!.message, text);
+      try {
+        JSON.parse(text);
+      } catch (err) {
+        expected = err as Error;
+      }
+      assert.throws(
+        () => parseJsonExact(text),
+        (err: Error) => err instanceof SyntaxError && err.message === expected!.message,
+        text,
+      );
     }
     assert.throws(() => parseJsonExact(Buffer.from([0x22, 0xff, 0x22])), /invalid UTF-8/);
   });
 
   it('stringifyExact: bigints with every digit, no string ever taken for one', () => {
     assert.equal(stringifyExact({ s: '\u0000BIGINT0\u0000', b: 5n }), '{"s":"\\u0000BIGINT0\\u0000","b":5}');
-    assert.equal(stringifyExact({ a: [1n, 18446744073709551615n, -3n], n: { t: 9223372036854775807n } }), '{"a":[1,18446744073709551615,-3],"n":{"t":9223372036854775807}}');
+    assert.equal(
+      stringifyExact({ a: [1n, 18446744073709551615n, -3n], n: { t: 9223372036854775807n } }),
+      '{"a":[1,18446744073709551615,-3],"n":{"t":9223372036854775807}}',
+    );
     const doc = { version: 1, cursor: 1704067200000000001n, list: [{ a: 'x', b: null }], empty: {}, none: [] };
     assert.deepEqual(parseJsonExact(stringifyExact(doc, 2)), doc);
-    assert.throws(() => { const o: Record<string, unknown> = {}; o.self = o; stringifyExact(o); }, TypeError);
+    assert.throws(() => {
+      const o: Record<string, unknown> = {};
+      o.self = o;
+      stringifyExact(o);
+    }, TypeError);
     assert.throws(() => stringifyExact(undefined), TypeError);
   });
 
   it('stringifyExact: the same text as JSON.stringify for everything else', () => {
     const values: unknown[] = [
       { a: 1, b: 'two', c: [true, false, null], d: { e: undefined, f: () => 1, g: Symbol('s') }, h: [undefined, () => 1], i: NaN, j: -0, k: Infinity },
-      [], {}, [[]], [{}], 'str"\n\u2028', 0, null, { date: new Date(0), nested: { toJSON: (k: string) => `key:${k}` } },
-      { ['__proto__']: 1, 'ü': 'é' }, Object.assign(Object.create({ inherited: 1 }), { own: 2 }), [1, , 3], new Map([[1, 2]]), Buffer.from('hi'),
+      [],
+      {},
+      [[]],
+      [{}],
+      'str"\n\u2028',
+      0,
+      null,
+      { date: new Date(0), nested: { toJSON: (k: string) => `key:${k}` } },
+      { ['__proto__']: 1, ü: 'é' },
+      Object.assign(Object.create({ inherited: 1 }), { own: 2 }),
+      [1, , 3],
+      new Map([[1, 2]]),
+      Buffer.from('hi'),
     ];
     for (const v of values) {
-      for (const space of [undefined, 0, 2, 4, 20]) assert.equal(stringifyExact(v, space), JSON.stringify(v, null, space), `${String(JSON.stringify(v))} / ${space}`);
+      for (const space of [undefined, 0, 2, 4, 20])
+        assert.equal(stringifyExact(v, space), JSON.stringify(v, null, space), `${String(JSON.stringify(v))} / ${space}`);
     }
     const rand = rng(11);
     const gen = generator(rand);

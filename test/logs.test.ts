@@ -8,7 +8,10 @@ import type { Logger } from '../src/plugin/descriptor.js';
 import { ADMIN_KEY, api, spawnServer, tempDir } from './support/server.js';
 
 function lines(text: string): Record<string, unknown>[] {
-  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('logs', () => {
@@ -22,7 +25,10 @@ describe('logs', () => {
     const regenerated = await api(srv.url, 'POST', '/api/stores/logged/keys/regenerate', undefined, admin);
     const key2 = regenerated.json.api_key as string;
     const json = { 'Content-Type': 'application/json' };
-    assert.equal((await api(srv.url, 'POST', '/api/stores/logged/data', '{"timestamp":5,"data":{"ok":true}}', { ...json, Authorization: `Bearer ${key2}` })).status, 201);
+    assert.equal(
+      (await api(srv.url, 'POST', '/api/stores/logged/data', '{"timestamp":5,"data":{"ok":true}}', { ...json, Authorization: `Bearer ${key2}` })).status,
+      201,
+    );
     assert.equal((await api(srv.url, 'POST', `/api/stores/logged/data?api_key=${key2}`, '{"timestamp":6,"data":1}', json)).status, 201);
     // The revoked first key, a wrong admin key, and 30 of each kind of bad record.
     assert.equal((await api(srv.url, 'POST', '/api/stores/logged/data', '{"data":1}', { ...json, 'X-API-Key': key })).status, 401);
@@ -45,10 +51,19 @@ describe('logs', () => {
     }
     const rejected = events.filter((e) => e.msg === 'Record rejected.');
     assert.equal(rejected.length, 10, 'at most 10 lines per interval for one (input, code)');
-    assert.deepEqual({ store: rejected[0].store, input: rejected[0].input, code: rejected[0].code }, { store: 'logged', input: 'api', code: 'TSS_ERR_TIMESTAMP_ORDER' });
+    assert.deepEqual(
+      { store: rejected[0].store, input: rejected[0].input, code: rejected[0].code },
+      { store: 'logged', input: 'api', code: 'TSS_ERR_TIMESTAMP_ORDER' },
+    );
     const summaries = events.filter((e) => typeof e.suppressed === 'number');
-    assert.ok(summaries.some((e) => e.code === 'TSS_ERR_TIMESTAMP_ORDER' && e.suppressed === 20 && e.input === 'api'), 'the 20 suppressed rejections are summarised');
-    assert.ok(summaries.some((e) => e.code === 'TSS_ERR_INVALID_JSON' && e.suppressed === 20), 'the 20 suppressed request errors are summarised');
+    assert.ok(
+      summaries.some((e) => e.code === 'TSS_ERR_TIMESTAMP_ORDER' && e.suppressed === 20 && e.input === 'api'),
+      'the 20 suppressed rejections are summarised',
+    );
+    assert.ok(
+      summaries.some((e) => e.code === 'TSS_ERR_INVALID_JSON' && e.suppressed === 20),
+      'the 20 suppressed request errors are summarised',
+    );
     const refusedAuth = events.filter((e) => e.msg === 'Request refused.' && e.status === 401);
     assert.deepEqual(refusedAuth.map((e) => e.code).sort(), ['TSS_ERR_ADMIN_KEY_INVALID', 'TSS_ERR_API_KEY_INVALID']);
     assert.ok(events.length < 120, `the flood of 60 bad records stays a few lines (${events.length})`);
@@ -58,7 +73,16 @@ describe('logs', () => {
     const file = path.join(tempDir(), 'log.ndjson');
     const fd = fs.openSync(file, 'w');
     const logger = createLogger('info', fd);
-    logger.info({ api_key: 'tsstore_secret-one', adminKey: 'secret-two', headers: { 'X-Api-Key': 'secret-three' }, conn: { headers: { Authorization: 'Bearer secret-four' }, token: 'secret-five' }, store: 'kept' }, 'Something happened.');
+    logger.info(
+      {
+        api_key: 'tsstore_secret-one',
+        adminKey: 'secret-two',
+        headers: { 'X-Api-Key': 'secret-three' },
+        conn: { headers: { Authorization: 'Bearer secret-four' }, token: 'secret-five' },
+        store: 'kept',
+      },
+      'Something happened.',
+    );
     fs.closeSync(fd);
     const text = fs.readFileSync(file, 'utf8');
     assert.equal(/secret/.test(text), false, text);
@@ -73,7 +97,9 @@ describe('logs', () => {
 describe('RateLimitedLog', () => {
   function recorder(): { logger: Logger; got: { obj: Record<string, unknown>; msg?: string }[] } {
     const got: { obj: Record<string, unknown>; msg?: string }[] = [];
-    const rec = (obj: object, msg?: string): void => { got.push({ obj: obj as Record<string, unknown>, msg }); };
+    const rec = (obj: object, msg?: string): void => {
+      got.push({ obj: obj as Record<string, unknown>, msg });
+    };
     const logger: Logger = { debug: rec, info: rec, warn: rec, error: rec, child: () => logger };
     return { logger, got };
   }
@@ -84,7 +110,10 @@ describe('RateLimitedLog', () => {
     const log = new RateLimitedLog(logger, 'warn', { limit: 3, intervalMs: 10_000 }, () => now);
     for (let i = 0; i < 10; i++) log.log('a', { code: 'A', i }, 'Bad A.');
     log.log('b', { code: 'B' }, 'Bad B.');
-    assert.deepEqual(got.map((g) => g.msg), ['Bad A.', 'Bad A.', 'Bad A.', 'Bad B.']);
+    assert.deepEqual(
+      got.map((g) => g.msg),
+      ['Bad A.', 'Bad A.', 'Bad A.', 'Bad B.'],
+    );
     now += 10_000;
     log.log('a', { code: 'A', i: 10 }, 'Bad A.');
     assert.equal(got.length, 6);

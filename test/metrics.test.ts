@@ -67,7 +67,10 @@ describe('GET /metrics', () => {
   it('reports records overwritten by the ring exactly as the store stats do', async () => {
     const k = await s.createStore('tiny', { num_blocks: 4, data_block_size: 64 });
     for (let i = 1; i <= 40; i++) {
-      const res = await api(s.url, 'POST', '/api/stores/tiny/data', `{"timestamp":${i},"data":"${'x'.repeat(10)}"}`, { 'X-API-Key': k, 'Content-Type': 'application/json' });
+      const res = await api(s.url, 'POST', '/api/stores/tiny/data', `{"timestamp":${i},"data":"${'x'.repeat(10)}"}`, {
+        'X-API-Key': k,
+        'Content-Type': 'application/json',
+      });
       assert.equal(res.status, 201, res.text);
     }
     const stats = (await api(s.url, 'GET', '/api/stores/tiny/stats', undefined, { 'X-API-Key': k })).json;
@@ -80,10 +83,15 @@ describe('GET /metrics', () => {
   });
 
   it('counts open client connections', async () => {
-    const sockets = await Promise.all([0, 1].map(() => new Promise<net.Socket>((resolve, reject) => {
-      const sock = net.connect(s.server.port, '127.0.0.1', () => resolve(sock));
-      sock.on('error', reject);
-    })));
+    const sockets = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const sock = net.connect(s.server.port, '127.0.0.1', () => resolve(sock));
+            sock.on('error', reject);
+          }),
+      ),
+    );
     try {
       for (let i = 0; i < 50 && s.server.http.connections < 2; i++) await new Promise((r) => setTimeout(r, 10));
       const m = await scrape(s.url);
@@ -133,10 +141,12 @@ describe('GET /ready', () => {
 });
 
 describe('plugin metrics (ctx.metrics)', () => {
-  it('publishes an outside input plugin\'s gauge and counter, labelled with the input id', async () => {
+  it("publishes an outside input plugin's gauge and counter, labelled with the input id", async () => {
     const dir = tempDir('tsstore-plugin-');
     const file = path.join(dir, 'gauge-input.js');
-    fs.writeFileSync(file, `
+    fs.writeFileSync(
+      file,
+      `
       module.exports = {
         kind: 'input', type: 'gauge_demo', description: 'publishes metrics', apiVersion: '^1.0.0',
         options: { validate: (v) => ({ value: v }) },
@@ -151,10 +161,17 @@ describe('plugin metrics (ctx.metrics)', () => {
             async stop() {},
           };
         },
-      };`);
+      };`,
+    );
     const s = await startServer({
       config: { plugins: [file] },
-      pipelines: { main: { inputs: { api: { type: 'rest' }, one: { type: 'gauge_demo' }, two: { type: 'gauge_demo' } }, stages: [{ type: 'validate' }], sink: { type: 'memory' } } },
+      pipelines: {
+        main: {
+          inputs: { api: { type: 'rest' }, one: { type: 'gauge_demo' }, two: { type: 'gauge_demo' } },
+          stages: [{ type: 'validate' }],
+          sink: { type: 'memory' },
+        },
+      },
     });
     try {
       const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
@@ -168,7 +185,7 @@ describe('plugin metrics (ctx.metrics)', () => {
     }
   });
 
-  it('keeps each server\'s figures apart and refuses a conflicting registration', async () => {
+  it("keeps each server's figures apart and refuses a conflicting registration", async () => {
     const a = new ServerMetrics({ processMetrics: false });
     const b = new ServerMetrics({ processMetrics: false });
     a.plugin('input', 'x').counter('hits_total', 'Hits.').inc(undefined, 5);

@@ -35,8 +35,14 @@ function smallSource(dir: string): void {
 
 describe('tsstore migrate: edges', () => {
   const work: string[] = [];
-  const dir = (prefix: string): string => { const d = tempDir(prefix); work.push(d); return d; };
-  after(() => { for (const d of work) fs.rmSync(d, { recursive: true, force: true }); });
+  const dir = (prefix: string): string => {
+    const d = tempDir(prefix);
+    work.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of work) fs.rmSync(d, { recursive: true, force: true });
+  });
 
   it('recovers records the reference stored behind a spanning record, and reports the record it overwrote', async () => {
     const src = dir('go-span-');
@@ -44,7 +50,7 @@ describe('tsstore migrate: edges', () => {
     // bytes before the end of the spanning record, overwriting it, and never reads the next ones back.
     const w = new GoStoreWriter('spans', { dataType: 'json', numBlocks: 64, dataBlockSize: 256 });
     let ts = BASE;
-    for (let i = 0; i < 30; i++) w.put(ts += 1n, Buffer.from(i % 10 === 3 ? `{"big":"${'y'.repeat(605)}"}` : `{"i":${i}}`));
+    for (let i = 0; i < 30; i++) w.put((ts += 1n), Buffer.from(i % 10 === 3 ? `{"big":"${'y'.repeat(605)}"}` : `{"i":${i}}`));
     writeGoKeys(w.writeTo(src), 'spans', [{ id: KEY_A.slice(8, 16), hash: hash(KEY_A), created_at: '2025-01-01T00:00:00Z' }]);
     assert.equal(w.damagedByReference().length, 3);
     const into = dir('tsstore-span-');
@@ -55,7 +61,10 @@ describe('tsstore migrate: edges', () => {
     const s = await startServer({ dataDir: into });
     try {
       const got = await readAll(s, 'spans', KEY_A);
-      assert.deepEqual(got.map((r) => [r.timestamp, r.dataJson]), w.expected().map((r) => [r.timestamp, r.data.toString('utf8')]));
+      assert.deepEqual(
+        got.map((r) => [r.timestamp, r.dataJson]),
+        w.expected().map((r) => [r.timestamp, r.data.toString('utf8')]),
+      );
     } finally {
       await s.stop();
     }
@@ -69,9 +78,20 @@ describe('tsstore migrate: edges', () => {
     const reader = `tsstore_${crypto.randomUUID()}`;
     const fleet = `tsstore_${crypto.randomUUID()}`;
     writeGoKeyRegistry(src, [
-      { id: hash(fleet).slice(0, 8), hash: hash(fleet), created_at: '2025-01-01T00:00:00Z', grants: [{ stores: 'edge-*', access: ['read', 'write', 'manage'] }] },
+      {
+        id: hash(fleet).slice(0, 8),
+        hash: hash(fleet),
+        created_at: '2025-01-01T00:00:00Z',
+        grants: [{ stores: 'edge-*', access: ['read', 'write', 'manage'] }],
+      },
       { id: hash(reader).slice(0, 8), hash: hash(reader), created_at: '2025-01-01T00:00:00Z', grants: [{ stores: 'edge-1', access: ['read'] }] },
-      { id: 'boot0001', hash: hash('root-admin-key-0123456789'), created_at: '2025-01-01T00:00:00Z', grants: [{ stores: '*', access: ['read', 'write', 'manage', 'admin'] }], bootstrap: true },
+      {
+        id: 'boot0001',
+        hash: hash('root-admin-key-0123456789'),
+        created_at: '2025-01-01T00:00:00Z',
+        grants: [{ stores: '*', access: ['read', 'write', 'manage', 'admin'] }],
+        bootstrap: true,
+      },
     ]);
     const into = dir('tsstore-registry-');
     const res = await runCli(['migrate', src, '--into', into], { timeoutMs: 60_000 });
@@ -94,13 +114,20 @@ describe('tsstore migrate: edges', () => {
     const source = dir('go-busy-');
     smallSource(source);
     // A stand-in for a running Go server: holds a store's data file open.
-    const holder = spawn(process.execPath, ['-e', `const fs=require('fs');fs.openSync(${JSON.stringify(path.join(source, 'logs', DATA_FILE))},'r');console.log('open');setInterval(()=>{},1000)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(
+      process.execPath,
+      ['-e', `const fs=require('fs');fs.openSync(${JSON.stringify(path.join(source, 'logs', DATA_FILE))},'r');console.log('open');setInterval(()=>{},1000)`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
       const res = await runCli(['migrate', source, '--into', into], { timeoutMs: 60_000 });
       assert.equal(res.code, 2, res.stdout + res.stderr);
       assert.match(res.stderr, new RegExp(`the source directory is in use: pid ${holder.pid} \\(node\\) has logs/data\\.tsdb open`));
-      assert.deepEqual(fs.readdirSync(into).filter((n) => n !== 'tsstore.lock'), []);
+      assert.deepEqual(
+        fs.readdirSync(into).filter((n) => n !== 'tsstore.lock'),
+        [],
+      );
     } finally {
       holder.kill('SIGKILL');
     }
@@ -109,7 +136,14 @@ describe('tsstore migrate: edges', () => {
     const src = dir('go-live-');
     fs.cpSync(source, src, { recursive: true });
     const meta = path.join(src, 'sensors', META_FILE);
-    const writer = spawn(process.execPath, ['-e', `const fs=require('fs');const b=fs.readFileSync(${JSON.stringify(meta)});console.log('go');for(;;){b[40]++;fs.writeFileSync(${JSON.stringify(meta + '.tmp')},b);fs.renameSync(${JSON.stringify(meta + '.tmp')},${JSON.stringify(meta)})}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs=require('fs');const b=fs.readFileSync(${JSON.stringify(meta)});console.log('go');for(;;){b[40]++;fs.writeFileSync(${JSON.stringify(meta + '.tmp')},b);fs.renameSync(${JSON.stringify(meta + '.tmp')},${JSON.stringify(meta)})}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
       const res = await runCli(['migrate', src, '--into', dir('tsstore-live-'), '--store', 'sensors'], { timeoutMs: 60_000 });

@@ -10,7 +10,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseObjects } from '../src/cli/store-data.js';
-import { BLOCK_HEADER_SIZE, DATA_FILE, INDEX_FILE, META_FILE, OBJECT_HEADER_SIZE, decodeBlockHeader, decodeMetaV1, decodeObjectHeader, encodeObjectHeader, OBJ_LAST_IN_BLOCK } from '../src/migrate/go-format.js';
+import {
+  BLOCK_HEADER_SIZE,
+  DATA_FILE,
+  INDEX_FILE,
+  META_FILE,
+  OBJECT_HEADER_SIZE,
+  decodeBlockHeader,
+  decodeMetaV1,
+  decodeObjectHeader,
+  encodeObjectHeader,
+  OBJ_LAST_IN_BLOCK,
+} from '../src/migrate/go-format.js';
 import { GoStoreWriter, writeGoConnections, writeGoKeys, writeGoSchema } from '../src/migrate/go-writer.js';
 import { ADMIN_KEY, api, runCli, startServer, tempDir, type TestServer } from './support/server.js';
 
@@ -23,8 +34,15 @@ const KEY_LOGS = `tsstore_${crypto.randomUUID()}`;
 const KEY_BLOBS = `tsstore_${crypto.randomUUID()}`;
 const KEY_METRICS = `tsstore_${crypto.randomUUID()}`;
 
-interface Expected { readonly timestamp: bigint; readonly data: Buffer }
-interface Fixture { readonly dir: string; readonly expected: Map<string, Expected[]>; readonly deleted: bigint[] }
+interface Expected {
+  readonly timestamp: bigint;
+  readonly data: Buffer;
+}
+interface Fixture {
+  readonly dir: string;
+  readonly expected: Map<string, Expected[]>;
+  readonly deleted: bigint[];
+}
 
 function jsonRecord(i: number): Buffer {
   // Big records span blocks; 696 bytes is a whole number of 232-byte block payloads, which the
@@ -42,7 +60,10 @@ function buildFixture(): Fixture {
   // json, one ring of 32 blocks of 256 bytes: wraps several times; spans; a soft delete.
   const sensors = new GoStoreWriter('sensors', { dataType: 'json', numBlocks: 32, dataBlockSize: 256, indexBlockSize: 64 });
   let ts = BASE;
-  for (let i = 0; i < 400; i++) { ts += BigInt(1 + (i % 3)); sensors.put(ts, jsonRecord(i)); }
+  for (let i = 0; i < 400; i++) {
+    ts += BigInt(1 + (i % 3));
+    sensors.put(ts, jsonRecord(i));
+  }
   const firsts = sensors.expected().filter((r) => r.data.length < 200);
   // A record that begins a block (the reference can only delete those).
   const victim = firsts.find((r) => sensors.softDelete(r.timestamp));
@@ -54,21 +75,36 @@ function buildFixture(): Fixture {
     { id: hash(KEY_B).slice(0, 8), hash: hash(KEY_B), created_at: '2025-02-03T04:05:06Z' },
   ]);
   writeGoConnections(sdir, [
-    { id: 'pull-1', mode: 'pull', url: 'ws://127.0.0.1:9/feed', format: 'full', headers: { Authorization: 'Bearer remote' }, created_at: '2025-03-01T00:00:00Z' },
+    {
+      id: 'pull-1',
+      mode: 'pull',
+      url: 'ws://127.0.0.1:9/feed',
+      format: 'full',
+      headers: { Authorization: 'Bearer remote' },
+      created_at: '2025-03-01T00:00:00Z',
+    },
   ]);
   expected.set('sensors', sensors.expected());
 
   // text
   const logs = new GoStoreWriter('logs', { dataType: 'text', numBlocks: 64, dataBlockSize: 512 });
   ts = BASE + 10_000n;
-  for (let i = 0; i < 150; i++) logs.put(ts += 1000n, Buffer.from(`line ${i}: héllo wörld ✓ ${'-'.repeat(i % 40)}`));
+  for (let i = 0; i < 150; i++) logs.put((ts += 1000n), Buffer.from(`line ${i}: héllo wörld ✓ ${'-'.repeat(i % 40)}`));
   writeGoKeys(logs.writeTo(dir), 'logs', [{ id: KEY_LOGS.slice(8, 16), hash: hash(KEY_LOGS), created_at: '2025-01-01T00:00:00Z' }]);
   expected.set('logs', logs.expected());
 
   // binary, in the partitioned layout of newer reference versions, with block checksums.
   const blobs = new GoStoreWriter('blobs', { dataType: 'binary', numBlocks: 48, dataBlockSize: 128, layout: 'partitioned', numPartitions: 4, checksums: true });
   ts = BASE + 20_000n;
-  for (let i = 0; i < 160; i++) blobs.put(ts += 7n, crypto.createHash('sha512').update(String(i)).digest().subarray(0, 8 + (i % 90)));
+  for (let i = 0; i < 160; i++)
+    blobs.put(
+      (ts += 7n),
+      crypto
+        .createHash('sha512')
+        .update(String(i))
+        .digest()
+        .subarray(0, 8 + (i % 90)),
+    );
   writeGoKeys(blobs.writeTo(dir), 'blobs', [{ id: KEY_BLOBS.slice(8, 16), hash: hash(KEY_BLOBS), created_at: '2025-01-01T00:00:00Z' }]);
   expected.set('blobs', blobs.expected());
 
@@ -78,13 +114,23 @@ function buildFixture(): Fixture {
   for (let i = 0; i < 60; i++) {
     const v = i < 20 ? 1 : i < 40 ? 2 : 3;
     const rec = v === 1 ? `{"1":${i}.5,"2":"room-${i}"}` : v === 2 ? `{"1":${i}.25,"2":"room-${i}","3":${i}}` : `{"1":${i},"3":${i * 2}}`;
-    metrics.put(ts += 1n, Buffer.from(rec), v);
+    metrics.put((ts += 1n), Buffer.from(rec), v);
   }
   const mdir = metrics.writeTo(dir);
   writeGoSchema(mdir, [
-    [{ index: 1, name: 'temp', type: 'float64' }, { index: 2, name: 'room', type: 'string' }],
-    [{ index: 1, name: 'temp', type: 'float64' }, { index: 2, name: 'room', type: 'string' }, { index: 3, name: 'humidity', type: 'uint8' }],
-    [{ index: 1, name: 'temp', type: 'float64' }, { index: 3, name: 'humidity', type: 'uint8' }],
+    [
+      { index: 1, name: 'temp', type: 'float64' },
+      { index: 2, name: 'room', type: 'string' },
+    ],
+    [
+      { index: 1, name: 'temp', type: 'float64' },
+      { index: 2, name: 'room', type: 'string' },
+      { index: 3, name: 'humidity', type: 'uint8' },
+    ],
+    [
+      { index: 1, name: 'temp', type: 'float64' },
+      { index: 3, name: 'humidity', type: 'uint8' },
+    ],
   ]);
   writeGoKeys(mdir, 'metrics', [{ id: KEY_METRICS.slice(8, 16), hash: hash(KEY_METRICS), created_at: '2025-01-01T00:00:00Z' }]);
   expected.set('metrics', metrics.expected());
@@ -97,7 +143,10 @@ function treeDigest(dir: string): string {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else h.update(`${path.relative(dir, p)}\0`).update(fs.readFileSync(p)).update(String(fs.statSync(p).mtimeMs));
+      else
+        h.update(`${path.relative(dir, p)}\0`)
+          .update(fs.readFileSync(p))
+          .update(String(fs.statSync(p).mtimeMs));
     }
   };
   walk(dir);
@@ -129,10 +178,19 @@ async function assertSame(s: TestServer, store: string, key: string, expected: r
 describe('tsstore migrate from the Go ts-store', () => {
   let fx: Fixture;
   const work: string[] = [];
-  const dir = (prefix: string): string => { const d = tempDir(prefix); work.push(d); return d; };
+  const dir = (prefix: string): string => {
+    const d = tempDir(prefix);
+    work.push(d);
+    return d;
+  };
 
-  before(() => { fx = buildFixture(); work.push(fx.dir); });
-  after(() => { for (const d of work) fs.rmSync(d, { recursive: true, force: true }); });
+  before(() => {
+    fx = buildFixture();
+    work.push(fx.dir);
+  });
+  after(() => {
+    for (const d of work) fs.rmSync(d, { recursive: true, force: true });
+  });
 
   it('migrates every store: records byte for byte, keys, schema versions, pull connections; the source is untouched', async () => {
     const into = dir('tsstore-into-');
@@ -156,7 +214,10 @@ describe('tsstore migrate from the Go ts-store', () => {
       await assertSame(s, 'blobs', KEY_BLOBS, fx.expected.get('blobs')!);
       await assertSame(s, 'metrics', KEY_METRICS, fx.expected.get('metrics')!);
       assert.ok(fx.expected.get('sensors')!.length > 20 && fx.expected.get('sensors')!.length < 400, 'the ring wrapped: old records were gone already');
-      assert.ok(fx.expected.get('sensors')!.some((r) => r.data.length > 256), 'spanning records are in');
+      assert.ok(
+        fx.expected.get('sensors')!.some((r) => r.data.length > 256),
+        'spanning records are in',
+      );
 
       // The soft-deleted record stays deleted.
       const gone = await api(s.url, 'GET', `/api/stores/sensors/data/time/${fx.deleted[0]}`, undefined, { 'X-API-Key': KEY_A });
@@ -190,7 +251,10 @@ describe('tsstore migrate from the Go ts-store', () => {
       assert.equal(conns.status, 200, conns.text);
       assert.equal(conns.text.includes(':null'), false, conns.text);
       const list = (conns.json.connections ?? conns.json) as { id: string; url: string }[];
-      assert.deepEqual(list.map((c) => [c.id, c.url]), [['pull-1', 'ws://127.0.0.1:9/feed']]);
+      assert.deepEqual(
+        list.map((c) => [c.id, c.url]),
+        [['pull-1', 'ws://127.0.0.1:9/feed']],
+      );
     } finally {
       await s.stop();
     }
@@ -227,14 +291,20 @@ describe('tsstore migrate from the Go ts-store', () => {
     const head = mMeta.headBlock * mMeta.dataBlockSize;
     const used = BLOCK_HEADER_SIZE + decodeBlockHeader(buf, head).dataLen;
     let last = BLOCK_HEADER_SIZE;
-    while (last + OBJECT_HEADER_SIZE + decodeObjectHeader(buf, head + last).dataLen < used) last += OBJECT_HEADER_SIZE + decodeObjectHeader(buf, head + last).dataLen;
+    while (last + OBJECT_HEADER_SIZE + decodeObjectHeader(buf, head + last).dataLen < used)
+      last += OBJECT_HEADER_SIZE + decodeObjectHeader(buf, head + last).dataLen;
     const prev = decodeObjectHeader(buf, head + last);
     encodeObjectHeader(buf, head + last, { ...prev, flags: prev.flags & ~OBJ_LAST_IN_BLOCK, nextOffset: used });
     encodeObjectHeader(buf, head + used, { timestamp: BASE + 99_999n, dataLen: 500, flags: OBJ_LAST_IN_BLOCK, nextOffset: 0, reserved: 3 });
     assert.ok(used + OBJECT_HEADER_SIZE <= mMeta.dataBlockSize);
     fs.writeFileSync(mData, buf);
     // blobs: a flipped byte in a checksummed block.
-    const bData = path.join(src, 'blobs', fs.readdirSync(path.join(src, 'blobs')).find((n) => n.startsWith('partition-'))!, DATA_FILE);
+    const bData = path.join(
+      src,
+      'blobs',
+      fs.readdirSync(path.join(src, 'blobs')).find((n) => n.startsWith('partition-'))!,
+      DATA_FILE,
+    );
     const bb = fs.readFileSync(bData);
     bb[BLOCK_HEADER_SIZE + 30] ^= 0xff;
     fs.writeFileSync(bData, bb);
@@ -266,7 +336,11 @@ describe('tsstore migrate from the Go ts-store', () => {
     const s = await startServer({ dataDir: into });
     try {
       const metrics = await readAll(s, 'metrics', KEY_METRICS);
-      assert.deepEqual(metrics.map((r) => r.timestamp), fx.expected.get('metrics')!.map((r) => r.timestamp), 'the torn write alone is lost');
+      assert.deepEqual(
+        metrics.map((r) => r.timestamp),
+        fx.expected.get('metrics')!.map((r) => r.timestamp),
+        'the torn write alone is lost',
+      );
       const logs = await readAll(s, 'logs', KEY_LOGS);
       assert.equal(logs.length, fx.expected.get('logs')!.length);
       const sensors = await readAll(s, 'sensors', KEY_A);
@@ -277,5 +351,4 @@ describe('tsstore migrate from the Go ts-store', () => {
       await s.stop();
     }
   });
-
 });

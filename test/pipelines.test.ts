@@ -14,7 +14,9 @@ import { writeFixturePlugin } from './support/fixture-plugin.js';
 import { ADMIN_KEY, api, tempDir, writeConfig } from './support/server.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
 
 const YAML = `
 plugins: ["./acme-input"]
@@ -39,7 +41,11 @@ const JSON_CONFIG = {
   server: { host: '127.0.0.1', port: 0, socket_path: '' },
   pipelines: {
     main: {
-      inputs: { api: { type: 'rest', body_limit: 4096 }, acme: { type: 'fixture_post', port: 9100 }, spare: { type: 'fixture_post', port: 9100, enabled: false } },
+      inputs: {
+        api: { type: 'rest', body_limit: 4096 },
+        acme: { type: 'fixture_post', port: 9100 },
+        spare: { type: 'fixture_post', port: 9100, enabled: false },
+      },
       stages: [{ type: 'validate' }],
       sink: { type: 'blockfile', fsync: 'batch' },
     },
@@ -71,20 +77,37 @@ describe('config-defined pipelines', () => {
     assert.equal(main.inputs.spare.enabled, false);
     assert.equal(main.sink.fsync, 'batch');
     assert.equal(main.sink.fsync_interval_ms, 1000, 'sink defaults are filled in');
-    assert.deepEqual(cy.pipelines.map((p) => [p.name, p.inputs.map((i) => i.id)]), [['main', ['api', 'acme']], ['lab', ['lab']]]);
+    assert.deepEqual(
+      cy.pipelines.map((p) => [p.name, p.inputs.map((i) => i.id)]),
+      [
+        ['main', ['api', 'acme']],
+        ['lab', ['lab']],
+      ],
+    );
   });
 
   it('with no config at all: the default pipeline main, its inputs → validate → blockfile', async () => {
     const c = await checkConfig({ cwd: tempDir(), env: {} });
     assert.deepEqual(c.problems, []);
-    assert.deepEqual(c.pipelines.map((p) => ({ name: p.name, inputs: p.inputs.map((i) => i.type), stages: p.plan.stages.map((s) => s.type), sink: p.plan.sink.type })),
-      [{ name: 'main', inputs: Object.values(defaultPipelines().main.inputs).map((i) => i.type), stages: defaultPipelines().main.stages.map((s) => s.type), sink: 'blockfile' }]);
+    assert.deepEqual(
+      c.pipelines.map((p) => ({ name: p.name, inputs: p.inputs.map((i) => i.type), stages: p.plan.stages.map((s) => s.type), sink: p.plan.sink.type })),
+      [
+        {
+          name: 'main',
+          inputs: Object.values(defaultPipelines().main.inputs).map((i) => i.type),
+          stages: defaultPipelines().main.stages.map((s) => s.type),
+          sink: 'blockfile',
+        },
+      ],
+    );
   });
 
   it('reports every problem of a bad config at once, each with its path', async () => {
     const d = tempDir('tss-pipe-');
     writeFixturePlugin(d, { name: 'acme-input' });
-    fs.writeFileSync(path.join(d, 'tsstore.config.yaml'), `
+    fs.writeFileSync(
+      path.join(d, 'tsstore.config.yaml'),
+      `
 plugins: ["./acme-input", "./not-there"]
 server: { host: 0.0.0.0, port: 21999, socket_path: "" }
 pipelines:
@@ -106,7 +129,8 @@ pipelines:
   third:
     inputs: {}
     sink: { type: nowhere }
-`);
+`,
+    );
     const { problems } = await checkConfig({ cwd: d, env: {} });
     const lines = problemLines(problems);
     const want = [
@@ -123,7 +147,11 @@ pipelines:
       /^pipelines\.second\.inputs\.three: claims unix-socket \/tmp\/tss-same\.sock, already claimed by pipelines\.main\.inputs\.one$/,
       /^pipelines\.third\.sink\.type: unknown sink type "nowhere"; known: (\w+, )*blockfile, (\w+, )*memory(, \w+)*$/,
     ];
-    for (const w of want) assert.ok(lines.some((l) => w.test(l)), `missing ${w}\n${lines.join('\n')}`);
+    for (const w of want)
+      assert.ok(
+        lines.some((l) => w.test(l)),
+        `missing ${w}\n${lines.join('\n')}`,
+      );
     assert.equal(lines.length, want.length, lines.join('\n'));
   });
 
@@ -134,8 +162,24 @@ pipelines:
       plugins: ['./acme-input'],
       server: { host: '127.0.0.1', port: 0, socket_path: '' },
       pipelines: {
-        main: { inputs: { api: { type: 'rest' }, one: { type: 'fixture_post', port: 9300, path: '/tmp/tss-one.sock' }, spare: { type: 'fixture_post', route: '/s/:store', port: 9300, enabled: false } }, stages: [], sink: { type: 'memory' } },
-        other: { inputs: { api: { type: 'rest' }, two: { type: 'fixture_post', route: '/two/:store', host: '127.0.0.1', port: 9300 }, three: { type: 'fixture_post', route: '/three/:store', path: '/tmp/tss-one.sock' } }, stages: [], sink: { type: 'memory' } },
+        main: {
+          inputs: {
+            api: { type: 'rest' },
+            one: { type: 'fixture_post', port: 9300, path: '/tmp/tss-one.sock' },
+            spare: { type: 'fixture_post', route: '/s/:store', port: 9300, enabled: false },
+          },
+          stages: [],
+          sink: { type: 'memory' },
+        },
+        other: {
+          inputs: {
+            api: { type: 'rest' },
+            two: { type: 'fixture_post', route: '/two/:store', host: '127.0.0.1', port: 9300 },
+            three: { type: 'fixture_post', route: '/three/:store', path: '/tmp/tss-one.sock' },
+          },
+          stages: [],
+          sink: { type: 'memory' },
+        },
       },
     });
     const lines = problemLines((await checkConfig({ cwd: d, env: {} })).problems);
@@ -146,7 +190,7 @@ pipelines:
     ]);
   });
 
-  it('compares route claims as patterns: a route another input\'s route would match is a conflict for config validate and serve', async () => {
+  it("compares route claims as patterns: a route another input's route would match is a conflict for config validate and serve", async () => {
     const d = tempDir('tss-pipe-');
     cleanups.push(async () => fs.rmSync(d, { recursive: true, force: true }));
     writeFixturePlugin(d, { name: 'acme-input' });
@@ -156,15 +200,23 @@ pipelines:
       store: { base_path: path.join(d, 'data') },
       pipelines: {
         main: {
-          inputs: { api: { type: 'rest' }, w: { type: 'fixture_post', route: '/api/stores/w/data' }, other: { type: 'fixture_post', route: '/api/stores/:store/other' } },
+          inputs: {
+            api: { type: 'rest' },
+            w: { type: 'fixture_post', route: '/api/stores/w/data' },
+            other: { type: 'fixture_post', route: '/api/stores/:store/other' },
+          },
           stages: [],
           sink: { type: 'memory' },
         },
       },
     });
-    const want = ['pipelines.main.inputs.w: claims http-route POST /api/stores/w/data, which overlaps POST /api/stores/:store/data claimed by pipelines.main.inputs.api: one request could match both (there is one HTTP server and its routes are global: one such input across all pipelines)'];
+    const want = [
+      'pipelines.main.inputs.w: claims http-route POST /api/stores/w/data, which overlaps POST /api/stores/:store/data claimed by pipelines.main.inputs.api: one request could match both (there is one HTTP server and its routes are global: one such input across all pipelines)',
+    ];
     assert.deepEqual(problemLines((await checkConfig({ cwd: d, env: {} })).problems), want);
-    await assert.rejects(TsstoreServer.start(await loadConfig({ file, env: {} }), { logger: silentLogger() }), (err: Error) => err.message.includes(want[0].replace(/^pipelines\.main\.inputs\.w: /, '')));
+    await assert.rejects(TsstoreServer.start(await loadConfig({ file, env: {} }), { logger: silentLogger() }), (err: Error) =>
+      err.message.includes(want[0].replace(/^pipelines\.main\.inputs\.w: /, '')),
+    );
     assert.ok(!fs.existsSync(path.join(d, 'data', 'tsstore.lock')), 'serve refused before taking the data path');
   });
 
@@ -183,15 +235,25 @@ pipelines:
       ['POST /api/stores/:store/data', 'POST /api/stores/:store'],
       ['GET /a/:b', 'GET /a'],
     ];
-    for (const [a, b] of yes) { assert.ok(routesOverlap(a, b), `${a} ~ ${b}`); assert.ok(routesOverlap(b, a), `${b} ~ ${a}`); }
-    for (const [a, b] of no) { assert.ok(!routesOverlap(a, b), `${a} !~ ${b}`); assert.ok(!routesOverlap(b, a), `${b} !~ ${a}`); }
+    for (const [a, b] of yes) {
+      assert.ok(routesOverlap(a, b), `${a} ~ ${b}`);
+      assert.ok(routesOverlap(b, a), `${b} ~ ${a}`);
+    }
+    for (const [a, b] of no) {
+      assert.ok(!routesOverlap(a, b), `${a} !~ ${b}`);
+      assert.ok(!routesOverlap(b, a), `${b} !~ ${a}`);
+    }
   });
 
   it('runs several pipelines: each store belongs to one, inputs feed only their own', async () => {
     const dir = tempDir('tss-pipe-');
     writeFixturePlugin(dir, { name: 'acme-input' });
     const dataDir = path.join(dir, 'data');
-    const file = writeConfig(dir, { ...JSON_CONFIG, server: { host: '127.0.0.1', port: 0, socket_path: '', admin_key: ADMIN_KEY }, store: { base_path: dataDir } });
+    const file = writeConfig(dir, {
+      ...JSON_CONFIG,
+      server: { host: '127.0.0.1', port: 0, socket_path: '', admin_key: ADMIN_KEY },
+      store: { base_path: dataDir },
+    });
     const start = async (): Promise<TsstoreServer> => {
       const s = await TsstoreServer.start(await loadConfig({ file, env: {} }), { logger: silentLogger() });
       cleanups.push(() => s.stop());
@@ -217,18 +279,18 @@ pipelines:
     assert.equal((await api(server.url, 'POST', '/lab/b', '"no validate stage in lab"', kb)).status, 201);
     const wrong2 = await api(server.url, 'POST', '/lab/a', '{}', ka);
     assert.equal(wrong2.json.code, 'TSS_ERR_WRONG_PIPELINE');
-    assert.equal((await api(server.url, 'POST', '/fixture/a', '{"data":3}', ka)).status, 201, 'the main pipeline\'s fixture input');
+    assert.equal((await api(server.url, 'POST', '/fixture/a', '{"data":3}', ka)).status, 201, "the main pipeline's fixture input");
     assert.equal((await api(server.url, 'POST', '/fixture/b', '{}', kb)).json.code, 'TSS_ERR_WRONG_PIPELINE');
 
     assert.equal((await api(server.url, 'GET', '/api/stores/a/data/newest', undefined, ka)).json.count, 2);
     const nb = await api(server.url, 'GET', '/api/stores/b/data/newest', undefined, kb);
-    assert.equal(nb.json.count, 1, 'reads go to the sink of the store\'s pipeline');
+    assert.equal(nb.json.count, 1, "reads go to the sink of the store's pipeline");
     assert.equal((await api(server.url, 'GET', '/api/stores/b/stats', undefined, kb)).json.records, 1);
 
     await server.stop();
     server = await start();
     assert.equal((await api(server.url, 'GET', '/api/stores/a/data/newest', undefined, ka)).json.count, 2, 'blockfile kept a');
-    assert.equal((await api(server.url, 'GET', '/api/stores/b/data/newest', undefined, kb)).json.count, 0, 'b lives in lab\'s memory sink');
+    assert.equal((await api(server.url, 'GET', '/api/stores/b/data/newest', undefined, kb)).json.count, 0, "b lives in lab's memory sink");
     assert.equal((await api(server.url, 'POST', '/lab/b', '{"again":true}', kb)).status, 201, 'b still belongs to lab after a restart');
     assert.equal((await api(server.url, 'POST', '/api/stores/b/data', '{"data":2}', kb)).status, 409);
   });
@@ -253,10 +315,14 @@ pipelines:
   it('masks secrets when printing', () => {
     const masked = maskSecrets({
       server: { admin_key: 'a-very-secret-admin-key', tls: { cert: '/c.pem', key: '/k.pem' } },
-      pipelines: { p: { inputs: {
-        m: { type: 'mqtt', url: 'mqtt://user:pw@broker:1883', password: 'pw', api_token: 't', client_secret: 's', keepalive_s: 60, key_file: '/x' },
-        pull: { type: 'ws_pull', headers: { Authorization: 'Bearer x' } },
-      } } },
+      pipelines: {
+        p: {
+          inputs: {
+            m: { type: 'mqtt', url: 'mqtt://user:pw@broker:1883', password: 'pw', api_token: 't', client_secret: 's', keepalive_s: 60, key_file: '/x' },
+            pull: { type: 'ws_pull', headers: { Authorization: 'Bearer x' } },
+          },
+        },
+      },
     }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(masked.server.admin_key, MASK);
     assert.deepEqual(masked.server.tls, { cert: '/c.pem', key: '/k.pem' }, 'TLS file paths are not secrets');

@@ -36,7 +36,13 @@ describe('LineSplitter', () => {
 
   it('stops splitting once halted', () => {
     const out: string[] = [];
-    const s = new LineSplitter(100, { line: (l) => { out.push(l.toString()); if (l.toString() === 'stop') s.halt(); }, tooLong: () => undefined });
+    const s = new LineSplitter(100, {
+      line: (l) => {
+        out.push(l.toString());
+        if (l.toString() === 'stop') s.halt();
+      },
+      tooLong: () => undefined,
+    });
     s.push(Buffer.from('a\nstop\nb\n'));
     s.push(Buffer.from('c\n'));
     assert.deepEqual(out, ['a', 'stop']);
@@ -57,7 +63,7 @@ describe('HTTP helpers', () => {
     assert.equal(apiKeyOf(ctx({})), undefined);
   });
 
-  it('writes tsstore\'s error body', () => {
+  it("writes tsstore's error body", () => {
     assert.equal(errorBody(new TssError('TSS_ERR_STORE_NOT_FOUND')), '{"error":"store not found","code":"TSS_ERR_STORE_NOT_FOUND"}');
   });
 });
@@ -81,7 +87,12 @@ describe('isTssError', () => {
   /** What another copy of tsstore would throw: same shape, another class. */
   class OtherTssError extends Error {
     readonly status = 507;
-    constructor(readonly code: string, message: string) { super(message); }
+    constructor(
+      readonly code: string,
+      message: string,
+    ) {
+      super(message);
+    }
   }
 
   it('recognises errors by code, not by class', () => {
@@ -100,7 +111,25 @@ describe('isTssError', () => {
 
 describe('public entry', () => {
   it('exports the toolkit', () => {
-    for (const name of ['EmitBatcher', 'OrderedReplies', 'LineSplitter', 'readBody', 'readJsonObject', 'mediaType', 'apiKeyOf', 'formatParam', 'errorBody', 'sendError', 'writeFileAtomic', 'readStateFile', 'parseDurationNs', 'backoffDelay', 'SerialQueue', 'isTssError', 'Joi']) {
+    for (const name of [
+      'EmitBatcher',
+      'OrderedReplies',
+      'LineSplitter',
+      'readBody',
+      'readJsonObject',
+      'mediaType',
+      'apiKeyOf',
+      'formatParam',
+      'errorBody',
+      'sendError',
+      'writeFileAtomic',
+      'readStateFile',
+      'parseDurationNs',
+      'backoffDelay',
+      'SerialQueue',
+      'isTssError',
+      'Joi',
+    ]) {
       assert.ok(name in api, `tsstore/plugin exports ${name}`);
     }
   });

@@ -24,7 +24,10 @@ after(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const names = (mod: object): string[] => Object.keys(mod).filter((k) => k !== 'default' && k !== '__esModule').sort();
+const names = (mod: object): string[] =>
+  Object.keys(mod)
+    .filter((k) => k !== 'default' && k !== '__esModule')
+    .sort();
 const PLUGIN_NAMES = names(publicPlugin);
 
 /** The body of a plugin package: an input posting records on its own route, and a stage. */
@@ -100,8 +103,12 @@ function copyTsstoreInto(pkg: string): string {
 
 function capturingLogger(warnings: string[]): Logger {
   const logger: Logger = {
-    debug: () => undefined, info: () => undefined, error: () => undefined,
-    warn: (_obj, msg) => { warnings.push(msg ?? ''); },
+    debug: () => undefined,
+    info: () => undefined,
+    error: () => undefined,
+    warn: (_obj, msg) => {
+      warnings.push(msg ?? '');
+    },
     child: () => logger,
   };
   return logger;
@@ -112,15 +119,22 @@ describe('ES module and CommonJS plugin packages', () => {
     const dir = tempDir('tss-esm-');
     dirs.push(dir);
     linkTsstore(dir);
-    const entries: [string, string[]][] = [['tsstore', names(publicRoot)], ['tsstore/plugin', PLUGIN_NAMES], ['tsstore/testing', names(publicTesting)]];
-    const lines = entries.map(([spec, list], i) => `import { ${list.map((n) => `${n} as m${i}_${n}`).join(', ')} } from '${spec}';\nexport const m${i} = { ${list.map((n) => `${n}: m${i}_${n}`).join(', ')} };`);
+    const entries: [string, string[]][] = [
+      ['tsstore', names(publicRoot)],
+      ['tsstore/plugin', PLUGIN_NAMES],
+      ['tsstore/testing', names(publicTesting)],
+    ];
+    const lines = entries.map(
+      ([spec, list], i) =>
+        `import { ${list.map((n) => `${n} as m${i}_${n}`).join(', ')} } from '${spec}';\nexport const m${i} = { ${list.map((n) => `${n}: m${i}_${n}`).join(', ')} };`,
+    );
     fs.writeFileSync(path.join(dir, 'probe.mjs'), lines.join('\n') + "\nimport cjs from 'tsstore/plugin';\nexport const same = cjs;\n");
-    const probe = await import(pathToFileURL(path.join(dir, 'probe.mjs')).href) as Record<string, Record<string, unknown>>;
+    const probe = (await import(pathToFileURL(path.join(dir, 'probe.mjs')).href)) as Record<string, Record<string, unknown>>;
     entries.forEach(([spec, list], i) => {
       for (const n of list) assert.notEqual(probe[`m${i}`][n], undefined, `${spec} exports ${n} to ES modules`);
     });
     assert.ok(PLUGIN_NAMES.includes('Joi'));
-    assert.equal(probe.m1.TssError, publicPlugin.TssError, 'one module instance: ESM and CommonJS plugins share tsstore\'s classes');
+    assert.equal(probe.m1.TssError, publicPlugin.TssError, "one module instance: ESM and CommonJS plugins share tsstore's classes");
     assert.equal(probe.same.EmitBatcher, publicPlugin.EmitBatcher);
   });
 
@@ -128,9 +142,24 @@ describe('ES module and CommonJS plugin packages', () => {
     const dir = tempDir('tss-modules-');
     dirs.push(dir);
     linkTsstore(dir);
-    writePackage(dir, 'acme-esm', 'module', `import { ${PLUGIN_NAMES.join(', ')} } from 'tsstore/plugin';\n${pluginBody('esm')}\nexport default [input, stage];\n`);
-    writePackage(dir, 'acme-cjs', 'commonjs', `'use strict';\nconst { ${PLUGIN_NAMES.join(', ')} } = require('tsstore/plugin');\n${pluginBody('cjs')}\nmodule.exports = { plugins: [input, stage] };\n`);
-    const copyPkg = writePackage(dir, 'acme-copy', 'commonjs', `'use strict';\nconst { ${PLUGIN_NAMES.join(', ')} } = require('tsstore/plugin');\n${pluginBody('copy')}\nmodule.exports = [input, stage];\n`);
+    writePackage(
+      dir,
+      'acme-esm',
+      'module',
+      `import { ${PLUGIN_NAMES.join(', ')} } from 'tsstore/plugin';\n${pluginBody('esm')}\nexport default [input, stage];\n`,
+    );
+    writePackage(
+      dir,
+      'acme-cjs',
+      'commonjs',
+      `'use strict';\nconst { ${PLUGIN_NAMES.join(', ')} } = require('tsstore/plugin');\n${pluginBody('cjs')}\nmodule.exports = { plugins: [input, stage] };\n`,
+    );
+    const copyPkg = writePackage(
+      dir,
+      'acme-copy',
+      'commonjs',
+      `'use strict';\nconst { ${PLUGIN_NAMES.join(', ')} } = require('tsstore/plugin');\n${pluginBody('copy')}\nmodule.exports = [input, stage];\n`,
+    );
     const copy = copyTsstoreInto(copyPkg);
     const copied = require(path.join(copy, 'dist/src/plugin/index.js')) as typeof publicPlugin; // eslint-disable-line @typescript-eslint/no-require-imports -- the copy, by path
     assert.notEqual(copied.TssError, publicPlugin.TssError, 'the copy has its own TssError class');
@@ -150,7 +179,11 @@ describe('ES module and CommonJS plugin packages', () => {
     const warnings: string[] = [];
     const server = await TsstoreServer.start(await loadConfig({ file, env: {} }), { logger: capturingLogger(warnings) });
     servers.push(server);
-    const sources = server.registry.list().filter((p) => p.source.package.startsWith('acme-')).map((p) => `${p.descriptor.kind}:${p.descriptor.type}`).sort();
+    const sources = server.registry
+      .list()
+      .filter((p) => p.source.package.startsWith('acme-'))
+      .map((p) => `${p.descriptor.kind}:${p.descriptor.type}`)
+      .sort();
     assert.deepEqual(sources, ['input:cjs_post', 'input:copy_post', 'input:esm_post', 'stage:cjs_fail', 'stage:copy_fail', 'stage:esm_fail']);
 
     const created = await api(server.url, 'POST', '/api/stores', { name: 's' }, { 'X-Admin-Key': ADMIN_KEY });

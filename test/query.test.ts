@@ -16,7 +16,10 @@ describe('reading back', () => {
     s = await startServer();
     key = await s.createStore('q');
     for (let i = 1; i <= 20; i++) {
-      const r = await api(s.url, 'POST', '/api/stores/q/data', `{"timestamp": ${base + BigInt(i)}, "data": {"n": ${i}, "tag": "${i % 2 ? 'Odd' : 'even'}"}}`, { 'X-API-Key': key, 'Content-Type': 'application/json' });
+      const r = await api(s.url, 'POST', '/api/stores/q/data', `{"timestamp": ${base + BigInt(i)}, "data": {"n": ${i}, "tag": "${i % 2 ? 'Odd' : 'even'}"}}`, {
+        'X-API-Key': key,
+        'Content-Type': 'application/json',
+      });
       assert.equal(r.status, 201, r.text);
     }
   });

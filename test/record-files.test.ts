@@ -34,14 +34,30 @@ describe('import file readers', () => {
     const file = path.join(tempDir(), 'in.ndjson');
     fs.writeFileSync(file, '{"timestamp":9223372036854775807,"data":{"a": 1}}\r\n\n  \n{"data":"x", "timestamp":1704067200000000001}');
     const recs = await all(readNdjson(file, { bytes: 0 }));
-    assert.deepEqual(recs.map((r) => [r.line, r.timestamp, r.data.toString()]), [[1, 9223372036854775807n, '{"a": 1}'], [4, 1704067200000000001n, '"x"']]);
+    assert.deepEqual(
+      recs.map((r) => [r.line, r.timestamp, r.data.toString()]),
+      [
+        [1, 9223372036854775807n, '{"a": 1}'],
+        [4, 1704067200000000001n, '"x"'],
+      ],
+    );
   });
 });
 
 describe('progress', () => {
   function sink(isTTY: boolean): { stream: { isTTY: boolean; columns: number; write(t: string): boolean }; text: () => string } {
     let text = '';
-    return { stream: { isTTY, columns: 200, write: (t: string) => { text += t; return true; } }, text: () => text };
+    return {
+      stream: {
+        isTTY,
+        columns: 200,
+        write: (t: string) => {
+          text += t;
+          return true;
+        },
+      },
+      text: () => text,
+    };
   }
 
   it('draws a bar with the rate and ETA on a terminal, then replaces it with the summary', async () => {

@@ -11,7 +11,9 @@ describe('REST insert', () => {
     api(s.url, 'POST', `/api/stores/${store}/data`, body, { 'X-API-Key': k, ...headers });
 
   before(async () => {
-    s = await startServer({ pipelines: { main: { inputs: { api: { type: 'rest', body_limit: 4096 } }, stages: [{ type: 'validate' }], sink: { type: 'memory' } } } });
+    s = await startServer({
+      pipelines: { main: { inputs: { api: { type: 'rest', body_limit: 4096 } }, stages: [{ type: 'validate' }], sink: { type: 'memory' } } },
+    });
     key = await s.createStore('sensors');
   });
   after(() => s.stop());
@@ -69,7 +71,10 @@ describe('REST insert', () => {
     const res = await api(s.url, 'POST', '/api/stores/sensors/data?format=wide', '{"data": 1}', { 'X-API-Key': key, ...JSON_CT });
     assert.equal(res.status, 400);
     assert.match(res.json.error, /^invalid format: must be full or compact, got "wide"$/);
-    const batch = await api(s.url, 'POST', '/api/stores/sensors/data/batch?format=wide', '{"data": 1}\n', { 'X-API-Key': key, 'Content-Type': 'application/x-ndjson' });
+    const batch = await api(s.url, 'POST', '/api/stores/sensors/data/batch?format=wide', '{"data": 1}\n', {
+      'X-API-Key': key,
+      'Content-Type': 'application/x-ndjson',
+    });
     assert.equal(batch.status, 400);
   });
 
@@ -118,7 +123,10 @@ describe('REST insert', () => {
     const list = await api(s.url, 'GET', '/api/stores/blobs/data/oldest', undefined, { 'X-API-Key': bkey });
     assert.equal(list.json.objects[0].data, bytes.toString('base64'));
     const notes = await api(s.url, 'GET', '/api/stores/notes/data/oldest', undefined, { 'X-API-Key': tkey });
-    assert.deepEqual(notes.json.objects.map((o: { data: string }) => o.data), ['héllo world', 'second']);
+    assert.deepEqual(
+      notes.json.objects.map((o: { data: string }) => o.data),
+      ['héllo world', 'second'],
+    );
     const ts = await post('with ts', { 'Content-Type': 'text/plain' }, 'notes', tkey);
     assert.equal(ts.status, 201);
     const bad = await api(s.url, 'POST', '/api/stores/notes/data?timestamp=-1', 'x', { 'X-API-Key': tkey, 'Content-Type': 'text/plain' });

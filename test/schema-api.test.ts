@@ -9,33 +9,101 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_KEY, api, runCli, startServer, tempDir, type TestServer } from './support/server.js';
 
-const V1 = { fields: [{ index: 1, name: 'temp', type: 'float64' }, { index: 2, name: 'room', type: 'string' }] };
+const V1 = {
+  fields: [
+    { index: 1, name: 'temp', type: 'float64' },
+    { index: 2, name: 'room', type: 'string' },
+  ],
+};
 const V2 = { fields: [...V1.fields, { index: 3, name: 'count', type: 'uint32' }] };
 const RULE = '(schemas are append-only: existing fields keep their index, name and type; new fields take new indices)';
 
-interface EvolutionCase { readonly name: string; readonly fields: unknown[]; readonly error: string }
+interface EvolutionCase {
+  readonly name: string;
+  readonly fields: unknown[];
+  readonly error: string;
+}
 
 const EVOLUTION_CASES: readonly EvolutionCase[] = [
-  { name: 'rename', fields: [{ index: 1, name: 'temperature', type: 'float64' }, V2.fields[1], V2.fields[2]], error: `invalid schema: field "temperature": index 1 belongs to field "temp" (renaming or reusing an index is not allowed; ${RULE.slice(1)}` },
-  { name: 'retype', fields: [V2.fields[0], { index: 2, name: 'room', type: 'int32' }, V2.fields[2]], error: `invalid schema: field "room": type changed from string to int32 ${RULE}` },
+  {
+    name: 'rename',
+    fields: [{ index: 1, name: 'temperature', type: 'float64' }, V2.fields[1], V2.fields[2]],
+    error: `invalid schema: field "temperature": index 1 belongs to field "temp" (renaming or reusing an index is not allowed; ${RULE.slice(1)}`,
+  },
+  {
+    name: 'retype',
+    fields: [V2.fields[0], { index: 2, name: 'room', type: 'int32' }, V2.fields[2]],
+    error: `invalid schema: field "room": type changed from string to int32 ${RULE}`,
+  },
   { name: 'drop', fields: [V2.fields[0], V2.fields[1]], error: `invalid schema: field "count" (index 3) was dropped ${RULE}` },
-  { name: 'reuse an index', fields: [V2.fields[0], V2.fields[1], { index: 3, name: 'humidity', type: 'uint32' }], error: `invalid schema: field "humidity": index 3 belongs to field "count" (renaming or reusing an index is not allowed; ${RULE.slice(1)}` },
-  { name: 'move to another index', fields: [V2.fields[0], V2.fields[1], { index: 7, name: 'count', type: 'uint32' }], error: `invalid schema: field "count": index changed from 3 to 7 ${RULE}` },
+  {
+    name: 'reuse an index',
+    fields: [V2.fields[0], V2.fields[1], { index: 3, name: 'humidity', type: 'uint32' }],
+    error: `invalid schema: field "humidity": index 3 belongs to field "count" (renaming or reusing an index is not allowed; ${RULE.slice(1)}`,
+  },
+  {
+    name: 'move to another index',
+    fields: [V2.fields[0], V2.fields[1], { index: 7, name: 'count', type: 'uint32' }],
+    error: `invalid schema: field "count": index changed from 3 to 7 ${RULE}`,
+  },
 ];
 
 const BAD_BODIES: readonly { name: string; body: unknown; error: string }[] = [
   { name: 'not an object', body: [1], error: 'invalid JSON: expected a schema object {"fields":[...]}' },
   { name: 'no fields', body: {}, error: 'invalid schema: "fields" must be an array, got nothing' },
   { name: 'empty fields', body: { fields: [] }, error: 'invalid schema: "fields" must list at least one field' },
-  { name: 'unknown member', body: { fields: V1.fields, extra: 1 }, error: 'invalid schema: unknown member "extra": a schema has "fields" (and an ignored "version")' },
+  {
+    name: 'unknown member',
+    body: { fields: V1.fields, extra: 1 },
+    error: 'invalid schema: unknown member "extra": a schema has "fields" (and an ignored "version")',
+  },
   { name: 'field not an object', body: { fields: ['temp'] }, error: 'invalid schema: fields[0] must be an object {"index","name","type"}, got "temp"' },
-  { name: 'unknown type', body: { fields: [{ index: 1, name: 'a', type: 'int128' }] }, error: 'invalid schema: field "a": "type" must be one of int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, bool, string, got "int128"' },
-  { name: 'fractional index', body: { fields: [{ index: 1.5, name: 'a', type: 'int8' }] }, error: 'invalid schema: field "a": "index" must be an integer from 0 to 65535, got 1.5' },
-  { name: 'negative index', body: { fields: [{ index: -1, name: 'a', type: 'int8' }] }, error: 'invalid schema: field "a": "index" must be an integer from 0 to 65535, got -1' },
-  { name: 'missing name', body: { fields: [{ index: 1, type: 'int8' }] }, error: 'invalid schema: fields[0]: "name" must be a string of 1-128 characters without control characters, got nothing' },
-  { name: 'duplicate name', body: { fields: [{ index: 1, name: 'a', type: 'int8' }, { index: 2, name: 'a', type: 'int8' }] }, error: 'invalid schema: field "a": the name is used twice (indices 1 and 2)' },
-  { name: 'duplicate index', body: { fields: [{ index: 1, name: 'a', type: 'int8' }, { index: 1, name: 'b', type: 'int8' }] }, error: 'invalid schema: field "b": index 1 is already used by field "a"' },
-  { name: 'extra field member', body: { fields: [{ index: 1, name: 'a', type: 'int8', unit: 'C' }] }, error: 'invalid schema: fields[0]: unknown member "unit" (a field has index, name and type)' },
+  {
+    name: 'unknown type',
+    body: { fields: [{ index: 1, name: 'a', type: 'int128' }] },
+    error:
+      'invalid schema: field "a": "type" must be one of int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, bool, string, got "int128"',
+  },
+  {
+    name: 'fractional index',
+    body: { fields: [{ index: 1.5, name: 'a', type: 'int8' }] },
+    error: 'invalid schema: field "a": "index" must be an integer from 0 to 65535, got 1.5',
+  },
+  {
+    name: 'negative index',
+    body: { fields: [{ index: -1, name: 'a', type: 'int8' }] },
+    error: 'invalid schema: field "a": "index" must be an integer from 0 to 65535, got -1',
+  },
+  {
+    name: 'missing name',
+    body: { fields: [{ index: 1, type: 'int8' }] },
+    error: 'invalid schema: fields[0]: "name" must be a string of 1-128 characters without control characters, got nothing',
+  },
+  {
+    name: 'duplicate name',
+    body: {
+      fields: [
+        { index: 1, name: 'a', type: 'int8' },
+        { index: 2, name: 'a', type: 'int8' },
+      ],
+    },
+    error: 'invalid schema: field "a": the name is used twice (indices 1 and 2)',
+  },
+  {
+    name: 'duplicate index',
+    body: {
+      fields: [
+        { index: 1, name: 'a', type: 'int8' },
+        { index: 1, name: 'b', type: 'int8' },
+      ],
+    },
+    error: 'invalid schema: field "b": index 1 is already used by field "a"',
+  },
+  {
+    name: 'extra field member',
+    body: { fields: [{ index: 1, name: 'a', type: 'int8', unit: 'C' }] },
+    error: 'invalid schema: fields[0]: unknown member "unit" (a field has index, name and type)',
+  },
 ];
 
 describe('schema API', () => {
@@ -60,7 +128,7 @@ describe('schema API', () => {
     assert.deepEqual(got.json, { version: 1, ...V1 });
   });
 
-  it('needs a key: none is 401, another store\'s key is 401, a wrong admin key is 401', async () => {
+  it("needs a key: none is 401, another store's key is 401, a wrong admin key is 401", async () => {
     const other = await s.createStore('other', { data_type: 'schema' });
     assert.equal((await api(s.url, 'GET', '/api/stores/sensors/schema')).status, 401);
     assert.equal((await api(s.url, 'PUT', '/api/stores/sensors/schema', V1, { 'X-API-Key': other })).status, 401);
@@ -102,22 +170,34 @@ describe('schema API', () => {
       assert.equal(res.json.error, c.error, c.name);
     }
     assert.equal((await api(s.url, 'GET', '/api/stores/sensors/schema', undefined, h())).json.version, 2);
-    const v2rec = await api(s.url, 'POST', '/api/stores/sensors/data', '{"data":{"count":4294967295,"temp":-3}}', { ...h(), 'Content-Type': 'application/json' });
+    const v2rec = await api(s.url, 'POST', '/api/stores/sensors/data', '{"data":{"count":4294967295,"temp":-3}}', {
+      ...h(),
+      'Content-Type': 'application/json',
+    });
     assert.equal(v2rec.status, 201, v2rec.text);
     const all = await api(s.url, 'GET', '/api/stores/sensors/data/oldest', undefined, h());
     assert.match(all.text, /"data":\{"temp":21.5,"room":"lab"\}\},\{.*"data":\{"temp":-3,"count":4294967295\}\}\],"count":2\}$/);
-    const reordered = await api(s.url, 'PUT', '/api/stores/sensors/schema', { fields: [V2.fields[2], V2.fields[0], V2.fields[1], { index: 4, name: 'ok', type: 'bool' }] }, h());
+    const reordered = await api(
+      s.url,
+      'PUT',
+      '/api/stores/sensors/schema',
+      { fields: [V2.fields[2], V2.fields[0], V2.fields[1], { index: 4, name: 'ok', type: 'bool' }] },
+      h(),
+    );
     assert.equal(reordered.json.version, 3, 'order is free; a new field is version 3');
     const expanded = await api(s.url, 'GET', '/api/stores/sensors/data/oldest?limit=1', undefined, h());
     assert.match(expanded.text, /"data":\{"temp":21.5,"room":"lab"\}/);
     const newest = await api(s.url, 'GET', '/api/stores/sensors/data/newest?limit=1', undefined, h());
-    assert.match(newest.text, /"data":\{"count":4294967295,"temp":-3\}/, 'expansion follows the newest version\'s order');
+    assert.match(newest.text, /"data":\{"count":4294967295,"temp":-3\}/, "expansion follows the newest version's order");
   });
 
   it('keeps the version history in schema.json and the newest version across a restart', async () => {
     const file = path.join(s.dataDir, 'sensors', 'schema.json');
     const onDisk = JSON.parse(fs.readFileSync(file, 'utf8')) as { versions: { version: number; fields: unknown[] }[] };
-    assert.deepEqual(onDisk.versions.map((v) => v.version), [1, 2, 3]);
+    assert.deepEqual(
+      onDisk.versions.map((v) => v.version),
+      [1, 2, 3],
+    );
     assert.deepEqual(onDisk.versions[0].fields, V1.fields);
     await s.stop();
     s = await startServer({ dataDir: s.dataDir });
@@ -194,11 +274,17 @@ describe('schema stores on disk', () => {
       const key = await s.createStore('disk', { data_type: 'schema', num_blocks: 8, data_block_size: 4096 });
       const h = { 'X-API-Key': key };
       assert.equal((await api(s.url, 'PUT', '/api/stores/disk/schema', V2, h)).status, 200);
-      const ins = await api(s.url, 'POST', '/api/stores/disk/data', '{"data":{"room":"lab-7","count":18,"temp":72.50}}', { ...h, 'Content-Type': 'application/json' });
+      const ins = await api(s.url, 'POST', '/api/stores/disk/data', '{"data":{"room":"lab-7","count":18,"temp":72.50}}', {
+        ...h,
+        'Content-Type': 'application/json',
+      });
       assert.equal(ins.status, 201, ins.text);
       assert.equal(ins.json.size, '{"1":72.50,"2":"lab-7","3":18}'.length);
       const dir = path.join(s.dataDir, 'disk');
-      const data = fs.readdirSync(dir).filter((f) => !/^(store|keys|schema)\.json$/.test(f)).map((f) => fs.readFileSync(path.join(dir, f)));
+      const data = fs
+        .readdirSync(dir)
+        .filter((f) => !/^(store|keys|schema)\.json$/.test(f))
+        .map((f) => fs.readFileSync(path.join(dir, f)));
       const all = Buffer.concat(data);
       assert.ok(all.includes('{"1":72.50,"2":"lab-7","3":18}'), 'the compact record is in the store files');
       assert.ok(!all.includes('"temp"') && !all.includes('"room"'), 'no field names on disk');
@@ -218,7 +304,10 @@ describe('schema stores and export/import', () => {
         keys[name] = await s.createStore(name, { data_type: 'schema' });
         assert.equal((await api(s.url, 'PUT', `/api/stores/${name}/schema`, V2, { 'X-API-Key': keys[name] })).status, 200);
       }
-      const ins = await api(s.url, 'POST', '/api/stores/src/data', '{"timestamp":1704067200000000001,"data":{"count":4294967295,"temp":-0.50}}', { 'X-API-Key': keys.src, 'Content-Type': 'application/json' });
+      const ins = await api(s.url, 'POST', '/api/stores/src/data', '{"timestamp":1704067200000000001,"data":{"count":4294967295,"temp":-0.50}}', {
+        'X-API-Key': keys.src,
+        'Content-Type': 'application/json',
+      });
       assert.equal(ins.status, 201, ins.text);
       const file = path.join(tempDir(), 'src.ndjson');
       const exported = await runCli(['export', 'src', '--output', file], { env });

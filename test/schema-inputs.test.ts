@@ -45,7 +45,9 @@ describe('schema stores through every input', () => {
   let n = 0;
   const socketPath = path.join(tempDir('tsstore-sock-'), 'tsstore.sock');
   // The outbound-pull sender's remote listens on 127.0.0.1, which the default allow-list refuses.
-  before(async () => { s = await startServer({ socketPath, config: { outbound: { allow: ['127.0.0.1'] } } }); });
+  before(async () => {
+    s = await startServer({ socketPath, config: { outbound: { allow: ['127.0.0.1'] } } });
+  });
   after(() => s.stop());
 
   async function tableStore(): Promise<SendTarget> {
@@ -110,8 +112,9 @@ describe('schema stores through every input', () => {
     it(`${sender.name}: full -> compact -> full round trips byte for byte`, async () => {
       const a = await tableStore();
       const b = await tableStore();
-      const full = '{"f_int8":-128,"f_int64":9223372036854775807,"f_uint64":18446744073709551615,"f_float32":72.50,'
-        + '"f_float64":9007199254740993,"f_bool":false,"f_string":"x\\ty"}';
+      const full =
+        '{"f_int8":-128,"f_int64":9223372036854775807,"f_uint64":18446744073709551615,"f_float32":72.50,' +
+        '"f_float64":9007199254740993,"f_bool":false,"f_string":"x\\ty"}';
       const r1 = await sendOne(sender, a, full, 'full');
       assert.ok(r1.ok, show(r1));
       const compact = await readBack(a, r1.timestamp, 'compact');

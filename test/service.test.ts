@@ -20,7 +20,12 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 function onPath(bin: string): string | undefined {
   for (const d of (process.env.PATH ?? '').split(path.delimiter)) {
     const p = path.join(d, bin);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -34,7 +39,10 @@ function section(unit: string, name: string): Map<string, string[]> {
   let current = '';
   for (const line of unit.split('\n')) {
     const h = /^\[(.+)\]$/.exec(line);
-    if (h) { current = h[1]; continue; }
+    if (h) {
+      current = h[1];
+      continue;
+    }
     const kv = /^([A-Za-z]+)=(.*)$/.exec(line);
     if (kv && current === name) out.set(kv[1], [...(out.get(kv[1]) ?? []), kv[2]]);
   }
@@ -63,13 +71,35 @@ describe('tsstore service print', () => {
   });
 
   it('takes the user, group, directory name, environment file and config file; refuses relative and unsafe values', async () => {
-    const r = await runCli(['service', 'print', '--user', 'edge', '--group', 'sensors', '--name', 'tss-a', '--environment-file', '/etc/tss-a.env', '--config', '/etc/tss-a/config.yaml', '--memory-max', '256M']);
+    const r = await runCli([
+      'service',
+      'print',
+      '--user',
+      'edge',
+      '--group',
+      'sensors',
+      '--name',
+      'tss-a',
+      '--environment-file',
+      '/etc/tss-a.env',
+      '--config',
+      '/etc/tss-a/config.yaml',
+      '--memory-max',
+      '256M',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const s = section(r.stdout, 'Service');
-    assert.deepEqual([s.get('User'), s.get('Group'), s.get('RuntimeDirectory'), s.get('StateDirectory'), s.get('EnvironmentFile'), s.get('MemoryMax')],
-      [['edge'], ['sensors'], ['tss-a'], ['tss-a'], ['/etc/tss-a.env'], ['256M']]);
+    assert.deepEqual(
+      [s.get('User'), s.get('Group'), s.get('RuntimeDirectory'), s.get('StateDirectory'), s.get('EnvironmentFile'), s.get('MemoryMax')],
+      [['edge'], ['sensors'], ['tss-a'], ['tss-a'], ['/etc/tss-a.env'], ['256M']],
+    );
     assert.match(s.get('ExecStart')![0], / serve --path \/var\/lib\/tss-a --socket \/run\/tss-a\/tsstore\.sock --config \/etc\/tss-a\/config\.yaml$/);
-    for (const bad of [['--environment-file', 'rel.env'], ['--user', 'a b'], ['--name', '../x'], ['--memory-max', 'lots']]) {
+    for (const bad of [
+      ['--environment-file', 'rel.env'],
+      ['--user', 'a b'],
+      ['--name', '../x'],
+      ['--memory-max', 'lots'],
+    ]) {
       const b = await runCli(['service', 'print', ...bad]);
       assert.equal(b.code, 2, `${bad.join(' ')}: ${b.stdout}`);
     }
@@ -82,7 +112,9 @@ describe('tsstore service print', () => {
     fs.writeFileSync(file, r.stdout);
     // verify checks the syntax, every key (an unknown one is only a warning: hence the output
     // check), the ExecStart binary and the referenced units; the environment file is read at start.
-    const v = await run(ANALYZE!, ['verify', '--man=no', file], { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning' } }).catch((err: { stdout: string; stderr: string; code: number }) => err);
+    const v = await run(ANALYZE!, ['verify', '--man=no', file], { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning' } }).catch(
+      (err: { stdout: string; stderr: string; code: number }) => err,
+    );
     const output = `${v.stdout}${v.stderr}`;
     assert.equal('code' in v ? v.code : 0, 0, output);
     assert.doesNotMatch(output, /Unknown key|Unknown section|Invalid|Failed|not found|ignoring/i, output);

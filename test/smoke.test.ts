@@ -5,7 +5,10 @@ import { api, startServer, type TestServer } from './support/server.js';
 describe('smoke: insert and read back over REST', () => {
   let s: TestServer;
   let key: string;
-  before(async () => { s = await startServer(); key = await s.createStore('sensors'); });
+  before(async () => {
+    s = await startServer();
+    key = await s.createStore('sensors');
+  });
   after(() => s.stop());
 
   it('keeps a timestamp above 2^53 exact', async () => {

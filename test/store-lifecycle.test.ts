@@ -21,12 +21,17 @@ class CountingSink extends MemorySink {
   maxOpen = 0;
   hold: Promise<void> | undefined;
 
-  constructor() { super(1_000_000); }
+  constructor() {
+    super(1_000_000);
+  }
   private attached(name: string): void {
     this.attachedNow.add(name);
     this.maxOpen = Math.max(this.maxOpen, this.attachedNow.size);
   }
-  override async createStore(spec: StoreSpec): Promise<void> { await super.createStore(spec); this.attached(spec.name); }
+  override async createStore(spec: StoreSpec): Promise<void> {
+    await super.createStore(spec);
+    this.attached(spec.name);
+  }
   override async openStore(spec: StoreSpec): Promise<void> {
     this.opens++;
     await new Promise((r) => setImmediate(r)); // let concurrent callers pile up
@@ -49,9 +54,15 @@ class CountingSink extends MemorySink {
 }
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
-async function catalogWith(maxOpen: number, sink = new CountingSink(), dataDir = tempDir('tsstore-lru-')): Promise<{ catalog: StoreCatalog; sink: CountingSink; dataDir: string }> {
+async function catalogWith(
+  maxOpen: number,
+  sink = new CountingSink(),
+  dataDir = tempDir('tsstore-lru-'),
+): Promise<{ catalog: StoreCatalog; sink: CountingSink; dataDir: string }> {
   dirs.push(dataDir);
   await sink.open();
   const catalog = new StoreCatalog(dataDir, sink, silentLogger(), undefined, { maxOpen });
@@ -111,11 +122,19 @@ describe('store lifecycle', () => {
     await catalog.create('next'); // closes `busy` (idle) to take its slot
     await catalog.sinkOf('busy').write('busy', rec(1)); // and back
     let release!: () => void;
-    sink.hold = new Promise((r) => { release = r; });
+    sink.hold = new Promise((r) => {
+      release = r;
+    });
     const slow = catalog.sinkOf('busy').write('busy', rec(5));
     await new Promise((r) => setImmediate(r));
     let nextDone = false;
-    const next = catalog.sinkOf('next').write('next', rec(1)).then((r) => { nextDone = true; return r; });
+    const next = catalog
+      .sinkOf('next')
+      .write('next', rec(1))
+      .then((r) => {
+        nextDone = true;
+        return r;
+      });
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(nextDone, false, 'waits while the only slot is busy');
     assert.ok(sink.attachedNow.has('busy'));

@@ -8,7 +8,9 @@ const admin = { 'X-Admin-Key': ADMIN_KEY };
 
 describe('stores and keys over REST', () => {
   let s: TestServer;
-  before(async () => { s = await startServer(); });
+  before(async () => {
+    s = await startServer();
+  });
   after(() => s.stop());
 
   it('lists an empty catalog as [] and needs the admin key', async () => {
@@ -107,7 +109,10 @@ describe('stores and keys over REST', () => {
     const first = (await api(s.url, 'POST', '/api/stores', { name: 'rot' }, admin)).json;
     const ok = (k: string) => api(s.url, 'GET', '/api/stores/rot/stats', undefined, { 'X-API-Key': k });
     const listed = await api(s.url, 'GET', '/api/stores/rot/keys', undefined, admin);
-    assert.deepEqual(listed.json.keys.map((k: { key_id: string }) => k.key_id), [first.key_id]);
+    assert.deepEqual(
+      listed.json.keys.map((k: { key_id: string }) => k.key_id),
+      [first.key_id],
+    );
     const regen = await api(s.url, 'POST', '/api/stores/rot/keys/regenerate', undefined, admin);
     assert.equal(regen.status, 201);
     assert.equal((await ok(first.api_key)).status, 401);

@@ -36,8 +36,14 @@ describe('streaming inputs against a gated sink', () => {
     key = await s.createStore('bp');
     wsUrl = `${s.url.replace(/^http/, 'ws')}/api/stores/bp/ws/write?api_key=${key}`;
   });
-  after(async () => { sinkState.release(); await s.stop(); });
-  beforeEach(() => { sinkState.release(); sinkState.reset(); });
+  after(async () => {
+    sinkState.release();
+    await s.stop();
+  });
+  beforeEach(() => {
+    sinkState.release();
+    sinkState.reset();
+  });
 
   it('acknowledges nothing before the sink has written it', async () => {
     sinkState.hold();
@@ -67,7 +73,9 @@ describe('streaming inputs against a gated sink', () => {
     const lines = await Promise.all(Array.from({ length: 20 }, () => LineClient.auth(sock, 'bp', key)));
     const wss = await Promise.all(Array.from({ length: 5 }, () => WsClient.open(wsUrl)));
     lines.forEach((c, k) => c.send(Array.from({ length: 10 }, (_, i) => `{"c":${k},"i":${i}}\n`).join('')));
-    wss.forEach((c, k) => { for (let i = 0; i < 10; i++) c.send(`{"data":{"w":${k},"i":${i}}}`); });
+    wss.forEach((c, k) => {
+      for (let i = 0; i < 10; i++) c.send(`{"data":{"w":${k},"i":${i}}}`);
+    });
     await until(() => sinkState.received === 250, 5000, 'all 250 records to reach the sink');
     sinkState.release();
     await Promise.all([...lines.map((c) => c.take(10)), ...wss.map((c) => c.take(10))]);

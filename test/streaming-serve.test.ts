@@ -40,27 +40,35 @@ describe('serve: Unix socket path sources', () => {
     try {
       await authAndWrite(envSock, 'a', await createStore(s.url, 'a'));
       assert.equal(fs.statSync(envSock).mode & 0o777, 0o660);
-    } finally { assert.equal(await stopChild(s), 0); }
+    } finally {
+      assert.equal(await stopChild(s), 0);
+    }
     assert.equal(fs.existsSync(envSock), false, 'the socket file is removed at shutdown');
 
     s = await spawnServer([], { TSSTORE_DATA_PATH: path.join(dir, 'd2'), TSSTORE_SOCKET_PATH: undefined, TSSTORE_CONFIG: cfg });
     try {
       await authAndWrite(cfgSock, 'b', await createStore(s.url, 'b'));
-    } finally { assert.equal(await stopChild(s), 0); }
+    } finally {
+      assert.equal(await stopChild(s), 0);
+    }
 
     s = await spawnServer(['--socket', flagSock], { TSSTORE_DATA_PATH: path.join(dir, 'd3'), TSSTORE_SOCKET_PATH: envSock, TSSTORE_CONFIG: cfg });
     try {
       await authAndWrite(flagSock, 'c', await createStore(s.url, 'c'));
       assert.equal(fs.existsSync(envSock), false);
       assert.equal(fs.existsSync(cfgSock), false);
-    } finally { assert.equal(await stopChild(s), 0); }
+    } finally {
+      assert.equal(await stopChild(s), 0);
+    }
 
     s = await spawnServer(['--no-socket'], { TSSTORE_DATA_PATH: path.join(dir, 'd4'), TSSTORE_SOCKET_PATH: envSock, TSSTORE_CONFIG: cfg });
     try {
       assert.equal(fs.existsSync(envSock), false);
       assert.equal(fs.existsSync(cfgSock), false);
       assert.doesNotMatch(s.output(), /Unix socket listening/);
-    } finally { assert.equal(await stopChild(s), 0); }
+    } finally {
+      assert.equal(await stopChild(s), 0);
+    }
   });
 
   it('refuses to start on the live socket of another server, naming the path', async () => {
@@ -74,7 +82,9 @@ describe('serve: Unix socket path sources', () => {
         return true;
       });
       await authAndWrite(sock, 'still', await createStore(first.url, 'still'));
-    } finally { assert.equal(await stopChild(first), 0); }
+    } finally {
+      assert.equal(await stopChild(first), 0);
+    }
   });
 });
 
@@ -101,11 +111,17 @@ function floodSocket(sock: string, store: string, key: string, tag: string, stop
       for (let i = 0; i < 200; i++) chunk += `{"${tag}":${sent + i}}\n`;
       sent += 200;
       c.send(chunk);
-      while (!c.ended && sent - f.acked.length - f.errors.length > 2000) { await c.next(); collect(); }
+      while (!c.ended && sent - f.acked.length - f.errors.length > 2000) {
+        await c.next();
+        collect();
+      }
       collect();
     }
     // Stopped: collect the answers still owed, then hang up.
-    while (!c.ended && sent - f.acked.length - f.errors.length > 0) { await c.next(); collect(); }
+    while (!c.ended && sent - f.acked.length - f.errors.length > 0) {
+      await c.next();
+      collect();
+    }
     c.close();
     await c.closed;
     collect();
@@ -122,16 +138,23 @@ function floodWs(url: string, tag: string, stop: { now: boolean }): Flood {
     const collect = (): void => {
       for (const fr of c.frames.splice(0)) {
         const m = /^\{"type":"ack","timestamp":(\d+)/.exec(fr);
-        if (m) f.acked.push(m[1]); else f.errors.push(fr);
+        if (m) f.acked.push(m[1]);
+        else f.errors.push(fr);
       }
     };
     while (c.closeCode === undefined && !stop.now) {
       for (let i = 0; i < 64; i++) c.send(`{"data":{"${tag}":${sent + i}}}`);
       sent += 64;
-      while (c.closeCode === undefined && sent - f.acked.length - f.errors.length > 512) { await c.next(); collect(); }
+      while (c.closeCode === undefined && sent - f.acked.length - f.errors.length > 512) {
+        await c.next();
+        collect();
+      }
       collect();
     }
-    while (c.closeCode === undefined && sent - f.acked.length - f.errors.length > 0) { await c.next(); collect(); }
+    while (c.closeCode === undefined && sent - f.acked.length - f.errors.length > 0) {
+      await c.next();
+      collect();
+    }
     c.close();
     await c.closed;
     collect();
@@ -161,7 +184,12 @@ async function floodThen(action: (s: ChildServer) => Promise<void>, expectExit: 
   const key = await createStore(s.url, 'flood', { num_blocks: 16384 });
   const stop = { now: false };
   const wsUrl = `${s.url.replace(/^http/, 'ws')}/api/stores/flood/ws/write?api_key=${key}`;
-  const floods = [floodSocket(sock, 'flood', key, 'u1', stop), floodSocket(sock, 'flood', key, 'u2', stop), floodWs(wsUrl, 'w1', stop), floodWs(wsUrl, 'w2', stop)];
+  const floods = [
+    floodSocket(sock, 'flood', key, 'u1', stop),
+    floodSocket(sock, 'flood', key, 'u2', stop),
+    floodWs(wsUrl, 'w1', stop),
+    floodWs(wsUrl, 'w2', stop),
+  ];
   const total = (): number => floods.reduce((n, f) => n + f.acked.length, 0);
   await until(() => total() >= 20_000, 20_000, 'the floods to get 20,000 acknowledgements').catch(() => undefined); // a slow box: judged below
   assert.ok(total() > 1000, `the flood got going (${total()} acks)`);
@@ -188,10 +216,14 @@ async function floodThen(action: (s: ChildServer) => Promise<void>, expectExit: 
 
 describe('serve: crash and shutdown during a pipelined flood (Unix socket + WebSocket)', () => {
   it('kill -9: every acknowledged record is there after restart', async () => {
-    await floodThen(async (s) => { s.child.kill('SIGKILL'); }, null);
+    await floodThen(async (s) => {
+      s.child.kill('SIGKILL');
+    }, null);
   });
 
   it('SIGTERM: finishes and acknowledges what it received, loses nothing acknowledged, exits 0', async () => {
-    await floodThen(async (s) => { s.child.kill('SIGTERM'); }, 0);
+    await floodThen(async (s) => {
+      s.child.kill('SIGTERM');
+    }, 0);
   });
 });

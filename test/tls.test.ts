@@ -15,7 +15,11 @@ describe('TLS: HTTPS and WSS on the same port', () => {
     s = await startServer({ config: { server: { tls: { cert: cert.certFile, key: cert.keyFile } } } });
     // A WebSocket route through the server's own koa app (the streaming inputs add theirs the same way).
     s.server.http.router.get('/test/echo', async (ctx: Context & { ws?: () => Promise<WebSocket> }) => {
-      if (!ctx.ws) { ctx.status = 426; ctx.body = 'upgrade required'; return; }
+      if (!ctx.ws) {
+        ctx.status = 426;
+        ctx.body = 'upgrade required';
+        return;
+      }
       const ws = await ctx.ws();
       ws.on('error', () => undefined);
       ws.on('message', (m) => ws.send(`echo ${m.toString()}`));
@@ -25,11 +29,23 @@ describe('TLS: HTTPS and WSS on the same port', () => {
 
   it('serves the REST API over HTTPS with a verified certificate', async () => {
     assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const created = await httpsRequest(`${s.url}/api/stores`, 'POST', '{"name":"secure"}', { 'X-Admin-Key': ADMIN_KEY, 'Content-Type': 'application/json' }, cert.cert);
+    const created = await httpsRequest(
+      `${s.url}/api/stores`,
+      'POST',
+      '{"name":"secure"}',
+      { 'X-Admin-Key': ADMIN_KEY, 'Content-Type': 'application/json' },
+      cert.cert,
+    );
     assert.equal(created.status, 201, created.text);
     assert.equal(created.authorized, true, 'the client verified the server certificate');
     const key = (JSON.parse(created.text) as { api_key: string }).api_key;
-    const insert = await httpsRequest(`${s.url}/api/stores/secure/data`, 'POST', '{"timestamp":1704067200000000001,"data":{"t":1}}', { 'X-API-Key': key, 'Content-Type': 'application/json' }, cert.cert);
+    const insert = await httpsRequest(
+      `${s.url}/api/stores/secure/data`,
+      'POST',
+      '{"timestamp":1704067200000000001,"data":{"t":1}}',
+      { 'X-API-Key': key, 'Content-Type': 'application/json' },
+      cert.cert,
+    );
     assert.equal(insert.status, 201, insert.text);
     assert.equal(insert.text, '{"timestamp":1704067200000000001,"block_num":0,"size":7}');
     const back = await httpsRequest(`${s.url}/api/stores/secure/data/time/1704067200000000001`, 'GET', undefined, { 'X-API-Key': key }, cert.cert);
@@ -46,7 +62,10 @@ describe('TLS: HTTPS and WSS on the same port', () => {
   it('upgrades WebSockets over TLS (wss://) on the same port', async () => {
     const ws = new WebSocket(`${s.url.replace('https:', 'wss:')}/test/echo`, { ca: cert.cert });
     ws.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
     const reply = new Promise<string>((resolve) => ws.once('message', (m) => resolve(m.toString())));
     ws.send('hello');
     assert.equal(await reply, 'echo hello');
@@ -73,7 +92,10 @@ describe('TLS from the command line', () => {
       assert.match(imported.stderr, /Imported 2 records into tls via server https:/);
       assert.equal((await runCli(['export', 'tls'], { env })).stdout, records);
       const status = JSON.parse((await runCli(['status', '--json', '--interval', '0ms'], { env })).stdout) as { stores: { store: string; records: number }[] };
-      assert.deepEqual(status.stores.map((x) => [x.store, x.records]), [['tls', 2]]);
+      assert.deepEqual(
+        status.stores.map((x) => [x.store, x.records]),
+        [['tls', 2]],
+      );
     } finally {
       srv.child.kill('SIGTERM');
       assert.equal(await srv.exited, 0);
@@ -84,7 +106,9 @@ describe('TLS from the command line', () => {
     const cert = makeSelfSignedCert();
     const missing = path.join(tempDir(), 'nope.pem');
     const dataDir = tempDir();
-    const r = await runCli(['serve', '--no-socket', '--port', '0', '--tls-cert', missing, '--tls-key', cert.keyFile], { env: { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: dataDir } });
+    const r = await runCli(['serve', '--no-socket', '--port', '0', '--tls-cert', missing, '--tls-key', cert.keyFile], {
+      env: { TSSTORE_ADMIN_KEY: ADMIN_KEY, TSSTORE_DATA_PATH: dataDir },
+    });
     assert.equal(r.code, 2, r.stderr);
     assert.ok(r.stderr.includes(`cannot read the TLS certificate file ${missing}: ENOENT`), r.stderr);
     assert.equal(fs.existsSync(path.join(dataDir, 'tsstore.lock')), false, 'nothing was locked or started');

@@ -24,7 +24,10 @@ describe('compatibility with the reference ts-store API', () => {
     const res = await api(s.url, 'POST', '/api/stores/many/data/batch', body, { 'X-API-Key': key, 'Content-Type': 'application/x-ndjson' });
     assert.equal(res.status, 200, res.text.slice(0, 300));
   });
-  after(async () => { await s.stop(); fs.rmSync(s.dataDir, { recursive: true, force: true }); });
+  after(async () => {
+    await s.stop();
+    fs.rmSync(s.dataDir, { recursive: true, force: true });
+  });
 
   const get = async (q: string): Promise<{ status: number; records: { timestamp: bigint; dataJson: string }[]; count?: number; text: string }> => {
     const res = await fetch(new URL(`/api/stores/many/data/${q}`, s.url), { headers: { 'X-API-Key': key } });

@@ -22,4 +22,7 @@ const server = app.listen(0, '127.0.0.1', () => {
   const addr = server.address();
   process.stdout.write(`READY ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
 });
-process.on('SIGTERM', () => { server.close(); process.exit(0); });
+process.on('SIGTERM', () => {
+  server.close();
+  process.exit(0);
+});

@@ -16,7 +16,10 @@ let syncing = false;
 let scheduled = false;
 
 function schedule(): void {
-  if (!scheduled && !syncing) { scheduled = true; setImmediate(flush); }
+  if (!scheduled && !syncing) {
+    scheduled = true;
+    setImmediate(flush);
+  }
 }
 
 function flush(): void {
@@ -27,15 +30,17 @@ function flush(): void {
   pending = [];
   waiting = [];
   syncing = true;
-  fs.write(fd, data, () => fs.fdatasync(fd, () => {
-    syncing = false;
-    for (const w of who) {
-      let out = '';
-      for (let i = 0; i < w.count; i++) out += `OK ${++seq}\n`;
-      if (!w.socket.destroyed) w.socket.write(out);
-    }
-    schedule();
-  }));
+  fs.write(fd, data, () =>
+    fs.fdatasync(fd, () => {
+      syncing = false;
+      for (const w of who) {
+        let out = '';
+        for (let i = 0; i < w.count; i++) out += `OK ${++seq}\n`;
+        if (!w.socket.destroyed) w.socket.write(out);
+      }
+      schedule();
+    }),
+  );
 }
 
 const server = net.createServer((socket) => {
@@ -48,15 +53,32 @@ const server = net.createServer((socket) => {
     rest = lines.pop()!;
     let count = 0;
     for (const line of lines) {
-      if (!authed) { authed = true; socket.write('OK\n'); continue; }
-      if (line === 'QUIT') { socket.end('OK bye\n'); continue; }
+      if (!authed) {
+        authed = true;
+        socket.write('OK\n');
+        continue;
+      }
+      if (line === 'QUIT') {
+        socket.end('OK bye\n');
+        continue;
+      }
       JSON.parse(line);
       pending.push(Buffer.from(line + '\n'));
       count++;
     }
-    if (count > 0) { waiting.push({ socket, count }); schedule(); }
+    if (count > 0) {
+      waiting.push({ socket, count });
+      schedule();
+    }
   });
 });
-try { fs.unlinkSync(socketPath); } catch { /* not there */ }
+try {
+  fs.unlinkSync(socketPath);
+} catch {
+  /* not there */
+}
 server.listen(socketPath, () => process.stdout.write('READY\n'));
-process.on('SIGTERM', () => { server.close(); process.exit(0); });
+process.on('SIGTERM', () => {
+  server.close();
+  process.exit(0);
+});

@@ -16,7 +16,10 @@ let syncing = false;
 let scheduled = false;
 
 function schedule(): void {
-  if (!scheduled && !syncing) { scheduled = true; setImmediate(flush); }
+  if (!scheduled && !syncing) {
+    scheduled = true;
+    setImmediate(flush);
+  }
 }
 
 function flush(): void {
@@ -27,14 +30,16 @@ function flush(): void {
   pending = [];
   waiting = [];
   syncing = true;
-  fs.write(fd, data, () => fs.fdatasync(fd, () => {
-    syncing = false;
-    for (const w of who) {
-      if (w.ws.readyState !== 1) continue;
-      for (const size of w.sizes) w.ws.send(`{"type":"ack","timestamp":${++seq},"block_num":0,"size":${size}}`);
-    }
-    schedule();
-  }));
+  fs.write(fd, data, () =>
+    fs.fdatasync(fd, () => {
+      syncing = false;
+      for (const w of who) {
+        if (w.ws.readyState !== 1) continue;
+        for (const size of w.sizes) w.ws.send(`{"type":"ack","timestamp":${++seq},"block_num":0,"size":${size}}`);
+      }
+      schedule();
+    }),
+  );
 }
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
@@ -45,7 +50,10 @@ wss.on('connection', (ws) => {
     JSON.parse(data.toString('utf8'));
     pending.push(data, Buffer.from('\n'));
     // Messages of one turn share one entry; a new entry after each flush keeps acks in order.
-    if (!mine || waiting[waiting.length - 1] !== mine) { mine = { ws, sizes: [] }; waiting.push(mine); }
+    if (!mine || waiting[waiting.length - 1] !== mine) {
+      mine = { ws, sizes: [] };
+      waiting.push(mine);
+    }
     mine.sizes.push(data.length);
     schedule();
   });
@@ -54,4 +62,7 @@ wss.on('listening', () => {
   const addr = wss.address();
   process.stdout.write(`READY ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
 });
-process.on('SIGTERM', () => { wss.close(); process.exit(0); });
+process.on('SIGTERM', () => {
+  wss.close();
+  process.exit(0);
+});

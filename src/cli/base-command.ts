@@ -7,10 +7,14 @@ import { AdminError, openStoreAdmin, type StoreAdmin } from './store-admin.js';
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
-    config: Flags.string({ char: 'c', description: 'Config file (default: search for tsstore.config.{json,yaml,yml,js}, .tsstorerc*, package.json "tsstore"; or TSSTORE_CONFIG)', helpGroup: 'GLOBAL' }),
+    config: Flags.string({
+      char: 'c',
+      description: 'Config file (default: search for tsstore.config.{json,yaml,yml,js}, .tsstorerc*, package.json "tsstore"; or TSSTORE_CONFIG)',
+      helpGroup: 'GLOBAL',
+    }),
   };
 
-  protected flags!: Interfaces.InferredFlags<T['flags'] & typeof BaseCommand['baseFlags']>;
+  protected flags!: Interfaces.InferredFlags<T['flags'] & (typeof BaseCommand)['baseFlags']>;
   protected args!: Interfaces.InferredArgs<T['args']>;
 
   public override async init(): Promise<void> {

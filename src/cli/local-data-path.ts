@@ -39,7 +39,9 @@ export async function openLocalDataPath(config: TsstoreConfig, command: string):
       opened.push(p.sink);
     }
     const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
-    catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, silentLogger(), storeDefaults(config), { maxOpen: config.store.max_open });
+    catalog = new StoreCatalog(dataDir, { sinks, defaultPipeline: defaultPipelineName(config) }, silentLogger(), storeDefaults(config), {
+      maxOpen: config.store.max_open,
+    });
     await catalog.load();
     return { dataDir, catalog, pipelines, close };
   } catch (err) {

@@ -27,7 +27,11 @@ export class Progress {
   private lastDraw = 0;
   private drawn = false;
 
-  constructor(private readonly label: string, private readonly stream: ProgressStream = process.stderr, private readonly tty = Boolean(stream.isTTY)) {}
+  constructor(
+    private readonly label: string,
+    private readonly stream: ProgressStream = process.stderr,
+    private readonly tty = Boolean(stream.isTTY),
+  ) {}
 
   /** `fraction` of the work done (0..1), `records` handled so far. */
   update(fraction: number, records: number): void {
@@ -41,7 +45,7 @@ export class Progress {
   private draw(fraction: number, records: number, now: number): void {
     const elapsed = (now - this.started) / 1000;
     const rate = elapsed > 0 ? records / elapsed : 0;
-    const eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : NaN;
+    const eta = fraction > 0 ? (elapsed * (1 - fraction)) / fraction : NaN;
     const width = 24;
     const filled = Math.round(fraction * width);
     const text = `${this.label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatCount(records)} records  ${formatCount(rate)}/s  ETA ${formatDuration(eta)}`;

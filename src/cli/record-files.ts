@@ -17,7 +17,10 @@ import { timeValue } from '../http/query-params.js';
 import type { ExportRecord, ImportRecord } from './store-data.js';
 
 export class ImportFileError extends Error {
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
     super(`line ${line}: ${message}`);
   }
 }
@@ -89,16 +92,35 @@ async function* csvRows(file: string, progress: ReadProgress): AsyncGenerator<{ 
       if (quoted) {
         if (c === '"') {
           // A quote ending the chunk may be the first of a doubled quote: decide on the next chunk.
-          if (i === text.length - 1) { carry = '"'; break; }
-          if (text[i + 1] === '"') { cell += '"'; i++; } else { quoted = false; afterQuote = true; }
+          if (i === text.length - 1) {
+            carry = '"';
+            break;
+          }
+          if (text[i + 1] === '"') {
+            cell += '"';
+            i++;
+          } else {
+            quoted = false;
+            afterQuote = true;
+          }
         } else {
           if (c === '\n') line++;
           cell += c;
         }
         continue;
       }
-      if (c === '"' && cell === '' && !afterQuote) { quoted = true; any = true; continue; }
-      if (c === ',') { cells.push(cell); cell = ''; afterQuote = false; any = true; continue; }
+      if (c === '"' && cell === '' && !afterQuote) {
+        quoted = true;
+        any = true;
+        continue;
+      }
+      if (c === ',') {
+        cells.push(cell);
+        cell = '';
+        afterQuote = false;
+        any = true;
+        continue;
+      }
       if (c === '\n') {
         if (cell.endsWith('\r')) cell = cell.slice(0, -1);
         yield* endRow();
@@ -112,7 +134,10 @@ async function* csvRows(file: string, progress: ReadProgress): AsyncGenerator<{ 
     }
     progress.bytes += chunk.length;
   }
-  if (carry) { quoted = false; afterQuote = true; }
+  if (carry) {
+    quoted = false;
+    afterQuote = true;
+  }
   if (quoted) throw new ImportFileError(rowLine, 'CSV: a quoted cell is not closed');
   if (cell !== '' || cells.length > 0) yield* endRow();
 }
@@ -133,7 +158,8 @@ export async function* readCsv(file: string, progress: ReadProgress, timestampCo
     if (!header) {
       header = cells.map((c) => c.trim());
       tsIndex = header.indexOf(timestampColumn);
-      if (tsIndex < 0) throw new ImportFileError(line, `CSV: no "${timestampColumn}" column in the header (columns: ${header.join(', ')}); name it with --timestamp-column`);
+      if (tsIndex < 0)
+        throw new ImportFileError(line, `CSV: no "${timestampColumn}" column in the header (columns: ${header.join(', ')}); name it with --timestamp-column`);
       dataIndex = header.length === 2 ? header.indexOf('data') : -1;
       continue;
     }
@@ -149,7 +175,9 @@ export async function* readCsv(file: string, progress: ReadProgress, timestampCo
     if (dataIndex >= 0) dataText = cells[dataIndex];
     else {
       const parts: string[] = [];
-      header.forEach((name, i) => { if (i !== tsIndex && cells[i] !== '') parts.push(`${JSON.stringify(name)}:${cellJson(cells[i])}`); });
+      header.forEach((name, i) => {
+        if (i !== tsIndex && cells[i] !== '') parts.push(`${JSON.stringify(name)}:${cellJson(cells[i])}`);
+      });
       dataText = `{${parts.join(',')}}`;
     }
     try {

@@ -37,11 +37,16 @@ export class AdminError extends Error {}
 /** Through the server's admin API, with the client library (tsstore/client). */
 export class RemoteAdmin implements StoreAdmin {
   private readonly client: TsstoreClient;
-  constructor(private readonly url: string, private readonly adminKey: string) {
+  constructor(
+    private readonly url: string,
+    private readonly adminKey: string,
+  ) {
     // The server is the local owner of our own data path; its certificate may be self-signed.
     this.client = new TsstoreClient({ url, adminKey, rejectUnauthorized: false, timeoutMs: 30_000, maxSockets: 1 });
   }
-  get via(): string { return `server ${this.url}`; }
+  get via(): string {
+    return `server ${this.url}`;
+  }
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
     let reply: { status: number; body: Buffer };
     try {
@@ -51,22 +56,50 @@ export class RemoteAdmin implements StoreAdmin {
     }
     const text = reply.body.toString('utf8');
     let parsed: unknown = text;
-    try { parsed = parseJsonExact(text); } catch { /* keep text */ }
+    try {
+      parsed = parseJsonExact(text);
+    } catch {
+      /* keep text */
+    }
     if (reply.status >= 400) throw new AdminError((parsed as { error?: string })?.error ?? `HTTP ${reply.status}`);
     return parsed;
   }
-  async create(name: string, options: Record<string, unknown>) { return await this.call('POST', '/api/stores', { name, ...options }) as { name: string; api_key: string; key_id: string }; }
-  async list() { return ((await this.call('GET', '/api/stores')) as { stores: string[] }).stores; }
-  async unavailable() { return ((await this.call('GET', '/api/stores')) as { unavailable?: StoreProblem[] }).unavailable ?? []; }
-  async stats(name: string) { return await this.call('GET', `/api/stores/${encodeURIComponent(name)}/stats`) as Record<string, unknown>; }
-  async remove(name: string) { await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}`); }
-  async reset(name: string) { await this.call('POST', `/api/stores/${encodeURIComponent(name)}/reset`); }
-  async keys(name: string) { return ((await this.call('GET', `/api/stores/${encodeURIComponent(name)}/keys`)) as { keys: { key_id: string; created_at: string }[] }).keys; }
-  async revoke(name: string, keyId: string) { await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}/keys/${encodeURIComponent(keyId)}`); }
-  async regenerate(name: string) { return await this.call('POST', `/api/stores/${encodeURIComponent(name)}/keys/regenerate`) as { api_key: string; key_id: string }; }
-  async getSchema(name: string) { return await this.call('GET', `/api/stores/${encodeURIComponent(name)}/schema`) as SchemaBody; }
-  async setSchema(name: string, body: unknown) { return await this.call('PUT', `/api/stores/${encodeURIComponent(name)}/schema`, body) as SchemaBody; }
-  async close() { this.client.close(); }
+  async create(name: string, options: Record<string, unknown>) {
+    return (await this.call('POST', '/api/stores', { name, ...options })) as { name: string; api_key: string; key_id: string };
+  }
+  async list() {
+    return ((await this.call('GET', '/api/stores')) as { stores: string[] }).stores;
+  }
+  async unavailable() {
+    return ((await this.call('GET', '/api/stores')) as { unavailable?: StoreProblem[] }).unavailable ?? [];
+  }
+  async stats(name: string) {
+    return (await this.call('GET', `/api/stores/${encodeURIComponent(name)}/stats`)) as Record<string, unknown>;
+  }
+  async remove(name: string) {
+    await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}`);
+  }
+  async reset(name: string) {
+    await this.call('POST', `/api/stores/${encodeURIComponent(name)}/reset`);
+  }
+  async keys(name: string) {
+    return ((await this.call('GET', `/api/stores/${encodeURIComponent(name)}/keys`)) as { keys: { key_id: string; created_at: string }[] }).keys;
+  }
+  async revoke(name: string, keyId: string) {
+    await this.call('DELETE', `/api/stores/${encodeURIComponent(name)}/keys/${encodeURIComponent(keyId)}`);
+  }
+  async regenerate(name: string) {
+    return (await this.call('POST', `/api/stores/${encodeURIComponent(name)}/keys/regenerate`)) as { api_key: string; key_id: string };
+  }
+  async getSchema(name: string) {
+    return (await this.call('GET', `/api/stores/${encodeURIComponent(name)}/schema`)) as SchemaBody;
+  }
+  async setSchema(name: string, body: unknown) {
+    return (await this.call('PUT', `/api/stores/${encodeURIComponent(name)}/schema`, body)) as SchemaBody;
+  }
+  async close() {
+    this.client.close();
+  }
 }
 
 class LocalAdmin implements StoreAdmin {
@@ -77,26 +110,55 @@ class LocalAdmin implements StoreAdmin {
     this.schemas = new SchemaService(local.catalog);
   }
 
-  get via(): string { return `data path ${this.local.dataDir}`; }
-  async create(name: string, options: Record<string, unknown>) { return this.catalog.create(name, options); }
-  async list() { return this.catalog.list(); }
-  async unavailable() { return this.catalog.unavailable(); }
-  async stats(name: string) { return storeStats(this.catalog, this.catalog.sinkOf(name), name); }
-  async remove(name: string) { await this.catalog.drop(name); }
-  async reset(name: string) { await this.catalog.reset(name); }
-  async keys(name: string) { return this.catalog.listKeys(name); }
-  async revoke(name: string, keyId: string) { await this.catalog.revokeKey(name, keyId); }
-  async regenerate(name: string) { return this.catalog.regenerateKey(name); }
-  async getSchema(name: string) { return schemaJson(this.schemas.get(name)); }
-  async setSchema(name: string, body: unknown) { return schemaJson((await this.schemas.set(name, body)).schema); }
-  async close() { await this.local.close(); }
+  get via(): string {
+    return `data path ${this.local.dataDir}`;
+  }
+  async create(name: string, options: Record<string, unknown>) {
+    return this.catalog.create(name, options);
+  }
+  async list() {
+    return this.catalog.list();
+  }
+  async unavailable() {
+    return this.catalog.unavailable();
+  }
+  async stats(name: string) {
+    return storeStats(this.catalog, this.catalog.sinkOf(name), name);
+  }
+  async remove(name: string) {
+    await this.catalog.drop(name);
+  }
+  async reset(name: string) {
+    await this.catalog.reset(name);
+  }
+  async keys(name: string) {
+    return this.catalog.listKeys(name);
+  }
+  async revoke(name: string, keyId: string) {
+    await this.catalog.revokeKey(name, keyId);
+  }
+  async regenerate(name: string) {
+    return this.catalog.regenerateKey(name);
+  }
+  async getSchema(name: string) {
+    return schemaJson(this.schemas.get(name));
+  }
+  async setSchema(name: string, body: unknown) {
+    return schemaJson((await this.schemas.set(name, body)).schema);
+  }
+  async close() {
+    await this.local.close();
+  }
 }
 
 export async function openStoreAdmin(config: TsstoreConfig, command: string): Promise<StoreAdmin> {
   const dataDir = config.store.base_path;
   const owner = await readLiveOwner(dataDir);
   if (owner?.role === 'server' && owner.url) {
-    if (!config.server.admin_key) throw new AdminError(`a tsstore server (pid ${owner.pid}) owns ${dataDir}; set TSSTORE_ADMIN_KEY (or server.admin_key in the config) so this command can ask it`);
+    if (!config.server.admin_key)
+      throw new AdminError(
+        `a tsstore server (pid ${owner.pid}) owns ${dataDir}; set TSSTORE_ADMIN_KEY (or server.admin_key in the config) so this command can ask it`,
+      );
     return new RemoteAdmin(owner.url, config.server.admin_key);
   }
   const local = await openLocalDataPath(config, command);

@@ -55,11 +55,16 @@ export const PAGE_LIMIT = 10_000;
 class LocalStoreData implements StoreData {
   private readonly catalog: StoreCatalog;
 
-  constructor(private readonly local: LocalDataPath, private readonly runners: ReadonlyMap<string, PipelineRunner>) {
+  constructor(
+    private readonly local: LocalDataPath,
+    private readonly runners: ReadonlyMap<string, PipelineRunner>,
+  ) {
     this.catalog = local.catalog;
   }
 
-  get via(): string { return `data path ${this.local.dataDir}`; }
+  get via(): string {
+    return `data path ${this.local.dataDir}`;
+  }
 
   async info(store: string): Promise<StoreInfo> {
     const meta = this.catalog.meta(store);
@@ -70,9 +75,16 @@ class LocalStoreData implements StoreData {
   async write(store: string, _dataType: DataType, records: readonly ImportRecord[]): Promise<(string | null)[]> {
     const runner = this.runners.get(this.catalog.pipelineOf(store) ?? '');
     if (!runner) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
-    const results = await runner.emit(records.map((r) => ({
-      store, timestamp: r.timestamp, payload: r.data, format: 'json' as const, wellFormed: true, origin: { input: 'import' },
-    })));
+    const results = await runner.emit(
+      records.map((r) => ({
+        store,
+        timestamp: r.timestamp,
+        payload: r.data,
+        format: 'json' as const,
+        wellFormed: true,
+        origin: { input: 'import' },
+      })),
+    );
     return results.map((r) => (r.ok ? null : r.message));
   }
 
@@ -100,12 +112,17 @@ class RemoteStoreData implements StoreData {
   /** Whether the server has `POST …/data/batch`; learnt from the first try. */
   private batch: boolean | undefined;
 
-  constructor(private readonly url: string, auth: { apiKey?: string; adminKey?: string }) {
+  constructor(
+    private readonly url: string,
+    auth: { apiKey?: string; adminKey?: string },
+  ) {
     // The server is usually our own local owner of the data path; its certificate may be self-signed.
     this.client = new TsstoreClient({ url, ...auth, maxSockets: 1, rejectUnauthorized: false });
   }
 
-  get via(): string { return `server ${this.url}`; }
+  get via(): string {
+    return `server ${this.url}`;
+  }
 
   async info(store: string): Promise<StoreInfo> {
     const s = await this.client.stats(store).catch(cliError(`cannot read the stats of store ${store}`));
@@ -132,7 +149,10 @@ class RemoteStoreData implements StoreData {
       try {
         if (dataType === 'text' || dataType === 'binary') {
           const value: unknown = JSON.parse(r.data.toString('utf8'));
-          if (typeof value !== 'string') { out.push(`data does not match store's data type: ${dataType} stores take a JSON string`); continue; }
+          if (typeof value !== 'string') {
+            out.push(`data does not match store's data type: ${dataType} stores take a JSON string`);
+            continue;
+          }
           const raw = dataType === 'text' ? Buffer.from(value, 'utf8') : Buffer.from(value, 'base64');
           await this.client.insertRaw(store, raw, { timestamp: r.timestamp, contentType: dataType === 'text' ? 'text/plain' : 'application/octet-stream' });
         } else {
@@ -185,10 +205,15 @@ export async function openStoreData(config: TsstoreConfig, command: string, opts
   const url = opts.url ?? (owner?.role === 'server' ? owner.url : undefined);
   if (url) {
     const auth = opts.apiKey ? { apiKey: opts.apiKey } : config.server.admin_key ? { adminKey: config.server.admin_key } : undefined;
-    if (!auth) throw new AdminError(`${opts.url ? `the server ${url}` : `a tsstore server owns ${dataDir}; it`} needs a key: set TSSTORE_ADMIN_KEY, or pass --api-key (or TSSTORE_API_KEY) with the store's key`);
+    if (!auth)
+      throw new AdminError(
+        `${opts.url ? `the server ${url}` : `a tsstore server owns ${dataDir}; it`} needs a key: set TSSTORE_ADMIN_KEY, or pass --api-key (or TSSTORE_API_KEY) with the store's key`,
+      );
     return new RemoteStoreData(url, auth);
   }
   const local = await openLocalDataPath(config, command);
-  const runners = new Map(local.pipelines.map((p) => [p.name, new PipelineRunner(p.name, p.stages, local.catalog.pipelineSink(p.name), local.catalog, silentLogger())]));
+  const runners = new Map(
+    local.pipelines.map((p) => [p.name, new PipelineRunner(p.name, p.stages, local.catalog.pipelineSink(p.name), local.catalog, silentLogger())]),
+  );
   return new LocalStoreData(local, runners);
 }

@@ -5,7 +5,18 @@
  */
 export { TsstoreError, type WriteRecord } from './common.js';
 export {
-  TsstoreClient, StoredRecord, parseObjects, type Ack, type BatchResult, type ClientOptions, type CreateStoreOptions, type CreatedStore,
-  type NewestOptions, type RangeOptions, type ReadOptions, type ScanOptions, type StoreStats,
+  TsstoreClient,
+  StoredRecord,
+  parseObjects,
+  type Ack,
+  type BatchResult,
+  type ClientOptions,
+  type CreateStoreOptions,
+  type CreatedStore,
+  type NewestOptions,
+  type RangeOptions,
+  type ReadOptions,
+  type ScanOptions,
+  type StoreStats,
 } from './rest.js';
 export { UnixSocketWriter, WebSocketWriter, type Pending, type UnixWriterOptions, type WebSocketWriterOptions, type WriterOptions } from './writer.js';

@@ -37,7 +37,12 @@ export type BatchResult = ({ readonly ok: true } & Ack) | { readonly ok: false; 
 
 /** A record read back. `json` is the data exactly as the server rendered it (absent with `includeData: false`). */
 export class StoredRecord {
-  constructor(readonly timestamp: bigint, readonly blockNum: number, readonly size: number, readonly json: string | undefined) {}
+  constructor(
+    readonly timestamp: bigint,
+    readonly blockNum: number,
+    readonly size: number,
+    readonly json: string | undefined,
+  ) {}
   /** `json` parsed with JSON.parse (numbers beyond 2^53 lose digits: use `json` for exactness). */
   get data(): unknown {
     return this.json === undefined ? undefined : JSON.parse(this.json);
@@ -91,9 +96,16 @@ export interface CreateStoreOptions {
   readonly pipeline?: string;
 }
 
-export interface CreatedStore { readonly name: string; readonly apiKey: string; readonly keyId: string }
+export interface CreatedStore {
+  readonly name: string;
+  readonly apiKey: string;
+  readonly keyId: string;
+}
 
-interface Reply { readonly status: number; readonly body: Buffer }
+interface Reply {
+  readonly status: number;
+  readonly body: Buffer;
+}
 
 const NL = Buffer.from('\n');
 
@@ -108,7 +120,9 @@ function errorOf(reply: Reply, what: string): TsstoreError {
     const j = JSON.parse(reply.body.toString('utf8')) as { error?: string; code?: string };
     if (typeof j.error === 'string') message = j.error;
     code = j.code;
-  } catch { /* not JSON */ }
+  } catch {
+    /* not JSON */
+  }
   return new TsstoreError(`${what}: ${message} (HTTP ${reply.status})`, { status: reply.status, code, serverMessage: message });
 }
 
@@ -121,7 +135,10 @@ export function parseObjects(body: Buffer): StoredRecord[] {
   for (;;) {
     i = skipWs(body, i);
     if (i >= span[1] || body[i] === 0x5d) return out;
-    if (body[i] === 0x2c) { i++; continue; }
+    if (body[i] === 0x2c) {
+      i++;
+      continue;
+    }
     const end = endOfValue(body, i);
     out.push(parseObject(body.subarray(i, end)));
     i = end;
@@ -132,9 +149,17 @@ function parseObject(obj: Buffer): StoredRecord {
   const f = topLevelSpans(obj, ['timestamp', 'block_num', 'size', 'data']);
   const ts = f.get('timestamp');
   if (!ts) throw new TsstoreError('unexpected answer from the server: a record without timestamp');
-  const num = (k: string): number => { const s = f.get(k); return s ? Number(obj.toString('latin1', s[0], s[1])) : 0; };
+  const num = (k: string): number => {
+    const s = f.get(k);
+    return s ? Number(obj.toString('latin1', s[0], s[1])) : 0;
+  };
   const data = f.get('data');
-  return new StoredRecord(BigInt(obj.toString('latin1', ts[0], ts[1])), num('block_num'), num('size'), data ? obj.toString('utf8', data[0], data[1]) : undefined);
+  return new StoredRecord(
+    BigInt(obj.toString('latin1', ts[0], ts[1])),
+    num('block_num'),
+    num('size'),
+    data ? obj.toString('utf8', data[0], data[1]) : undefined,
+  );
 }
 
 function readQuery(o: RangeOptions): URLSearchParams {
@@ -186,15 +211,21 @@ export class TsstoreClient {
   request(method: string, path: string, headers: Record<string, string>, body?: Buffer | string, contentType = 'application/json'): Promise<Reply> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
     return new Promise((resolve, reject) => {
-      const req = this.lib.request(new URL(this.url + path), {
-        method, agent: this.agent, timeout: this.timeoutMs,
-        headers: { ...headers, ...(payload ? { 'Content-Type': contentType, 'Content-Length': payload.length } : {}) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 500, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
+      const req = this.lib.request(
+        new URL(this.url + path),
+        {
+          method,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+          headers: { ...headers, ...(payload ? { 'Content-Type': contentType, 'Content-Length': payload.length } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 500, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`no answer in ${this.timeoutMs} ms`)));
       req.on('error', (err) => reject(new TsstoreError(`cannot reach the tsstore server at ${this.url}: ${err.message}`, { cause: err })));
       req.end(payload);
@@ -238,9 +269,7 @@ export class TsstoreClient {
     const parsed = parseJsonExact(reply.body) as { results: Record<string, unknown>[] };
     const out = new Array<BatchResult>(records.length);
     for (const r of parsed.results) {
-      out[Number(r.index)] = r.error !== undefined
-        ? { ok: false, error: String(r.error), code: r.code as string | undefined }
-        : { ok: true, ...ackOf(r) };
+      out[Number(r.index)] = r.error !== undefined ? { ok: false, error: String(r.error), code: r.code as string | undefined } : { ok: true, ...ackOf(r) };
     }
     return out;
   }
@@ -306,21 +335,29 @@ export class TsstoreClient {
 
   /** The store's figures (`oldest`/`newest` as bigint). */
   async stats(store: string): Promise<StoreStats> {
-    const raw = await this.call('GET', `/api/stores/${enc(store)}/stats`, this.storeAuth(), `stats of ${store}`, 200) as Record<string, unknown>;
-    return { name: String(raw.name), dataType: String(raw.data_type), records: Number(raw.records), bytes: Number(raw.bytes), oldest: big(raw.oldest), newest: big(raw.newest), raw };
+    const raw = (await this.call('GET', `/api/stores/${enc(store)}/stats`, this.storeAuth(), `stats of ${store}`, 200)) as Record<string, unknown>;
+    return {
+      name: String(raw.name),
+      dataType: String(raw.data_type),
+      records: Number(raw.records),
+      bytes: Number(raw.bytes),
+      oldest: big(raw.oldest),
+      newest: big(raw.newest),
+      raw,
+    };
   }
 
   // ── stores, keys, schemas ────────────────────────────────────────────────────────────────
 
   /** Creates a store (admin key); the answer holds its key, shown this once. */
   async createStore(name: string, options: CreateStoreOptions = {}): Promise<CreatedStore> {
-    const r = await this.call('POST', '/api/stores', this.adminAuth(), `create store ${name}`, 201, { name, ...options }) as Record<string, string>;
+    const r = (await this.call('POST', '/api/stores', this.adminAuth(), `create store ${name}`, 201, { name, ...options })) as Record<string, string>;
     return { name: r.name, apiKey: r.api_key, keyId: r.key_id };
   }
 
   /** Store names (admin key). */
   async listStores(): Promise<string[]> {
-    return (await this.call('GET', '/api/stores', this.adminAuth(), 'list stores', 200) as { stores: string[] }).stores;
+    return ((await this.call('GET', '/api/stores', this.adminAuth(), 'list stores', 200)) as { stores: string[] }).stores;
   }
 
   async deleteStore(name: string): Promise<void> {
@@ -333,13 +370,18 @@ export class TsstoreClient {
 
   /** Key ids and creation times of a store's keys (admin key). */
   async listKeys(store: string): Promise<{ keyId: string; createdAt: string }[]> {
-    const r = await this.call('GET', `/api/stores/${enc(store)}/keys`, this.adminAuth(), `keys of ${store}`, 200) as { keys: { key_id: string; created_at: string }[] };
+    const r = (await this.call('GET', `/api/stores/${enc(store)}/keys`, this.adminAuth(), `keys of ${store}`, 200)) as {
+      keys: { key_id: string; created_at: string }[];
+    };
     return r.keys.map((k) => ({ keyId: k.key_id, createdAt: k.created_at }));
   }
 
   /** A new key for the store; every older key stops working at once (admin key). */
   async regenerateKey(store: string): Promise<CreatedStore> {
-    const r = await this.call('POST', `/api/stores/${enc(store)}/keys/regenerate`, this.adminAuth(), `regenerate the key of ${store}`, 201) as Record<string, string>;
+    const r = (await this.call('POST', `/api/stores/${enc(store)}/keys/regenerate`, this.adminAuth(), `regenerate the key of ${store}`, 201)) as Record<
+      string,
+      string
+    >;
     return { name: r.name ?? store, apiKey: r.api_key, keyId: r.key_id };
   }
 

@@ -84,7 +84,10 @@ abstract class StreamWriter {
   /** Records sent again after a reconnect. */
   resent = 0;
 
-  protected constructor(private readonly opts: WriterOptions, private readonly confirm: TsstoreClient | undefined) {
+  protected constructor(
+    private readonly opts: WriterOptions,
+    private readonly confirm: TsstoreClient | undefined,
+  ) {
     this.window = Math.max(1, opts.window ?? 256);
   }
 
@@ -99,7 +102,10 @@ abstract class StreamWriter {
 
   /** The first connection. */
   protected async connect(): Promise<void> {
-    this.link = await this.dial((r) => this.onReply(r), (err) => this.onClose(err));
+    this.link = await this.dial(
+      (r) => this.onReply(r),
+      (err) => this.onClose(err),
+    );
   }
 
   /** Records in the window (sent or waiting to be re-sent). */
@@ -124,7 +130,10 @@ abstract class StreamWriter {
     if (ts !== undefined && ts > this.lastTs) this.lastTs = ts;
     let resolve!: (ts: bigint) => void;
     let reject!: (err: Error) => void;
-    const acked = new Promise<bigint>((res, rej) => { resolve = res; reject = rej; });
+    const acked = new Promise<bigint>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     acked.catch(() => undefined); // a caller that ignores `acked` must not crash the process
     this.pending.push({ timestamp: ts, frame, resolve, reject, resent: false });
     if (this.link) this.queue(frame);
@@ -186,7 +195,10 @@ abstract class StreamWriter {
   private take(): Entry | undefined {
     if (this.head >= this.pending.length) return undefined;
     const e = this.pending[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.pending.length) { this.pending.splice(0, this.head); this.head = 0; }
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+    }
     return e;
   }
 
@@ -225,12 +237,22 @@ abstract class StreamWriter {
     const keep: Entry[] = [];
     for (let i = this.head; i < this.pending.length; i++) {
       const e = this.pending[i];
-      if (e.timestamp === undefined) lost.push(e); else { e.resent = true; keep.push(e); }
+      if (e.timestamp === undefined) lost.push(e);
+      else {
+        e.resent = true;
+        keep.push(e);
+      }
     }
     this.pending.length = 0;
     this.head = 0;
     this.pending.push(...keep);
-    for (const e of lost) e.reject(new TsstoreError('the connection dropped before the answer: the record may or may not be stored (records without a timestamp cannot be re-sent safely)', { code: 'TSS_CLIENT_CONNECTION_LOST' }));
+    for (const e of lost)
+      e.reject(
+        new TsstoreError(
+          'the connection dropped before the answer: the record may or may not be stored (records without a timestamp cannot be re-sent safely)',
+          { code: 'TSS_CLIENT_CONNECTION_LOST' },
+        ),
+      );
     this.wake();
     this.redial(err);
   }
@@ -245,20 +267,29 @@ abstract class StreamWriter {
     this.attempt++;
     this.opts.onReconnect?.({ attempt: this.attempt, delayMs, error: err });
     this.timer = setTimeout(() => {
-      this.dial((r) => this.onReply(r), (e) => this.onClose(e)).then((link) => {
-        if (this.closing || this.failure) { link.close(false); return; }
-        // Set the link only now: a write() from here on sends its own frame; everything before is in `pending`.
-        this.link = link;
-        this.attempt = 0;
-        this.reconnects++;
-        const frames: Buffer[] = [];
-        for (let i = this.head; i < this.pending.length; i++) frames.push(this.pending[i].frame);
-        this.resent += frames.length;
-        if (frames.length > 0) this.link!.send(frames);
-      }, (e: Error) => {
-        if (e instanceof Fatal) this.fail(e);
-        else this.redial(e);
-      });
+      this.dial(
+        (r) => this.onReply(r),
+        (e) => this.onClose(e),
+      ).then(
+        (link) => {
+          if (this.closing || this.failure) {
+            link.close(false);
+            return;
+          }
+          // Set the link only now: a write() from here on sends its own frame; everything before is in `pending`.
+          this.link = link;
+          this.attempt = 0;
+          this.reconnects++;
+          const frames: Buffer[] = [];
+          for (let i = this.head; i < this.pending.length; i++) frames.push(this.pending[i].frame);
+          this.resent += frames.length;
+          if (frames.length > 0) this.link!.send(frames);
+        },
+        (e: Error) => {
+          if (e instanceof Fatal) this.fail(e);
+          else this.redial(e);
+        },
+      );
     }, delayMs);
   }
 
@@ -304,7 +335,10 @@ export class WebSocketWriter extends StreamWriter {
   protected readonly storeName: string;
   private readonly wsUrl: string;
 
-  private constructor(private readonly o: WebSocketWriterOptions, confirm: TsstoreClient | undefined) {
+  private constructor(
+    private readonly o: WebSocketWriterOptions,
+    confirm: TsstoreClient | undefined,
+  ) {
     super(o, confirm);
     this.clientTimestamps = (o.timestamps ?? 'client') === 'client';
     this.storeName = o.store;
@@ -334,7 +368,13 @@ export class WebSocketWriter extends StreamWriter {
         res.on('end', () => {
           let message = `HTTP ${res.statusCode}`;
           let code: string | undefined;
-          try { const j = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: string; code?: string }; message = j.error ?? message; code = j.code; } catch { /* not JSON */ }
+          try {
+            const j = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: string; code?: string };
+            message = j.error ?? message;
+            code = j.code;
+          } catch {
+            /* not JSON */
+          }
           const status = res.statusCode ?? 500;
           const Err = status >= 400 && status < 500 ? Fatal : TsstoreError;
           reject(new Err(`WebSocket handshake refused: ${message} (HTTP ${status})`, { status, code }));
@@ -350,19 +390,29 @@ export class WebSocketWriter extends StreamWriter {
             for (const f of frames) ws.send(f);
             socket?.uncork();
           },
-          close: (graceful) => { if (graceful) ws.close(1000); else ws.terminate(); },
+          close: (graceful) => {
+            if (graceful) ws.close(1000);
+            else ws.terminate();
+          },
         });
       });
       ws.on('message', (m: Buffer) => {
         const text = m.toString('latin1');
         const ts = ackTimestamp(text);
-        if (ts !== undefined) { onReply({ ok: true, timestamp: ts }); return; }
+        if (ts !== undefined) {
+          onReply({ ok: true, timestamp: ts });
+          return;
+        }
         const j = parseJsonExact(m) as { type?: string; timestamp?: bigint | number; message?: string; code?: string };
         if (j.type === 'ack') onReply({ ok: true, timestamp: BigInt(j.timestamp!) });
         else onReply({ ok: false, message: String(j.message), code: j.code });
       });
-      ws.on('error', (err) => { if (!open) reject(new TsstoreError(`cannot connect to ${this.wsUrl}: ${err.message}`, { cause: err })); });
-      ws.on('close', (code, reason) => { if (open) onClose(new TsstoreError(`connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`)); });
+      ws.on('error', (err) => {
+        if (!open) reject(new TsstoreError(`cannot connect to ${this.wsUrl}: ${err.message}`, { cause: err }));
+      });
+      ws.on('close', (code, reason) => {
+        if (open) onClose(new TsstoreError(`connection closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
+      });
     });
   }
 }
@@ -436,8 +486,13 @@ export class UnixSocketWriter extends StreamWriter {
             if (line === 'OK') {
               authed = true;
               resolve({
-                send: (frames) => { socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames)); },
-                close: (graceful) => { if (graceful) socket.end('QUIT\n'); else socket.destroy(); },
+                send: (frames) => {
+                  socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+                },
+                close: (graceful) => {
+                  if (graceful) socket.end('QUIT\n');
+                  else socket.destroy();
+                },
               });
             } else {
               reject(new Fatal(`Unix-socket authentication refused: ${line.replace(/^ERROR /, '')}`));
@@ -452,7 +507,10 @@ export class UnixSocketWriter extends StreamWriter {
         }
         rest = s.slice(at);
       });
-      socket.on('error', (err) => { lastError = err; if (!authed) reject(new TsstoreError(`cannot connect to ${this.o.path}: ${err.message}`, { cause: err })); });
+      socket.on('error', (err) => {
+        lastError = err;
+        if (!authed) reject(new TsstoreError(`cannot connect to ${this.o.path}: ${err.message}`, { cause: err }));
+      });
       socket.on('close', () => {
         if (authed) onClose(lastError ?? new TsstoreError('connection closed'));
         else reject(lastError ?? new TsstoreError(`the server at ${this.o.path} closed the connection before AUTH was answered`));

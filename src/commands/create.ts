@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 
 export default class Create extends BaseCommand<typeof Create> {
-  static override description = "Create a store and print its API key (shown only once). Works against a running server on the same data path.";
+  static override description = 'Create a store and print its API key (shown only once). Works against a running server on the same data path.';
   static override examples = ['<%= config.bin %> create sensors', '<%= config.bin %> create logs --type text --blocks 4096 --data-size 8192'];
   static override args = { name: Args.string({ required: true, description: 'Store name: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit' }) };
   static override flags = {
@@ -18,10 +18,15 @@ export default class Create extends BaseCommand<typeof Create> {
   async run(): Promise<void> {
     const { flags, args } = this;
     if (flags.path) process.env.TSSTORE_DATA_PATH = flags.path;
-    const created = await this.withAdmin((admin) => admin.create(args.name, {
-      num_blocks: flags.blocks, data_block_size: flags['data-size'], index_block_size: flags['index-size'], data_type: flags.type,
-      pipeline: flags.pipeline,
-    }));
+    const created = await this.withAdmin((admin) =>
+      admin.create(args.name, {
+        num_blocks: flags.blocks,
+        data_block_size: flags['data-size'],
+        index_block_size: flags['index-size'],
+        data_type: flags.type,
+        pipeline: flags.pipeline,
+      }),
+    );
     if (flags.json) {
       this.log(JSON.stringify(created));
       return;

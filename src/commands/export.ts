@@ -72,7 +72,11 @@ Goes through the running server that owns the data path (or --url), else reads t
         if (failure) throw failure;
         if (out.write(text) || readerGone) return;
         await new Promise<void>((resolve) => {
-          const done = (): void => { out.off('drain', done); out.off('close', done); resolve(); };
+          const done = (): void => {
+            out.off('drain', done);
+            out.off('close', done);
+            resolve();
+          };
           out.on('drain', done);
           out.on('close', done);
         });
@@ -100,6 +104,8 @@ Goes through the running server that owns the data path (or --url), else reads t
     }
     if (readerGone) return;
     const secs = progress.elapsedSeconds;
-    progress.done(`Exported ${formatCount(count)} records of ${store} via ${data.via}${flags.output ? ` to ${flags.output}` : ''} in ${secs.toFixed(1)} s (${formatCount(secs > 0 ? count / secs : count)} records/s).`);
+    progress.done(
+      `Exported ${formatCount(count)} records of ${store} via ${data.via}${flags.output ? ` to ${flags.output}` : ''} in ${secs.toFixed(1)} s (${formatCount(secs > 0 ? count / secs : count)} records/s).`,
+    );
   }
 }

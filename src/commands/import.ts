@@ -68,7 +68,10 @@ Goes through the running server that owns the data path (or --url), else works o
         progress.update(size > 0 ? read.bytes / size : 1, imported + skipped);
       };
       for await (const r of records) {
-        if (newest !== undefined && r.timestamp <= newest) { skipped++; continue; }
+        if (newest !== undefined && r.timestamp <= newest) {
+          skipped++;
+          continue;
+        }
         batch.push(r);
         if (batch.length >= flags['batch-size']) await flush();
       }
@@ -86,6 +89,8 @@ Goes through the running server that owns the data path (or --url), else works o
       await data.close();
     }
     const secs = progress.elapsedSeconds;
-    progress.done(`Imported ${formatCount(imported)} records into ${store} via ${data.via}, skipped ${formatCount(skipped)} already stored, in ${secs.toFixed(1)} s (${formatCount(secs > 0 ? imported / secs : imported)} records/s).`);
+    progress.done(
+      `Imported ${formatCount(imported)} records into ${store} via ${data.via}, skipped ${formatCount(skipped)} already stored, in ${secs.toFixed(1)} s (${formatCount(secs > 0 ? imported / secs : imported)} records/s).`,
+    );
   }
 }

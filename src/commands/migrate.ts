@@ -23,7 +23,7 @@ Exit code: 0 when everything was carried over; 1 when something was skipped (the
   ];
 
   static override args = {
-    source: Args.string({ required: true, description: "The Go ts-store data directory (its store.base_path)" }),
+    source: Args.string({ required: true, description: 'The Go ts-store data directory (its store.base_path)' }),
   };
 
   static override flags = {
@@ -31,7 +31,10 @@ Exit code: 0 when everything was carried over; 1 when something was skipped (the
     store: Flags.string({ description: 'Migrate only this store (repeatable)', multiple: true }),
     'dry-run': Flags.boolean({ description: 'Read everything and report what would be migrated; write nothing', default: false }),
     replace: Flags.boolean({ description: 'Replace tsstore stores that already exist with the same name (default: refuse them)', default: false }),
-    'widen-keys': Flags.boolean({ description: 'Also carry keys that had only some access (e.g. read-only) in the reference: tsstore store keys have full access', default: false }),
+    'widen-keys': Flags.boolean({
+      description: 'Also carry keys that had only some access (e.g. read-only) in the reference: tsstore store keys have full access',
+      default: false,
+    }),
     json: Flags.boolean({ description: 'Print the report as JSON', default: false }),
   };
 
@@ -45,7 +48,10 @@ Exit code: 0 when everything was carried over; 1 when something was skipped (the
     if (path.resolve(dataDir) === source) throw new AdminError('the source and the target are the same directory: migrate into another data path (--into)');
     const holders = openHandles(source);
     if (holders.length) {
-      const who = holders.slice(0, 5).map((h) => `pid ${h.pid} (${h.command}) has ${path.relative(source, h.file)} open`).join('; ');
+      const who = holders
+        .slice(0, 5)
+        .map((h) => `pid ${h.pid} (${h.command}) has ${path.relative(source, h.file)} open`)
+        .join('; ');
       throw new AdminError(`the source directory is in use: ${who}. Stop the ts-store server first, or migrate from a copy of the directory`);
     }
     const migration = new Migration(source);
@@ -58,26 +64,42 @@ Exit code: 0 when everything was carried over; 1 when something was skipped (the
     }
     if (flags.json) this.log(JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
     else this.printReport(report, flags['dry-run'], dataDir);
-    if (report.stores.some((s) => s.status === 'failed' || s.status === 'refused') && report.stores.every((s) => s.status !== 'migrated' && s.status !== 'planned')) this.exit(2);
+    if (
+      report.stores.some((s) => s.status === 'failed' || s.status === 'refused') &&
+      report.stores.every((s) => s.status !== 'migrated' && s.status !== 'planned')
+    )
+      this.exit(2);
     if (somethingLost(report)) this.exit(1);
   }
 
-  private async migrate(migration: Migration, config: TsstoreConfig, opts: { stores?: string[]; replace: boolean; widenKeys: boolean }): Promise<MigrationReport> {
+  private async migrate(
+    migration: Migration,
+    config: TsstoreConfig,
+    opts: { stores?: string[]; replace: boolean; widenKeys: boolean },
+  ): Promise<MigrationReport> {
     const local = await openLocalDataPath(config, 'migrate');
-    const pullPipelines = new Set(Object.entries(config.pipelines)
-      .filter(([, p]) => Object.values(p.inputs).some((i) => i.type === 'ws_pull' && i.enabled !== false))
-      .map(([name]) => name));
+    const pullPipelines = new Set(
+      Object.entries(config.pipelines)
+        .filter(([, p]) => Object.values(p.inputs).some((i) => i.type === 'ws_pull' && i.enabled !== false))
+        .map(([name]) => name),
+    );
     let bar: Progress | undefined;
     let barStore = '';
     try {
-      return await migration.run({ catalog: local.catalog, pullPipelines }, {
-        ...opts,
-        onProgress: (store, fraction, records) => {
-          if (!process.stderr.isTTY) return;
-          if (store !== barStore) { bar = new Progress(`migrate ${store}`); barStore = store; }
-          bar!.update(fraction, records);
+      return await migration.run(
+        { catalog: local.catalog, pullPipelines },
+        {
+          ...opts,
+          onProgress: (store, fraction, records) => {
+            if (!process.stderr.isTTY) return;
+            if (store !== barStore) {
+              bar = new Progress(`migrate ${store}`);
+              barStore = store;
+            }
+            bar!.update(fraction, records);
+          },
         },
-      });
+      );
     } finally {
       if (bar) process.stderr.write('\r\x1b[K');
       await local.close();
@@ -93,24 +115,31 @@ Exit code: 0 when everything was carried over; 1 when something was skipped (the
     const records = done.reduce((n, s) => n + s.records, 0);
     const verb = dryRun ? 'Would migrate' : 'Migrated';
     this.log('');
-    this.log(`${verb} ${done.length} of ${report.stores.length} store(s) from ${report.source}${dryRun ? '' : ` into ${dataDir}`}: ${formatCount(records)} records.`);
+    this.log(
+      `${verb} ${done.length} of ${report.stores.length} store(s) from ${report.source}${dryRun ? '' : ` into ${dataDir}`}: ${formatCount(records)} records.`,
+    );
     this.log(somethingLost(report) ? 'Some things were not migrated: see "skipped" and "not migrated" above.' : 'Nothing was lost.');
     if (!dryRun && done.length) {
       this.log('');
       this.log(`Next: tsstore serve --path ${dataDir}`);
-      this.log('The reference listed stores (GET /api/stores) without a key; tsstore asks for the admin key. Set server.public_store_list: true in the config for the reference behaviour.');
+      this.log(
+        'The reference listed stores (GET /api/stores) without a key; tsstore asks for the admin key. Set server.public_store_list: true in the config for the reference behaviour.',
+      );
     }
   }
 
   private printStore(s: StoreReport, dryRun: boolean): void {
     const info = s.info;
-    const shape = info && s.geometry
-      ? ` (${info.dataType}, ${info.layout === 'partitioned' ? 'partitioned' : 'ring'} of ${formatCount(info.numBlocks)} × ${info.dataBlockSize}-byte blocks → ${formatCount(s.geometry.numBlocks)} × ${s.geometry.dataBlockSize})`
-      : '';
+    const shape =
+      info && s.geometry
+        ? ` (${info.dataType}, ${info.layout === 'partitioned' ? 'partitioned' : 'ring'} of ${formatCount(info.numBlocks)} × ${info.dataBlockSize}-byte blocks → ${formatCount(s.geometry.numBlocks)} × ${s.geometry.dataBlockSize})`
+        : '';
     const status = { migrated: 'migrated', planned: 'would be migrated', refused: 'REFUSED', failed: 'FAILED' }[s.status];
     this.log(`Store ${s.name}${shape}: ${status}${s.reason ? ` — ${s.reason}` : ''}`);
     if (s.status !== 'migrated' && s.status !== 'planned') return;
-    this.log(`  records: ${formatCount(s.records)} (${formatCount(s.bytes)} bytes)${s.softDeleted ? `; ${formatCount(s.softDeleted)} soft-deleted record(s) stay deleted` : ''}`);
+    this.log(
+      `  records: ${formatCount(s.records)} (${formatCount(s.bytes)} bytes)${s.softDeleted ? `; ${formatCount(s.softDeleted)} soft-deleted record(s) stay deleted` : ''}`,
+    );
     for (const k of s.skipped) this.log(`  skipped: ${k.reason}`);
     this.log(`  API keys: ${s.keys}${s.keysFrom ? ` from ${s.keysFrom}` : ''}${dryRun ? '' : ' (existing keys keep working)'}`);
     for (const k of s.keysSkipped) this.log(`  key not migrated: ${k.id} — ${k.reason}`);

@@ -19,9 +19,18 @@ export default class Serve extends BaseCommand<typeof Serve> {
     'no-socket': Flags.boolean({ description: 'Do not listen on a Unix socket', default: false }),
     port: Flags.integer({ char: 'p', description: 'HTTP port (default 21080, or TSSTORE_PORT)', min: 0, max: 65535 }),
     host: Flags.string({ description: 'HTTP listen address (default 0.0.0.0, or TSSTORE_HOST)' }),
-    'log-level': Flags.string({ description: 'Log level (default info, or TSSTORE_LOG_LEVEL, or log.level)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }),
-    'log-format': Flags.string({ description: 'Log lines as JSON or readable (default auto: pretty on a terminal, else JSON; or TSSTORE_LOG_FORMAT, or log.format)', options: ['auto', 'json', 'pretty'] }),
-    'tls-cert': Flags.string({ description: 'TLS certificate (PEM): serve HTTPS and WSS on the port (or TSSTORE_TLS_CERT, server.tls.cert)', dependsOn: ['tls-key'] }),
+    'log-level': Flags.string({
+      description: 'Log level (default info, or TSSTORE_LOG_LEVEL, or log.level)',
+      options: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    }),
+    'log-format': Flags.string({
+      description: 'Log lines as JSON or readable (default auto: pretty on a terminal, else JSON; or TSSTORE_LOG_FORMAT, or log.format)',
+      options: ['auto', 'json', 'pretty'],
+    }),
+    'tls-cert': Flags.string({
+      description: 'TLS certificate (PEM): serve HTTPS and WSS on the port (or TSSTORE_TLS_CERT, server.tls.cert)',
+      dependsOn: ['tls-key'],
+    }),
     path: Flags.string({ description: 'Data path (default ./data, or TSSTORE_DATA_PATH, or store.base_path)' }),
     'tls-key': Flags.string({ description: 'TLS private key (PEM) for --tls-cert (or TSSTORE_TLS_KEY, server.tls.key)', dependsOn: ['tls-cert'] }),
   };
@@ -32,9 +41,14 @@ export default class Serve extends BaseCommand<typeof Serve> {
     const { config, problems } = await checkConfig({
       file: this.flags.config,
       flags: {
-        socketPath: flags['no-socket'] ? null : flags.socket, port: flags.port, host: flags.host, logLevel: flags['log-level'],
+        socketPath: flags['no-socket'] ? null : flags.socket,
+        port: flags.port,
+        host: flags.host,
+        logLevel: flags['log-level'],
         logFormat: flags['log-format'] as 'auto' | 'json' | 'pretty' | undefined,
-        tlsCert: flags['tls-cert'], tlsKey: flags['tls-key'], dataPath: flags.path,
+        tlsCert: flags['tls-cert'],
+        tlsKey: flags['tls-key'],
+        dataPath: flags.path,
       },
     });
     if (problems.length) throw new ConfigError(problems, config.source.file);
@@ -60,7 +74,10 @@ export default class Serve extends BaseCommand<typeof Serve> {
     }
     // A person at a terminal gets a few lines saying where it listens and what it runs.
     if (process.stdout.isTTY && !signalled) process.stdout.write(startupSummary(server, this.config.version));
-    if (!signalled) await new Promise<void>((resolve) => { onStarted = resolve; });
+    if (!signalled)
+      await new Promise<void>((resolve) => {
+        onStarted = resolve;
+      });
     server.logger.info({ signal: signalled }, 'Signal received; shutting down.');
     try {
       await server.stop();

@@ -9,7 +9,10 @@ export default class Stats extends BaseCommand<typeof Stats> {
 
   async run(): Promise<void> {
     const stats = await this.withAdmin((admin) => admin.stats(this.args.store));
-    if (this.flags.json) { this.log(stringifyExact(stats)); return; }
+    if (this.flags.json) {
+      this.log(stringifyExact(stats));
+      return;
+    }
     const width = Math.max(...Object.keys(stats).map((k) => k.length));
     for (const [k, v] of Object.entries(stats)) this.log(`${k.padEnd(width)}  ${v === null || v === undefined ? '-' : String(v)}`);
   }

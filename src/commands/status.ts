@@ -26,10 +26,7 @@ export default class Status extends BaseCommand<typeof Status> {
 
 Reads the server's API only (never its files). Stores that cannot serve (damaged files) are listed after the table with the reason. Closed stores show the figures they had when they closed (they do not change while closed). The write rate is the number of records appended during --interval (two stats samples; appended = live + deleted + overwritten by the ring), divided by the time between the samples.`;
 
-  static override examples = [
-    '<%= config.bin %> status',
-    '<%= config.bin %> status --url https://edge-7:21080 --interval 5s --json',
-  ];
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --url https://edge-7:21080 --interval 5s --json'];
 
   static override flags = {
     url: Flags.string({ description: 'Server URL (default: the server owning the data path)' }),
@@ -61,9 +58,15 @@ Reads the server's API only (never its files). Stores that cannot serve (damaged
     const sample = async (): Promise<{ at: number; stats: Map<string, Stats> }> => {
       const at = performance.now();
       const stats = new Map<string, Stats>();
-      await Promise.all(stores.map(async (s) => {
-        try { stats.set(s, await admin.stats(s)); } catch { /* deleted meanwhile */ }
-      }));
+      await Promise.all(
+        stores.map(async (s) => {
+          try {
+            stats.set(s, await admin.stats(s));
+          } catch {
+            /* deleted meanwhile */
+          }
+        }),
+      );
       return { at, stats };
     };
     let first: Awaited<ReturnType<typeof sample>>;
@@ -77,34 +80,55 @@ Reads the server's API only (never its files). Stores that cannot serve (damaged
     }
     const secs = (second.at - first.at) / 1000;
 
-    const rows = stores.filter((s) => second.stats.has(s) && !broken.has(s)).map((name) => {
-      const s = second.stats.get(name)!;
-      const before = first.stats.get(name);
-      const delta = before ? Math.max(0, appended(s) - appended(before)) : 0;
-      const oldest = big(s.oldest);
-      const newest = big(s.newest);
-      return {
-        store: name, data_type: s.data_type, records: num(s.records), bytes: num(s.bytes),
-        fill: typeof s.fill === 'number' ? s.fill : null, oldest: oldest ?? null, newest: newest ?? null,
-        span_seconds: oldest !== undefined && newest !== undefined ? Number(newest - oldest) / 1e9 : null,
-        write_rate: secs > 0 ? delta / secs : 0,
-      };
-    });
+    const rows = stores
+      .filter((s) => second.stats.has(s) && !broken.has(s))
+      .map((name) => {
+        const s = second.stats.get(name)!;
+        const before = first.stats.get(name);
+        const delta = before ? Math.max(0, appended(s) - appended(before)) : 0;
+        const oldest = big(s.oldest);
+        const newest = big(s.newest);
+        return {
+          store: name,
+          data_type: s.data_type,
+          records: num(s.records),
+          bytes: num(s.bytes),
+          fill: typeof s.fill === 'number' ? s.fill : null,
+          oldest: oldest ?? null,
+          newest: newest ?? null,
+          span_seconds: oldest !== undefined && newest !== undefined ? Number(newest - oldest) / 1e9 : null,
+          write_rate: secs > 0 ? delta / secs : 0,
+        };
+      });
     if (this.flags.json) {
       this.log(stringifyExact({ url, sampled_seconds: secs, stores: rows, unavailable }));
       return;
     }
-    if (rows.length === 0 && unavailable.length === 0) { this.log(`No stores on ${url}.`); return; }
+    if (rows.length === 0 && unavailable.length === 0) {
+      this.log(`No stores on ${url}.`);
+      return;
+    }
     const table = [['STORE', 'TYPE', 'RECORDS', 'FILL', 'OLDEST', 'NEWEST', 'SPAN', 'WRITES/S']];
     for (const r of rows) {
       table.push([
-        r.store, String(r.data_type), formatCount(r.records), r.fill === null ? '-' : `${(r.fill * 100).toFixed(1)}%`,
-        isoOf(r.oldest ?? undefined), isoOf(r.newest ?? undefined), r.span_seconds === null ? '-' : formatDuration(r.span_seconds),
+        r.store,
+        String(r.data_type),
+        formatCount(r.records),
+        r.fill === null ? '-' : `${(r.fill * 100).toFixed(1)}%`,
+        isoOf(r.oldest ?? undefined),
+        isoOf(r.newest ?? undefined),
+        r.span_seconds === null ? '-' : formatDuration(r.span_seconds),
         r.write_rate.toFixed(1),
       ]);
     }
     const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-    for (const row of table) this.log(row.map((c, i) => (i >= 2 && i !== 4 && i !== 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd());
+    for (const row of table)
+      this.log(
+        row
+          .map((c, i) => (i >= 2 && i !== 4 && i !== 5 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+          .join('  ')
+          .trimEnd(),
+      );
     for (const p of unavailable) this.log(`UNAVAILABLE  ${p.store}: ${p.error}`);
     this.log(`${url} — write rate over ${secs.toFixed(1)} s`);
   }

@@ -13,8 +13,10 @@ export const configSchema = Joi.object({
     admin_key: Joi.string().allow(''),
     tls: Joi.object({
       enabled: Joi.boolean(),
-      cert: Joi.string(), key: Joi.string(),
-      cert_file: Joi.string(), key_file: Joi.string(),
+      cert: Joi.string(),
+      key: Joi.string(),
+      cert_file: Joi.string(),
+      key_file: Joi.string(),
     }),
     ws_max_frame: Joi.number().integer().min(1024),
     public_store_list: Joi.boolean(),
@@ -30,12 +32,22 @@ export const configSchema = Joi.object({
     max_open: Joi.number().integer().min(1).max(1_000_000),
   }),
   outbound: Joi.object({ allow: Joi.array().items(Joi.string().trim().min(1)), allow_public: Joi.boolean() }),
-  log: Joi.object({ level: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), format: Joi.string().valid('auto', 'json', 'pretty') }),
+  log: Joi.object({
+    level: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    format: Joi.string().valid('auto', 'json', 'pretty'),
+  }),
   plugins: Joi.array().items(Joi.string()),
-  pipelines: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), Joi.object({
-    inputs: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), inputBlock).required(),
-    stages: Joi.array().items(pluginBlock).default([]),
-    sink: pluginBlock.required(),
-    outputs: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), inputBlock),
-  })).min(1),
+  pipelines: Joi.object()
+    .pattern(
+      Joi.string().pattern(/^[A-Za-z0-9_-]+$/),
+      Joi.object({
+        inputs: Joi.object()
+          .pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), inputBlock)
+          .required(),
+        stages: Joi.array().items(pluginBlock).default([]),
+        sink: pluginBlock.required(),
+        outputs: Joi.object().pattern(Joi.string().pattern(/^[A-Za-z0-9_-]+$/), inputBlock),
+      }),
+    )
+    .min(1),
 }).prefs({ abortEarly: false });

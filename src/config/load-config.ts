@@ -13,8 +13,17 @@ import { OutboundPolicy } from '../plugin/kit/outbound.js';
 
 export const SEARCH_PLACES = [
   'package.json',
-  'tsstore.config.json', 'tsstore.config.yaml', 'tsstore.config.yml', 'tsstore.config.js', 'tsstore.config.cjs',
-  '.tsstorerc', '.tsstorerc.json', '.tsstorerc.yaml', '.tsstorerc.yml', '.tsstorerc.js', '.tsstorerc.cjs',
+  'tsstore.config.json',
+  'tsstore.config.yaml',
+  'tsstore.config.yml',
+  'tsstore.config.js',
+  'tsstore.config.cjs',
+  '.tsstorerc',
+  '.tsstorerc.json',
+  '.tsstorerc.yaml',
+  '.tsstorerc.yml',
+  '.tsstorerc.js',
+  '.tsstorerc.cjs',
   'config.json',
 ];
 
@@ -24,7 +33,10 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly ConfigProblem[], readonly file?: string) {
+  constructor(
+    readonly problems: readonly ConfigProblem[],
+    readonly file?: string,
+  ) {
     super(`invalid configuration${file ? ` in ${file}` : ''}:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`);
     this.name = 'ConfigError';
   }
@@ -37,11 +49,15 @@ export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Flag overrides, applied last. `socketPath: null` disables the Unix socket. */
   readonly flags?: {
-    readonly socketPath?: string | null; readonly port?: number; readonly host?: string; readonly logLevel?: string;
+    readonly socketPath?: string | null;
+    readonly port?: number;
+    readonly host?: string;
+    readonly logLevel?: string;
     /** `--log-format`: auto, json or pretty. */
     readonly logFormat?: 'auto' | 'json' | 'pretty';
     /** TLS certificate and key files (relative to the working directory). */
-    readonly tlsCert?: string; readonly tlsKey?: string;
+    readonly tlsCert?: string;
+    readonly tlsKey?: string;
     /** The data path (`--path`), relative to the working directory. */
     readonly dataPath?: string;
   };
@@ -71,7 +87,10 @@ async function readRaw(opts: LoadOptions, env: NodeJS.ProcessEnv, cwd: string): 
 function envInt(env: NodeJS.ProcessEnv, name: string, problems: ConfigProblem[]): number | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v) || Number(v) > 65535) { problems.push({ path: `env ${name}`, message: `must be a port number, got "${v}"` }); return undefined; }
+  if (!/^\d+$/.test(v) || Number(v) > 65535) {
+    problems.push({ path: `env ${name}`, message: `must be a port number, got "${v}"` });
+    return undefined;
+  }
   return Number(v);
 }
 
@@ -98,7 +117,10 @@ function checkStoreDefaults(config: TsstoreConfig, problems: ConfigProblem[]): v
   let each = true;
   for (const [field, value] of Object.entries(fields)) {
     const at = `store.${field}`;
-    if (problems.some((p) => p.path === at)) { each = false; continue; }
+    if (problems.some((p) => p.path === at)) {
+      each = false;
+      continue;
+    }
     try {
       resolveStoreOptions({ [field]: value }, DEFAULT_STORE_OPTIONS);
     } catch (err) {
@@ -119,12 +141,16 @@ function checkStoreDefaults(config: TsstoreConfig, problems: ConfigProblem[]): v
  * list) and `TSSTORE_OUTBOUND_ALLOW_PUBLIC` (true/false); every rule is parsed as the server will.
  */
 function outboundOf(raw: Raw, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): TsstoreConfig['outbound'] {
-  const block = raw.outbound !== null && typeof raw.outbound === 'object' && !Array.isArray(raw.outbound) ? raw.outbound as Raw : {};
-  let allow: string[] = Array.isArray(block.allow) ? block.allow.filter((r: unknown): r is string => typeof r === 'string').map((r: string) => r.trim()) : [...DEFAULTS.outbound.allow];
+  const block = raw.outbound !== null && typeof raw.outbound === 'object' && !Array.isArray(raw.outbound) ? (raw.outbound as Raw) : {};
+  let allow: string[] = Array.isArray(block.allow)
+    ? block.allow.filter((r: unknown): r is string => typeof r === 'string').map((r: string) => r.trim())
+    : [...DEFAULTS.outbound.allow];
   let allowPublic = typeof block.allow_public === 'boolean' ? block.allow_public : DEFAULTS.outbound.allow_public;
   let at = 'outbound.allow';
   if (env.TSSTORE_OUTBOUND_ALLOW !== undefined) {
-    allow = env.TSSTORE_OUTBOUND_ALLOW.split(',').map((r) => r.trim()).filter((r) => r !== '');
+    allow = env.TSSTORE_OUTBOUND_ALLOW.split(',')
+      .map((r) => r.trim())
+      .filter((r) => r !== '');
     at = 'env TSSTORE_OUTBOUND_ALLOW';
   }
   const envPublic = env.TSSTORE_OUTBOUND_ALLOW_PUBLIC;
@@ -174,7 +200,7 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
   const { error } = configSchema.validate(raw);
   for (const d of error?.details ?? []) problems.push({ path: d.path.join('.') || '(root)', message: d.message.replace(/^"[^"]*" /, '') });
 
-  const objectOr = (v: unknown): Raw => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Raw : {});
+  const objectOr = (v: unknown): Raw => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : {});
   const server = objectOr(raw.server);
   const store = objectOr(raw.store);
   const tlsRaw = objectOr(server.tls);
@@ -188,7 +214,10 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
   const tlsKey = fromCwd(flags.tlsKey) ?? fromCwd(env.TSSTORE_TLS_KEY || undefined) ?? fromFile(str(tlsRaw.key) ?? str(tlsRaw.key_file));
   const tlsOff = tlsRaw.enabled === false && !env.TSSTORE_TLS_CERT && !flags.tlsCert;
   if (!tlsOff && Boolean(tlsCert) !== Boolean(tlsKey)) {
-    problems.push({ path: 'server.tls', message: 'needs both a certificate and a key (--tls-cert / --tls-key, TSSTORE_TLS_CERT / TSSTORE_TLS_KEY, or server.tls.cert / server.tls.key)' });
+    problems.push({
+      path: 'server.tls',
+      message: 'needs both a certificate and a key (--tls-cert / --tls-key, TSSTORE_TLS_CERT / TSSTORE_TLS_KEY, or server.tls.cert / server.tls.key)',
+    });
   }
   const envPort = envInt(env, 'TSSTORE_PORT', problems);
   let logFormatEnv: 'auto' | 'json' | 'pretty' | undefined;
@@ -214,7 +243,10 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
       public_metrics: server.public_metrics === true,
     },
     store: {
-      base_path: path.resolve(cwd, flags.dataPath || env.TSSTORE_DATA_PATH || (typeof store.base_path === 'string' && store.base_path) || DEFAULTS.store.base_path),
+      base_path: path.resolve(
+        cwd,
+        flags.dataPath || env.TSSTORE_DATA_PATH || (typeof store.base_path === 'string' && store.base_path) || DEFAULTS.store.base_path,
+      ),
       num_blocks: store.num_blocks ?? DEFAULTS.store.num_blocks,
       data_block_size: store.data_block_size ?? DEFAULTS.store.data_block_size,
       index_block_size: store.index_block_size ?? DEFAULTS.store.index_block_size,
@@ -222,7 +254,10 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
       max_open: store.max_open ?? DEFAULTS.store.max_open,
     },
     outbound: outboundOf(raw, env, problems),
-    log: { level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level), format: flags.logFormat ?? logFormatEnv ?? raw.log?.format ?? DEFAULTS.log.format },
+    log: {
+      level: flags.logLevel ?? (env.TSSTORE_LOG_LEVEL || raw.log?.level || DEFAULTS.log.level),
+      format: flags.logFormat ?? logFormatEnv ?? raw.log?.format ?? DEFAULTS.log.format,
+    },
     plugins: Array.isArray(raw.plugins) ? raw.plugins.filter((p: unknown): p is string => typeof p === 'string') : [],
     pipelines: (raw.pipelines as Record<string, PipelineConfig> | undefined) ?? defaultPipelines(),
     source: { file, dir },
@@ -231,7 +266,11 @@ export async function readConfig(opts: LoadOptions = {}): Promise<{ config: Tsst
   const adminKeyProblem = checkAdminKey(config.server.admin_key);
   if (adminKeyProblem) problems.push({ path: env.TSSTORE_ADMIN_KEY ? 'env TSSTORE_ADMIN_KEY' : 'server.admin_key', message: adminKeyProblem });
   const token = config.server.metrics_token;
-  const tokenProblem = checkAdminKey(token) ?? (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH ? `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (it has ${token.length})` : undefined);
+  const tokenProblem =
+    checkAdminKey(token) ??
+    (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH
+      ? `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (it has ${token.length})`
+      : undefined);
   if (tokenProblem) problems.push({ path: env.TSSTORE_METRICS_TOKEN ? 'env TSSTORE_METRICS_TOKEN' : 'server.metrics_token', message: tokenProblem });
   return { config, problems };
 }

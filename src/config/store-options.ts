@@ -51,7 +51,9 @@ export function resolveStoreOptions(input: Record<string, unknown>, defaults: St
 }
 
 /** Defaults for new stores from the config's `store` section. */
-export function storeDefaults(config: { readonly store: { num_blocks: number; data_block_size: number; index_block_size: number; data_type: DataType } }): StoreOptions {
+export function storeDefaults(config: {
+  readonly store: { num_blocks: number; data_block_size: number; index_block_size: number; data_type: DataType };
+}): StoreOptions {
   const s = config.store;
   return { numBlocks: s.num_blocks, dataBlockSize: s.data_block_size, indexBlockSize: s.index_block_size, dataType: s.data_type };
 }

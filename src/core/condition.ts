@@ -25,7 +25,11 @@ import { parseJsonExact } from './json/index.js';
 export type ConditionOperator = '>' | '>=' | '<' | '<=' | '==' | '!=' | 'contains';
 
 /** A literal: numbers keep their text (exact comparison); strings, booleans and null as given. */
-export type ConditionValue = { readonly kind: 'number'; readonly text: string } | { readonly kind: 'string'; readonly text: string } | { readonly kind: 'bool'; readonly value: boolean } | { readonly kind: 'null' };
+export type ConditionValue =
+  | { readonly kind: 'number'; readonly text: string }
+  | { readonly kind: 'string'; readonly text: string }
+  | { readonly kind: 'bool'; readonly value: boolean }
+  | { readonly kind: 'null' };
 
 export type ConditionNode =
   | { readonly type: 'compare'; readonly path: readonly string[]; readonly op: ConditionOperator; readonly value: ConditionValue }
@@ -46,7 +50,11 @@ export const MAX_CONDITION_TERMS = 256;
 export const MAX_CONDITION_DEPTH = 32;
 const MAX_CONDITION_LENGTH = 16 * 1024;
 
-interface Token { readonly kind: 'lparen' | 'rparen' | 'op' | 'word' | 'string' | 'end'; readonly text: string; readonly at: number }
+interface Token {
+  readonly kind: 'lparen' | 'rparen' | 'op' | 'word' | 'string' | 'end';
+  readonly text: string;
+  readonly at: number;
+}
 
 const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 const NAME = /^[A-Za-z0-9_-]+$/;
@@ -56,12 +64,27 @@ function tokenize(src: string): Token[] {
   let i = 0;
   while (i < src.length) {
     const c = src[i];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+      continue;
+    }
     const at = i + 1;
-    if (c === '(' || c === ')') { out.push({ kind: c === '(' ? 'lparen' : 'rparen', text: c, at }); i++; continue; }
+    if (c === '(' || c === ')') {
+      out.push({ kind: c === '(' ? 'lparen' : 'rparen', text: c, at });
+      i++;
+      continue;
+    }
     const two = src.slice(i, i + 2);
-    if (two === '>=' || two === '<=' || two === '==' || two === '!=') { out.push({ kind: 'op', text: two, at }); i += 2; continue; }
-    if (c === '>' || c === '<') { out.push({ kind: 'op', text: c, at }); i++; continue; }
+    if (two === '>=' || two === '<=' || two === '==' || two === '!=') {
+      out.push({ kind: 'op', text: two, at });
+      i += 2;
+      continue;
+    }
+    if (c === '>' || c === '<') {
+      out.push({ kind: 'op', text: c, at });
+      i++;
+      continue;
+    }
     if (c === '=' || c === '!') throw new ConditionError(`unknown operator "${c}" (use ==, !=, >, >=, <, <= or contains)`, at);
     if (c === '"' || c === "'") {
       let j = i + 1;
@@ -69,7 +92,11 @@ function tokenize(src: string): Token[] {
       for (;;) {
         if (j >= src.length) throw new ConditionError('unterminated string', at);
         const d = src[j];
-        if (d === '\\' && j + 1 < src.length) { text += src[j + 1]; j += 2; continue; }
+        if (d === '\\' && j + 1 < src.length) {
+          text += src[j + 1];
+          j += 2;
+          continue;
+        }
         if (d === c) break;
         text += d;
         j++;
@@ -92,9 +119,15 @@ class Parser {
   private terms = 0;
   constructor(private readonly tokens: Token[]) {}
 
-  private peek(): Token { return this.tokens[this.i]; }
-  private next(): Token { return this.tokens[this.i++]; }
-  private keyword(t: Token, k: string): boolean { return t.kind === 'word' && t.text.toUpperCase() === k; }
+  private peek(): Token {
+    return this.tokens[this.i];
+  }
+  private next(): Token {
+    return this.tokens[this.i++];
+  }
+  private keyword(t: Token, k: string): boolean {
+    return t.kind === 'word' && t.text.toUpperCase() === k;
+  }
 
   parse(): ConditionNode {
     const node = this.or(0);
@@ -105,13 +138,19 @@ class Parser {
 
   private or(depth: number): ConditionNode {
     const terms = [this.and(depth)];
-    while (this.keyword(this.peek(), 'OR')) { this.next(); terms.push(this.and(depth)); }
+    while (this.keyword(this.peek(), 'OR')) {
+      this.next();
+      terms.push(this.and(depth));
+    }
     return terms.length === 1 ? terms[0] : { type: 'or', terms };
   }
 
   private and(depth: number): ConditionNode {
     const terms = [this.primary(depth)];
-    while (this.keyword(this.peek(), 'AND')) { this.next(); terms.push(this.primary(depth)); }
+    while (this.keyword(this.peek(), 'AND')) {
+      this.next();
+      terms.push(this.primary(depth));
+    }
     return terms.length === 1 ? terms[0] : { type: 'and', terms };
   }
 
@@ -122,7 +161,8 @@ class Parser {
       this.next();
       const inner = this.or(depth + 1);
       const close = this.next();
-      if (close.kind !== 'rparen') throw new ConditionError(`expected ")" to close the "(" at position ${t.at}, found ${close.kind === 'end' ? 'the end' : `"${close.text}"`}`, close.at);
+      if (close.kind !== 'rparen')
+        throw new ConditionError(`expected ")" to close the "(" at position ${t.at}, found ${close.kind === 'end' ? 'the end' : `"${close.text}"`}`, close.at);
       return inner;
     }
     return this.comparison();
@@ -137,7 +177,8 @@ class Parser {
     if (f.kind === 'word') {
       let col = f.at;
       for (const part of path) {
-        if (!NAME.test(part)) throw new ConditionError(`invalid field name "${f.text}" (letters, digits, _ and -, dotted for nested fields; quote other names)`, col);
+        if (!NAME.test(part))
+          throw new ConditionError(`invalid field name "${f.text}" (letters, digits, _ and -, dotted for nested fields; quote other names)`, col);
         col += part.length + 1;
       }
     }
@@ -145,7 +186,11 @@ class Parser {
     let op: ConditionOperator;
     if (o.kind === 'op') op = o.text as ConditionOperator;
     else if (o.kind === 'word' && o.text.toLowerCase() === 'contains') op = 'contains';
-    else throw new ConditionError(`expected an operator (> >= < <= == != contains) after "${f.text}", found ${o.kind === 'end' ? 'the end' : `"${o.text}"`}`, o.at);
+    else
+      throw new ConditionError(
+        `expected an operator (> >= < <= == != contains) after "${f.text}", found ${o.kind === 'end' ? 'the end' : `"${o.text}"`}`,
+        o.at,
+      );
     const v = this.next();
     let value: ConditionValue;
     if (v.kind === 'string') value = { kind: 'string', text: v.text };
@@ -171,9 +216,13 @@ function textOf(v: unknown): string {
 
 function literalText(v: ConditionValue): string {
   switch (v.kind) {
-    case 'number': case 'string': return v.text;
-    case 'bool': return String(v.value);
-    case 'null': return 'null';
+    case 'number':
+    case 'string':
+      return v.text;
+    case 'bool':
+      return String(v.value);
+    case 'null':
+      return 'null';
   }
 }
 
@@ -186,13 +235,20 @@ function numberText(v: unknown): string | undefined {
 
 function order(op: ConditionOperator, c: number): boolean {
   switch (op) {
-    case '>': return c > 0;
-    case '>=': return c >= 0;
-    case '<': return c < 0;
-    case '<=': return c <= 0;
-    case '==': return c === 0;
-    case '!=': return c !== 0;
-    default: return false;
+    case '>':
+      return c > 0;
+    case '>=':
+      return c >= 0;
+    case '<':
+      return c < 0;
+    case '<=':
+      return c <= 0;
+    case '==':
+      return c === 0;
+    case '!=':
+      return c !== 0;
+    default:
+      return false;
   }
 }
 
@@ -218,18 +274,23 @@ function evaluate(node: ConditionNode, data: unknown): boolean {
     const same = lit.kind === 'null' ? value === null : lit.kind === 'bool' ? value === lit.value : textOf(value) === literalText(lit);
     return node.op === '==' ? same : !same;
   }
-  const a = textOf(value), b = literalText(lit);
+  const a = textOf(value),
+    b = literalText(lit);
   return order(node.op, a === b ? 0 : a > b ? 1 : -1);
 }
 
 /** A parsed condition: evaluate it against a record's data as often as needed. */
 export class Condition {
-  private constructor(readonly source: string, readonly root: ConditionNode) {}
+  private constructor(
+    readonly source: string,
+    readonly root: ConditionNode,
+  ) {}
 
   /** Parses `text`; throws ConditionError (with the position) for anything malformed. */
   static parse(text: string): Condition {
     if (typeof text !== 'string') throw new ConditionError('the condition must be a string', 1);
-    if (text.length > MAX_CONDITION_LENGTH) throw new ConditionError(`the condition is longer than ${MAX_CONDITION_LENGTH} characters`, MAX_CONDITION_LENGTH + 1);
+    if (text.length > MAX_CONDITION_LENGTH)
+      throw new ConditionError(`the condition is longer than ${MAX_CONDITION_LENGTH} characters`, MAX_CONDITION_LENGTH + 1);
     if (text.trim() === '') throw new ConditionError('the condition is empty', 1);
     return new Condition(text, new Parser(tokenize(text)).parse());
   }

@@ -11,10 +11,7 @@
 import pino from 'pino';
 import type { Logger } from '../plugin/descriptor.js';
 
-const SECRET_FIELDS = [
-  'api_key', 'apiKey', 'admin_key', 'adminKey', 'key', 'password', 'secret', 'token',
-  'authorization', 'Authorization', 'headers',
-];
+const SECRET_FIELDS = ['api_key', 'apiKey', 'admin_key', 'adminKey', 'key', 'password', 'secret', 'token', 'authorization', 'Authorization', 'headers'];
 
 export const REDACT_PATHS: readonly string[] = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`)];
 

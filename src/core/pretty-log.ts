@@ -31,7 +31,9 @@ export function prettyLine(line: string, color: boolean): string {
   const level = Number(event.level);
   const name = (LEVELS[level] ?? String(event.level)).padEnd(5);
   const time = typeof event.time === 'string' ? event.time.replace('T', ' ') : new Date(Number(event.time)).toISOString().replace('T', ' ');
-  const fields = Object.entries(event).filter(([k, v]) => !HIDDEN.has(k) && v !== undefined).map(([k, v]) => `${k}=${value(v)}`);
+  const fields = Object.entries(event)
+    .filter(([k, v]) => !HIDDEN.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${value(v)}`);
   const msg = typeof event.msg === 'string' ? event.msg : '';
   const rest = fields.length ? ` ${color ? DIM : ''}${fields.join(' ')}${color ? RESET : ''}` : '';
   return `${color ? DIM : ''}${time}${color ? RESET : ''} ${color ? (COLORS[level] ?? '') : ''}${name}${color ? RESET : ''} ${msg}${rest}\n`;

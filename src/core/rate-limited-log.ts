@@ -24,7 +24,12 @@ export class RateLimitedLog {
   private readonly windows = new Map<string, Window>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly logger: Logger, private readonly level: 'warn' | 'info' | 'debug' = 'warn', private readonly rate: RateLimit = DEFAULT_RATE_LIMIT, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly level: 'warn' | 'info' | 'debug' = 'warn',
+    private readonly rate: RateLimit = DEFAULT_RATE_LIMIT,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Logs `fields`/`msg` unless `key` already used its lines in the current interval. */
   log(key: string, fields: object, msg: string): void {
@@ -69,7 +74,10 @@ export class RateLimitedLog {
   private summarise(key: string, w: Window): void {
     this.windows.delete(key);
     if (w.suppressed > 0) {
-      this.logger[this.level]({ ...w.fields, suppressed: w.suppressed, intervalMs: this.rate.intervalMs }, `Suppressed ${w.suppressed} similar log lines (more than ${this.rate.limit} per ${this.rate.intervalMs / 1000} s).`);
+      this.logger[this.level](
+        { ...w.fields, suppressed: w.suppressed, intervalMs: this.rate.intervalMs },
+        `Suppressed ${w.suppressed} similar log lines (more than ${this.rate.limit} per ${this.rate.intervalMs / 1000} s).`,
+      );
     }
   }
 }

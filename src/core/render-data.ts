@@ -10,10 +10,14 @@ import { expandCompact } from './schema-layout.js';
 /** The JSON text of `data` for stored bytes, per the store's data type (as the read API renders it). */
 export function renderData(view: StoreView, data: Buffer, format: SchemaFormat = 'full'): string {
   switch (view.dataType) {
-    case 'json': return data.toString('utf8');
-    case 'schema': return format === 'compact' || !view.schema ? data.toString('utf8') : expandCompact(view.schema, data);
-    case 'text': return JSON.stringify(data.toString('utf8'));
-    case 'binary': return JSON.stringify(data.toString('base64'));
+    case 'json':
+      return data.toString('utf8');
+    case 'schema':
+      return format === 'compact' || !view.schema ? data.toString('utf8') : expandCompact(view.schema, data);
+    case 'text':
+      return JSON.stringify(data.toString('utf8'));
+    case 'binary':
+      return JSON.stringify(data.toString('base64'));
   }
 }
 

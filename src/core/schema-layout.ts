@@ -56,11 +56,16 @@ export function expandCompact(schema: StoreSchema, stored: Buffer): string {
   if (stored[i] !== 0x7b) return stored.toString('utf8');
   const layout = layoutOf(schema);
   const values = new Map<string, string>();
-  scanMembers(stored, (ks, ke, s, e) => { values.set(memberKey(stored, ks, ke), stored.toString('utf8', s, e)); });
+  scanMembers(stored, (ks, ke, s, e) => {
+    values.set(memberKey(stored, ks, ke), stored.toString('utf8', s, e));
+  });
   const parts: string[] = [];
   for (const key of layout.schemaOrder) {
     const v = values.get(key);
-    if (v !== undefined) { parts.push(layout.nameKeyByIndexKey.get(key)! + v); values.delete(key); }
+    if (v !== undefined) {
+      parts.push(layout.nameKeyByIndexKey.get(key)! + v);
+      values.delete(key);
+    }
   }
   for (const [key, v] of values) parts.push(`${JSON.stringify(key)}:${v}`);
   return `{${parts.join(',')}}`;

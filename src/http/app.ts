@@ -66,7 +66,10 @@ export class HttpServer {
   private readonly clientErrors: RateLimitedLog;
   private readonly logger: Logger;
 
-  constructor(@inject(TOKENS.HttpOptions) private readonly options: HttpOptions, @inject(TOKENS.Logger) logger: Logger) {
+  constructor(
+    @inject(TOKENS.HttpOptions) private readonly options: HttpOptions,
+    @inject(TOKENS.Logger) logger: Logger,
+  ) {
     this.logger = logger.child({ component: 'http' });
     this.authErrors = new RateLimitedLog(this.logger, 'warn');
     this.clientErrors = new RateLimitedLog(this.logger, 'debug');
@@ -83,10 +86,22 @@ export class HttpServer {
         const e = isTssError(err) ? toTssError(err) : mapForeign(err);
         this.options.onError?.(e.code);
         // ctx.path, never ctx.url: a query string may carry a key (?api_key=, ?admin_key=).
-        if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) }, 'Request failed.');
+        if (e.code === 'TSS_ERR_INTERNAL')
+          this.logger.error({ method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) }, 'Request failed.');
         else if (e.status !== 404 || (ctx.params as Record<string, string> | undefined)?.store) {
           const store = (ctx.params as Record<string, string> | undefined)?.store;
-          (e.status === 401 ? this.authErrors : this.clientErrors).log(e.code, { code: e.code, status: e.status, method: ctx.method, route: (ctx as { _matchedRoute?: string })._matchedRoute ?? ctx.path, ...(store ? { store } : {}), err: e.message }, 'Request refused.');
+          (e.status === 401 ? this.authErrors : this.clientErrors).log(
+            e.code,
+            {
+              code: e.code,
+              status: e.status,
+              method: ctx.method,
+              route: (ctx as { _matchedRoute?: string })._matchedRoute ?? ctx.path,
+              ...(store ? { store } : {}),
+              err: e.message,
+            },
+            'Request refused.',
+          );
         }
         ctx.status = e.status;
         ctx.type = 'application/json';
@@ -104,7 +119,9 @@ export class HttpServer {
       router: this.router,
       storeAuth: auth,
       connections: this.connectionRoutes,
-      get address() { return server.url; },
+      get address() {
+        return server.url;
+      },
     };
   }
 
@@ -112,13 +129,21 @@ export class HttpServer {
     this.app.use(this.router.routes());
     this.app.use(this.router.allowedMethods());
     const callback = this.app.callback();
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => { void callback(req, res); };
-    const request = (req: http.IncomingMessage, res: http.ServerResponse): void => { holdPipelined(req.socket as PipelinedSocket, res); handler(req, res); };
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      void callback(req, res);
+    };
+    const request = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      holdPipelined(req.socket as PipelinedSocket, res);
+      handler(req, res);
+    };
     const { tls, nodeTimeouts = {} } = this.options;
     this.server = tls
       ? https.createServer({ ...nodeTimeouts, cert: readPem(tls.cert, 'certificate'), key: readPem(tls.key, 'key') }, request)
       : http.createServer(nodeTimeouts, request);
-    this.server.on('connection', (s) => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)); });
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
     // Upgrade requests go through koa too (koa-easy-ws answers them), but via node's 'upgrade'
     // event: without an 'upgrade' listener node keeps its HTTP parser on the socket, reads the
     // WebSocket frames as the start of a next request, and its headers timeout then kills a
@@ -128,13 +153,19 @@ export class HttpServer {
       const res = new http.ServerResponse(req);
       res.shouldKeepAlive = false;
       res.assignSocket(socket as Socket);
-      res.once('finish', () => { res.detachSocket(socket as Socket); socket.end(); });
+      res.once('finish', () => {
+        res.detachSocket(socket as Socket);
+        socket.end();
+      });
       handler(req, res);
     });
     this.server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
-      this.server!.listen(this.options.port, this.options.host, () => { this.server!.off('error', reject); resolve(); });
+      this.server!.listen(this.options.port, this.options.host, () => {
+        this.server!.off('error', reject);
+        resolve();
+      });
     });
   }
 
@@ -161,7 +192,9 @@ export class HttpServer {
     this.server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    const timer = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, graceMs);
+    const timer = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, graceMs);
     await closed;
     clearTimeout(timer);
   }

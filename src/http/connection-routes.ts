@@ -25,13 +25,18 @@ export class ConnectionRoutes implements ConnectionModes {
   private readonly modes = new Map<string, ConnectionMode>();
   private routed = false;
 
-  constructor(private readonly router: Router, private readonly storeAuth: Middleware) {}
+  constructor(
+    private readonly router: Router,
+    private readonly storeAuth: Middleware,
+  ) {}
 
   register(mode: string, handler: ConnectionMode): () => void {
     if (this.modes.has(mode)) throw new Error(`connection mode "${mode}" is already registered`);
     this.modes.set(mode, handler);
     this.route();
-    return () => { if (this.modes.get(mode) === handler) this.modes.delete(mode); };
+    return () => {
+      if (this.modes.get(mode) === handler) this.modes.delete(mode);
+    };
   }
 
   private supported(): string {
@@ -44,7 +49,8 @@ export class ConnectionRoutes implements ConnectionModes {
     const { router, storeAuth } = this;
     const storeOf = (ctx: Context): string => (ctx.state.store as { name: string }).name;
     const idOf = (ctx: Context): string => (ctx as Context & { params: Record<string, string> }).params.id;
-    const notFound = (store: string, id: string): TssError => new TssError('TSS_ERR_CONNECTION_NOT_FOUND', `connection not found: store ${store} has no connection ${id}`);
+    const notFound = (store: string, id: string): TssError =>
+      new TssError('TSS_ERR_CONNECTION_NOT_FOUND', `connection not found: store ${store} has no connection ${id}`);
 
     router.post(CONNECTIONS_ROUTE, storeAuth, async (ctx) => {
       const raw = await readBody(ctx, BODY_LIMIT);
@@ -56,7 +62,8 @@ export class ConnectionRoutes implements ConnectionModes {
           throw new TssError('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
         }
       }
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"mode","url",...}');
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"mode","url",...}');
       const mode = (body as Record<string, unknown>).mode;
       if (mode === undefined) throw new TssError('TSS_ERR_BAD_REQUEST', `mode is required: one of ${this.supported()}`);
       const handler = typeof mode === 'string' ? this.modes.get(mode) : undefined;
@@ -75,7 +82,10 @@ export class ConnectionRoutes implements ConnectionModes {
       const id = idOf(ctx);
       for (const m of this.modes.values()) {
         const s = await m.get(store, id);
-        if (s) { send(ctx, 200, s); return; }
+        if (s) {
+          send(ctx, 200, s);
+          return;
+        }
       }
       throw notFound(store, id);
     });
@@ -84,7 +94,10 @@ export class ConnectionRoutes implements ConnectionModes {
       const store = storeOf(ctx);
       const id = idOf(ctx);
       for (const m of this.modes.values()) {
-        if (await m.remove(store, id)) { send(ctx, 200, { deleted: id }); return; }
+        if (await m.remove(store, id)) {
+          send(ctx, 200, { deleted: id });
+          return;
+        }
       }
       throw notFound(store, id);
     });

@@ -69,10 +69,13 @@ export function registerOpsRoutes(router: Router, deps: OpsDeps): void {
     ctx.status = reasons.length === 0 ? 200 : 503;
     ctx.type = 'application/json';
     const status = reasons.length > 0 ? 'not ready' : degraded.length > 0 ? 'degraded' : 'ready';
-    const shown = degraded.length === 0 || mayList(ctx) ? degraded : [
-      `${degraded.length} store${degraded.length === 1 ? ' is' : 's are'} unavailable (damaged or unreadable files): `
-        + 'send the admin key or the metrics token to see which; `tsstore status` and the server log name them too',
-    ];
+    const shown =
+      degraded.length === 0 || mayList(ctx)
+        ? degraded
+        : [
+            `${degraded.length} store${degraded.length === 1 ? ' is' : 's are'} unavailable (damaged or unreadable files): ` +
+              'send the admin key or the metrics token to see which; `tsstore status` and the server log name them too',
+          ];
     const all = [...reasons, ...shown];
     ctx.body = JSON.stringify(all.length === 0 ? { status } : { status, reasons: all });
   });
@@ -82,9 +85,12 @@ export function registerOpsRoutes(router: Router, deps: OpsDeps): void {
       const cred = metricsCredential(ctx, deps);
       if (cred !== 'ok') {
         ctx.set('WWW-Authenticate', 'Bearer realm="tsstore metrics"');
-        throw new TssError('TSS_ERR_METRICS_UNAUTHORIZED', cred === 'none'
-          ? 'metrics need the admin key (X-Admin-Key) or the metrics token (Authorization: Bearer <server.metrics_token>); server.public_metrics: true serves them without one'
-          : 'invalid admin key or metrics token');
+        throw new TssError(
+          'TSS_ERR_METRICS_UNAUTHORIZED',
+          cred === 'none'
+            ? 'metrics need the admin key (X-Admin-Key) or the metrics token (Authorization: Bearer <server.metrics_token>); server.public_metrics: true serves them without one'
+            : 'invalid admin key or metrics token',
+        );
       }
     }
     const text = await deps.metrics.render();

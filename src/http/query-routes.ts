@@ -26,7 +26,8 @@ function readerOf(deps: RouteDeps, view: StoreView): SinkReader {
 function pathTimestamp(ctx: Context): bigint {
   const raw = (ctx as Context & { params: Params }).params.ts;
   const t = parseTimestampToken(raw);
-  if (typeof t === 'object' || t === undefined) throw new TssError('TSS_ERR_TIMESTAMP_INVALID', `invalid timestamp "${raw}": expected a positive integer of nanoseconds`);
+  if (typeof t === 'object' || t === undefined)
+    throw new TssError('TSS_ERR_TIMESTAMP_INVALID', `invalid timestamp "${raw}": expected a positive integer of nanoseconds`);
   return t;
 }
 
@@ -61,7 +62,11 @@ async function* streamObjects(reader: SinkReader, view: StoreView, query: ScanQu
  */
 async function sendAggregated(ctx: Context, deps: RouteDeps, view: StoreView, spec: AggregationSpec, query: ScanQuery): Promise<void> {
   checkAggregationFor(spec, view);
-  if (one(ctx.query, 'format') === 'compact') throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid format: aggregated windows always name their fields (format=compact cannot be combined with agg_window)');
+  if (one(ctx.query, 'format') === 'compact')
+    throw new TssError(
+      'TSS_ERR_QUERY_INVALID',
+      'invalid format: aggregated windows always name their fields (format=compact cannot be combined with agg_window)',
+    );
   const reader = readerOf(deps, view);
   const held = await deps.sinkOf(view.name).stats(view.name);
   if (held.oldest !== undefined && held.newest !== undefined) {
@@ -80,7 +85,13 @@ async function sendAggregated(ctx: Context, deps: RouteDeps, view: StoreView, sp
   const secondText = second.value;
   ctx.status = 200;
   ctx.type = 'application/json';
-  ctx.body = Readable.from((async function* () { yield firstText; yield secondText; yield* chunks; })());
+  ctx.body = Readable.from(
+    (async function* () {
+      yield firstText;
+      yield secondText;
+      yield* chunks;
+    })(),
+  );
 }
 
 interface ListSpec {
@@ -111,51 +122,58 @@ export function registerQueryRoutes(router: Router, deps: RouteDeps): void {
     sendJson(ctx, 200, `{"deleted":true,"timestamp":${ts}}`);
   });
 
-  const list = (spec: ListSpec) => async (ctx: Context): Promise<void> => {
-    const q = ctx.query;
-    const format = formatParam(q);
-    const v = view(ctx);
-    const text = filterParam(q);
-    const query: ScanQuery = {
-      ...spec.bounds(q),
-      order: spec.order,
-      limit: limitParam(q, spec.defaultLimit),
-      withData: boolParam(q, 'include_data', true),
-      match: text && ((data: Buffer) => text(renderData(v, data, format))),
+  const list =
+    (spec: ListSpec) =>
+    async (ctx: Context): Promise<void> => {
+      const q = ctx.query;
+      const format = formatParam(q);
+      const v = view(ctx);
+      const text = filterParam(q);
+      const query: ScanQuery = {
+        ...spec.bounds(q),
+        order: spec.order,
+        limit: limitParam(q, spec.defaultLimit),
+        withData: boolParam(q, 'include_data', true),
+        match: text && ((data: Buffer) => text(renderData(v, data, format))),
+      };
+      const agg = parseAggregation({ agg_window: one(q, 'agg_window'), agg_fields: one(q, 'agg_fields'), agg_default: one(q, 'agg_default') });
+      if (agg) {
+        if (!spec.aggregates) throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid agg_window: aggregation is served by data/newest and data/range');
+        await sendAggregated(ctx, deps, v, agg, query);
+        return;
+      }
+      const reader = readerOf(deps, v);
+      if (query.limit <= PAGE_LIMIT) {
+        sendJson(ctx, 200, objectsJson(v, await reader.scan(v.name, query), format));
+        return;
+      }
+      // Up to the reference's 100,000: read, render and send a page at a time, never the whole answer in memory.
+      const first = await reader.scan(v.name, { ...query, limit: PAGE_LIMIT });
+      ctx.status = 200;
+      ctx.type = 'application/json';
+      ctx.body = Readable.from(streamObjects(reader, v, query, format, first));
     };
-    const agg = parseAggregation({ agg_window: one(q, 'agg_window'), agg_fields: one(q, 'agg_fields'), agg_default: one(q, 'agg_default') });
-    if (agg) {
-      if (!spec.aggregates) throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid agg_window: aggregation is served by data/newest and data/range');
-      await sendAggregated(ctx, deps, v, agg, query);
-      return;
-    }
-    const reader = readerOf(deps, v);
-    if (query.limit <= PAGE_LIMIT) {
-      sendJson(ctx, 200, objectsJson(v, await reader.scan(v.name, query), format));
-      return;
-    }
-    // Up to the reference's 100,000: read, render and send a page at a time, never the whole answer in memory.
-    const first = await reader.scan(v.name, { ...query, limit: PAGE_LIMIT });
-    ctx.status = 200;
-    ctx.type = 'application/json';
-    ctx.body = Readable.from(streamObjects(reader, v, query, format, first));
-  };
 
   router.get('/api/stores/:store/data/oldest', auth, list({ order: 'asc', defaultLimit: 10, bounds: () => ({}) }));
   router.get('/api/stores/:store/data/newest', auth, list({ order: 'desc', defaultLimit: 10, aggregates: true, bounds: (q) => ({ from: sinceParam(q) }) }));
-  router.get('/api/stores/:store/data/range', auth, list({
-    order: 'asc',
-    defaultLimit: 1000,
-    aggregates: true,
-    bounds: (q) => {
-      const after = timeParam(q, 'after');
-      const start = timeParam(q, 'start_time');
-      const since = sinceParam(q);
-      const end = timeParam(q, 'end_time');
-      const lows = [after === undefined ? undefined : after + 1n, start, since].filter((x): x is bigint => x !== undefined);
-      const from = lows.length ? lows.reduce((a, b) => (a > b ? a : b)) : undefined;
-      if (from !== undefined && end !== undefined && end < from) throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid end_time: before the start of the range');
-      return { from, to: end };
-    },
-  }));
+  router.get(
+    '/api/stores/:store/data/range',
+    auth,
+    list({
+      order: 'asc',
+      defaultLimit: 1000,
+      aggregates: true,
+      bounds: (q) => {
+        const after = timeParam(q, 'after');
+        const start = timeParam(q, 'start_time');
+        const since = sinceParam(q);
+        const end = timeParam(q, 'end_time');
+        const lows = [after === undefined ? undefined : after + 1n, start, since].filter((x): x is bigint => x !== undefined);
+        const from = lows.length ? lows.reduce((a, b) => (a > b ? a : b)) : undefined;
+        if (from !== undefined && end !== undefined && end < from)
+          throw new TssError('TSS_ERR_QUERY_INVALID', 'invalid end_time: before the start of the range');
+        return { from, to: end };
+      },
+    }),
+  );
 }

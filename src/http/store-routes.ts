@@ -42,7 +42,9 @@ export function registerStoreRoutes(router: Router, deps: RouteDeps): void {
    * `unavailable` lists stores that cannot serve (damaged files), with the reason: only behind the
    * admin key (a public list, `server.public_store_list`, names the stores only).
    */
-  const listStores = (ctx: Context): void => { sendJson(ctx, 200, { stores: catalog.list() }); };
+  const listStores = (ctx: Context): void => {
+    sendJson(ctx, 200, { stores: catalog.list() });
+  };
   const listWithProblems = (ctx: Context): void => {
     const unavailable = catalog.unavailable();
     sendJson(ctx, 200, unavailable.length ? { stores: catalog.list(), unavailable } : { stores: catalog.list() });

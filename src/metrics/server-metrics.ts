@@ -39,7 +39,19 @@ export interface StoreStatsSource {
 /** Where the outputs' figures come from at scrape time (src/stores/delivery-host.ts). */
 export interface OutputStatsSource {
   /** Deliveries with a persisted cursor. */
-  named(): Promise<readonly { output: string; store: string; cursorName?: string; state: string; lagRecords: number; lagSeconds: number; sent: number; errors: number; missed: number }[]>;
+  named(): Promise<
+    readonly {
+      output: string;
+      store: string;
+      cursorName?: string;
+      state: string;
+      lagRecords: number;
+      lagSeconds: number;
+      sent: number;
+      errors: number;
+      missed: number;
+    }[]
+  >;
   /** Deliveries open now (transient live readers included), by output. */
   counts(): ReadonlyMap<string, number>;
 }
@@ -59,15 +71,25 @@ export class ServerMetrics {
 
   private readonly received = this.counter('tsstore_records_received_total', 'Records handed to the pipeline by an input.', ['input', 'store']);
   private readonly accepted = this.counter('tsstore_records_accepted_total', 'Records the sink accepted (durable per its fsync policy).', ['input', 'store']);
-  private readonly rejected = this.counter('tsstore_records_rejected_total', 'Records rejected by a stage or the sink, by error code.', ['input', 'store', 'code']);
+  private readonly rejected = this.counter('tsstore_records_rejected_total', 'Records rejected by a stage or the sink, by error code.', [
+    'input',
+    'store',
+    'code',
+  ]);
   private readonly bytes = this.counter('tsstore_records_received_bytes_total', 'Bytes of record data handed to the pipeline.', ['input', 'store']);
   private readonly commitSeconds = new Histogram({
-    name: 'tsstore_sink_commit_seconds', help: 'Time from sink.write to its acknowledgement (queueing, write and fsync).',
-    labelNames: ['pipeline', 'store'], buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+    name: 'tsstore_sink_commit_seconds',
+    help: 'Time from sink.write to its acknowledgement (queueing, write and fsync).',
+    labelNames: ['pipeline', 'store'],
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
   });
   private readonly commitRecords = new Histogram({
-    name: 'tsstore_sink_commit_batch_records', help: 'Records per sink.write call.',
-    labelNames: ['pipeline', 'store'], buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000], registers: [this.registry],
+    name: 'tsstore_sink_commit_batch_records',
+    help: 'Records per sink.write call.',
+    labelNames: ['pipeline', 'store'],
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000],
+    registers: [this.registry],
   });
   private readonly httpErrors = this.counter('tsstore_http_errors_total', 'HTTP requests answered with an error, by error code.', ['code']);
   private readonly httpErrorSeries = new Map<string, { inc(value?: number): void }>();
@@ -80,9 +102,24 @@ export class ServerMetrics {
     oldest: this.gauge('tsstore_store_oldest_timestamp_seconds', 'Timestamp of the oldest record, in seconds since the epoch.'),
     newest: this.gauge('tsstore_store_newest_timestamp_seconds', 'Timestamp of the newest record, in seconds since the epoch.'),
     deleted: this.gauge('tsstore_store_deleted_records', 'Soft-deleted records still occupying the store.'),
-    fsyncPolicy: new Gauge({ name: 'tsstore_store_fsync_policy', help: 'The sink fsync policy of the store (value 1, policy in a label).', labelNames: ['store', 'policy'], registers: [this.registry] }),
-    figure: new Gauge({ name: 'tsstore_store_sink_figure', help: "Any other numeric figure the store's sink reports in its stats (e.g. the forwarder's forwardLagRecords, forwardLagSeconds, forwardLostRecords).", labelNames: ['store', 'figure'], registers: [this.registry] }),
-    info: new Gauge({ name: 'tsstore_store_sink_info', help: "Text figures the store's sink reports in its stats (value 1, text in a label; e.g. forwardState).", labelNames: ['store', 'figure', 'value'], registers: [this.registry] }),
+    fsyncPolicy: new Gauge({
+      name: 'tsstore_store_fsync_policy',
+      help: 'The sink fsync policy of the store (value 1, policy in a label).',
+      labelNames: ['store', 'policy'],
+      registers: [this.registry],
+    }),
+    figure: new Gauge({
+      name: 'tsstore_store_sink_figure',
+      help: "Any other numeric figure the store's sink reports in its stats (e.g. the forwarder's forwardLagRecords, forwardLagSeconds, forwardLostRecords).",
+      labelNames: ['store', 'figure'],
+      registers: [this.registry],
+    }),
+    info: new Gauge({
+      name: 'tsstore_store_sink_info',
+      help: "Text figures the store's sink reports in its stats (value 1, text in a label; e.g. forwardState).",
+      labelNames: ['store', 'figure', 'value'],
+      registers: [this.registry],
+    }),
   };
   private readonly storeCounters = {
     overwritten: this.counter('tsstore_store_overwritten_records_total', 'Records reclaimed by the ring since the store was opened.', ['store']),
@@ -132,7 +169,10 @@ export class ServerMetrics {
             bytes: this.bytes.labels(input, store),
             rejected: (code) => {
               let c = codes.get(code);
-              if (!c) { c = this.rejected.labels(input, store, code); codes.set(code, c); }
+              if (!c) {
+                c = this.rejected.labels(input, store, code);
+                codes.set(code, c);
+              }
               return c;
             },
           };
@@ -154,7 +194,10 @@ export class ServerMetrics {
 
   httpError(code: string): void {
     let c = this.httpErrorSeries.get(code);
-    if (!c) { c = this.httpErrors.labels(code); this.httpErrorSeries.set(code, c); }
+    if (!c) {
+      c = this.httpErrors.labels(code);
+      this.httpErrorSeries.set(code, c);
+    }
     c.inc();
   }
 
@@ -166,13 +209,33 @@ export class ServerMetrics {
   /** Outputs: per delivery with a persisted cursor, its state, lag, sent, errors and missed records. */
   watchOutputs(source: OutputStatsSource): void {
     const labelNames = ['output', 'store', 'cursor'];
-    const state = new Gauge({ name: 'tsstore_output_state', help: 'State of an output delivery (value 1, state in a label): starting, idle, delivering, retrying, stopped.', labelNames: [...labelNames, 'state'], registers: [this.registry] });
-    const lagRecords = new Gauge({ name: 'tsstore_output_lag_records', help: 'Records committed after the output cursor and not yet delivered.', labelNames, registers: [this.registry] });
-    const lagSeconds = new Gauge({ name: 'tsstore_output_lag_seconds', help: 'Age of the oldest record not yet delivered (0 when caught up).', labelNames, registers: [this.registry] });
+    const state = new Gauge({
+      name: 'tsstore_output_state',
+      help: 'State of an output delivery (value 1, state in a label): starting, idle, delivering, retrying, stopped.',
+      labelNames: [...labelNames, 'state'],
+      registers: [this.registry],
+    });
+    const lagRecords = new Gauge({
+      name: 'tsstore_output_lag_records',
+      help: 'Records committed after the output cursor and not yet delivered.',
+      labelNames,
+      registers: [this.registry],
+    });
+    const lagSeconds = new Gauge({
+      name: 'tsstore_output_lag_seconds',
+      help: 'Age of the oldest record not yet delivered (0 when caught up).',
+      labelNames,
+      registers: [this.registry],
+    });
     const sent = this.counter('tsstore_output_sent_records_total', 'Records the destination acknowledged since the delivery opened.', labelNames);
     const errors = this.counter('tsstore_output_errors_total', 'Failed deliveries (and reads) since the delivery opened.', labelNames);
     const missed = this.counter('tsstore_output_missed_records_total', 'Records the ring overwrote before the output delivered them.', labelNames);
-    const open = new Gauge({ name: 'tsstore_output_deliveries', help: 'Deliveries open now, live readers included, by output.', labelNames: ['output'], registers: [this.registry] });
+    const open = new Gauge({
+      name: 'tsstore_output_deliveries',
+      help: 'Deliveries open now, live readers included, by output.',
+      labelNames: ['output'],
+      registers: [this.registry],
+    });
     this.hooks.push(async () => {
       for (const m of [state, lagRecords, lagSeconds, sent, errors, missed, open]) m.reset();
       for (const d of await source.named()) {
@@ -189,7 +252,12 @@ export class ServerMetrics {
   }
 
   watchStores(source: StoreStatsSource): void {
-    const stores = new Gauge({ name: 'tsstore_stores', help: 'Stores by state: open (data open), closed (figures from the summary), unknown (closed, no summary yet), unavailable (damaged).', labelNames: ['state'], registers: [this.registry] });
+    const stores = new Gauge({
+      name: 'tsstore_stores',
+      help: 'Stores by state: open (data open), closed (figures from the summary), unknown (closed, no summary yet), unavailable (damaged).',
+      labelNames: ['state'],
+      registers: [this.registry],
+    });
     const maxOpen = new Gauge({ name: 'tsstore_stores_max_open', help: 'Stores whose data may be open at once (store.max_open).', registers: [this.registry] });
     this.hooks.push(async () => {
       for (const g of Object.values(this.storeGauges)) g.reset();
@@ -200,16 +268,21 @@ export class ServerMetrics {
       const all = new Array<SinkStoreStats | undefined | null>(names.length);
       let next = 0;
       // Closed stores' summaries are read from disk at the first scrape: a few at a time.
-      await Promise.all(Array.from({ length: Math.min(STATS_CONCURRENCY, names.length) }, async () => {
-        for (let i = next++; i < names.length; i = next++) {
-          // null: a closed sink or a store dropped meanwhile (/ready reports the former)
-          all[i] = await source.stats(names[i]).catch(() => null);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(STATS_CONCURRENCY, names.length) }, async () => {
+          for (let i = next++; i < names.length; i = next++) {
+            // null: a closed sink or a store dropped meanwhile (/ready reports the former)
+            all[i] = await source.stats(names[i]).catch(() => null);
+          }
+        }),
+      );
       for (const [i, store] of names.entries()) {
         const s = all[i];
         if (s === null) continue;
-        if (!s) { unknown++; continue; }
+        if (!s) {
+          unknown++;
+          continue;
+        }
         known++;
         const g = this.storeGauges;
         g.records.set({ store }, s.records);

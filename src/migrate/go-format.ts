@@ -110,8 +110,13 @@ export function isPowerOfTwo(n: number): boolean {
 
 export function decodeMetaV1(b: Buffer): MetaV1 {
   return {
-    numBlocks: b.readUInt32LE(12), dataBlockSize: b.readUInt32LE(16), indexBlockSize: b.readUInt32LE(20),
-    headBlock: b.readUInt32LE(24), tailBlock: b.readUInt32LE(28), writeOffset: b.readUInt32LE(32), dataType: b[36],
+    numBlocks: b.readUInt32LE(12),
+    dataBlockSize: b.readUInt32LE(16),
+    indexBlockSize: b.readUInt32LE(20),
+    headBlock: b.readUInt32LE(24),
+    tailBlock: b.readUInt32LE(28),
+    writeOffset: b.readUInt32LE(32),
+    dataType: b[36],
   };
 }
 
@@ -131,8 +136,14 @@ export function encodeMetaV1(m: MetaV1): Buffer {
 
 export function decodeMetaV2(b: Buffer): MetaV2 {
   return {
-    numPartitions: b.readUInt32LE(12), blocksPerPartition: b.readUInt32LE(16), blockSize: b.readUInt32LE(20), dataType: b[24],
-    currentPartition: b.readUInt32LE(25), oldestPartition: b.readUInt32LE(29), partitionOrder: [...b.subarray(33, 49)], activeCount: b[49],
+    numPartitions: b.readUInt32LE(12),
+    blocksPerPartition: b.readUInt32LE(16),
+    blockSize: b.readUInt32LE(20),
+    dataType: b[24],
+    currentPartition: b.readUInt32LE(25),
+    oldestPartition: b.readUInt32LE(29),
+    partitionOrder: [...b.subarray(33, 49)],
+    activeCount: b[49],
   };
 }
 
@@ -146,16 +157,24 @@ export function encodeMetaV2(m: MetaV2): Buffer {
   b[24] = m.dataType;
   b.writeUInt32LE(m.currentPartition, 25);
   b.writeUInt32LE(m.oldestPartition, 29);
-  m.partitionOrder.slice(0, MAX_PARTITIONS).forEach((id, i) => { b[33 + i] = id; });
+  m.partitionOrder.slice(0, MAX_PARTITIONS).forEach((id, i) => {
+    b[33 + i] = id;
+  });
   b[49] = m.activeCount;
   return b;
 }
 
 export function decodePartitionMeta(b: Buffer): PartitionMeta {
   return {
-    partitionId: b.readUInt32LE(0), numBlocks: b.readUInt32LE(4), headBlock: b.readUInt32LE(8), writeOffset: b.readUInt32LE(12),
-    minTimestamp: b.readBigInt64LE(16), maxTimestamp: b.readBigInt64LE(24), objectCount: b.readBigUInt64LE(32),
-    bytesUsed: b.readBigUInt64LE(40), sealed: b[48] === 1,
+    partitionId: b.readUInt32LE(0),
+    numBlocks: b.readUInt32LE(4),
+    headBlock: b.readUInt32LE(8),
+    writeOffset: b.readUInt32LE(12),
+    minTimestamp: b.readBigInt64LE(16),
+    maxTimestamp: b.readBigInt64LE(24),
+    objectCount: b.readBigUInt64LE(32),
+    bytesUsed: b.readBigUInt64LE(40),
+    sealed: b[48] === 1,
   };
 }
 
@@ -176,7 +195,9 @@ export function encodePartitionMeta(m: PartitionMeta): Buffer {
 export function decodeBlockHeader(b: Buffer, off: number): BlockHeader {
   const hi = b.readUInt32LE(off + 20);
   return {
-    timestamp: b.readBigInt64LE(off), dataLen: b.readUInt32LE(off + 8), flags: b.readUInt32LE(off + 12),
+    timestamp: b.readBigInt64LE(off),
+    dataLen: b.readUInt32LE(off + 8),
+    flags: b.readUInt32LE(off + 12),
     ...(hi === CHECKSUM_MAGIC ? { checksum: b.readUInt32LE(off + 16) } : {}),
   };
 }
@@ -191,8 +212,11 @@ export function encodeBlockHeader(b: Buffer, off: number, h: BlockHeader): void 
 
 export function decodeObjectHeader(b: Buffer, off: number): ObjectHeader {
   return {
-    timestamp: b.readBigInt64LE(off), dataLen: b.readUInt32LE(off + 8), flags: b.readUInt32LE(off + 12),
-    nextOffset: b.readUInt32LE(off + 16), reserved: b.readUInt32LE(off + 20),
+    timestamp: b.readBigInt64LE(off),
+    dataLen: b.readUInt32LE(off + 8),
+    flags: b.readUInt32LE(off + 12),
+    nextOffset: b.readUInt32LE(off + 16),
+    reserved: b.readUInt32LE(off + 20),
   };
 }
 

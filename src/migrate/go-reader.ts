@@ -7,9 +7,33 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  BLOCK_HEADER_SIZE, DATA_FILE, FLAG_CONTINUATION, FLAG_PACKED, GO_DATA_TYPES, INDEX_ENTRY_SIZE, INDEX_FILE, MAGIC_V1, MAGIC_V2,
-  MAX_PARTITIONS, META_FILE, META_V1_SIZE, META_V2_SIZE, MIN_BLOCK_SIZE, OBJECT_HEADER_SIZE, OBJ_CONTINUES, OBJ_LAST_IN_BLOCK, PARTITION_META_SIZE,
-  crc32c, decodeBlockHeader, decodeMetaV1, decodeMetaV2, decodeObjectHeader, decodePartitionMeta, isPowerOfTwo, type BlockHeader, type GoDataType,
+  BLOCK_HEADER_SIZE,
+  DATA_FILE,
+  FLAG_CONTINUATION,
+  FLAG_PACKED,
+  GO_DATA_TYPES,
+  INDEX_ENTRY_SIZE,
+  INDEX_FILE,
+  MAGIC_V1,
+  MAGIC_V2,
+  MAX_PARTITIONS,
+  META_FILE,
+  META_V1_SIZE,
+  META_V2_SIZE,
+  MIN_BLOCK_SIZE,
+  OBJECT_HEADER_SIZE,
+  OBJ_CONTINUES,
+  OBJ_LAST_IN_BLOCK,
+  PARTITION_META_SIZE,
+  crc32c,
+  decodeBlockHeader,
+  decodeMetaV1,
+  decodeMetaV2,
+  decodeObjectHeader,
+  decodePartitionMeta,
+  isPowerOfTwo,
+  type BlockHeader,
+  type GoDataType,
 } from './go-format.js';
 
 export interface GoRecord {
@@ -20,8 +44,7 @@ export interface GoRecord {
 }
 
 /** Why records (or blocks) were not read. */
-export type LossReason =
-  | 'soft-deleted' | 'truncated' | 'torn' | 'checksum' | 'broken-span' | 'clobbered' | 'orphan-continuation' | 'bad-header';
+export type LossReason = 'soft-deleted' | 'truncated' | 'torn' | 'checksum' | 'broken-span' | 'clobbered' | 'orphan-continuation' | 'bad-header';
 
 export interface Loss {
   readonly reason: LossReason;
@@ -52,7 +75,8 @@ const LOSS_TEXT: Record<LossReason, string> = {
   torn: 'torn writes (a record header without all of its bytes)',
   checksum: 'blocks whose checksum does not match their data',
   'broken-span': 'records spanning blocks with a missing or damaged part',
-  clobbered: 'spanning records whose last bytes the reference overwrote with the record written after them (a reference bug: it resumes writing 24 bytes before the end of the span)',
+  clobbered:
+    'spanning records whose last bytes the reference overwrote with the record written after them (a reference bug: it resumes writing 24 bytes before the end of the span)',
   'orphan-continuation': 'pieces of a record whose first block was reclaimed or lost',
   'bad-header': 'blocks with an impossible header',
 };
@@ -69,7 +93,12 @@ class BlockFile {
   private winBlocks = 0;
   readonly size: number;
 
-  constructor(private readonly fd: number, readonly file: string, readonly numBlocks: number, readonly blockSize: number) {
+  constructor(
+    private readonly fd: number,
+    readonly file: string,
+    readonly numBlocks: number,
+    readonly blockSize: number,
+  ) {
     this.size = fs.fstatSync(fd).size;
     this.winBlocks = Math.max(1, Math.floor((1 << 20) / blockSize));
   }
@@ -132,11 +161,21 @@ export class GoStoreReader {
         if (metaBuf.length < META_V1_SIZE) throw new GoStoreError(`${META_FILE} is ${metaBuf.length} bytes long, expected ${META_V1_SIZE}`);
         const m = decodeMetaV1(metaBuf);
         const dataType = checkGeometry(m.numBlocks, m.dataBlockSize, m.dataType, metaBuf.readUInt32LE(8), 1);
-        if (m.headBlock >= m.numBlocks || m.tailBlock >= m.numBlocks) throw new GoStoreError(`${META_FILE}: head ${m.headBlock} / tail ${m.tailBlock} outside ${m.numBlocks} blocks`);
+        if (m.headBlock >= m.numBlocks || m.tailBlock >= m.numBlocks)
+          throw new GoStoreError(`${META_FILE}: head ${m.headBlock} / tail ${m.tailBlock} outside ${m.numBlocks} blocks`);
         const data = this.openData(path.join(dir, DATA_FILE), DATA_FILE, m.numBlocks, m.dataBlockSize, notes);
         const indexTs = this.openIndex(path.join(dir, INDEX_FILE), INDEX_FILE, notes);
         this.areas.push(ringArea(DATA_FILE, data, indexTs, m.headBlock, m.tailBlock, notes));
-        this.info = { name, dir, layout: 'circular', dataType, numBlocks: m.numBlocks, dataBlockSize: m.dataBlockSize, indexBlockSize: m.indexBlockSize, notes };
+        this.info = {
+          name,
+          dir,
+          layout: 'circular',
+          dataType,
+          numBlocks: m.numBlocks,
+          dataBlockSize: m.dataBlockSize,
+          indexBlockSize: m.indexBlockSize,
+          notes,
+        };
       } else if (magic === MAGIC_V2) {
         if (metaBuf.length < META_V2_SIZE) throw new GoStoreError(`${META_FILE} is ${metaBuf.length} bytes long, expected ${META_V2_SIZE}`);
         const m = decodeMetaV2(metaBuf);
@@ -149,8 +188,14 @@ export class GoStoreReader {
           if (area) this.areas.push(area);
         }
         this.info = {
-          name, dir, layout: 'partitioned', dataType, numBlocks: m.blocksPerPartition * m.numPartitions,
-          dataBlockSize: m.blockSize, indexBlockSize: 4096, notes,
+          name,
+          dir,
+          layout: 'partitioned',
+          dataType,
+          numBlocks: m.blocksPerPartition * m.numPartitions,
+          dataBlockSize: m.blockSize,
+          indexBlockSize: 4096,
+          notes,
         };
       } else {
         throw new GoStoreError(`${META_FILE} does not start with the TSSTORE1 or TSSTORE2 magic: not a ts-store store`);
@@ -182,7 +227,9 @@ export class GoStoreReader {
   private openIndex(file: string, label: string, notes: string[]): (block: number) => bigint | undefined {
     const index = readSmall(file);
     if (!index) {
-      notes.push(`${label} is missing: records were read from the data file alone, so soft deletes (kept in the index) cannot be seen and those records are migrated as live`);
+      notes.push(
+        `${label} is missing: records were read from the data file alone, so soft deletes (kept in the index) cannot be seen and those records are migrated as live`,
+      );
       return () => undefined;
     }
     return (block) => (block * INDEX_ENTRY_SIZE + INDEX_ENTRY_SIZE <= index.length ? index.readBigInt64LE(block * INDEX_ENTRY_SIZE) : undefined);
@@ -213,7 +260,10 @@ export class GoStoreReader {
     const orphans = new Set<number>();
     if (!(m.objectCount === 0n && empty(data, 0))) {
       for (let b = 0; b <= m.headBlock; b++) sequence.push(b);
-      for (let b = m.headBlock + 1; b < m.numBlocks && !empty(data, b); b++) { sequence.push(b); orphans.add(b); }
+      for (let b = m.headBlock + 1; b < m.numBlocks && !empty(data, b); b++) {
+        sequence.push(b);
+        orphans.add(b);
+      }
       if (orphans.size) notes.push(`${label}: ${orphans.size} block(s) written after the last metadata update were recovered`);
     }
     return { label: `${label}/${DATA_FILE}`, data, indexTs, sequence, orphans };
@@ -221,7 +271,10 @@ export class GoStoreReader {
 
   loss(reason: LossReason, records: number, blocks: number, detail: string): void {
     const l = this.losses.get(reason);
-    if (l) { l.records += records; l.blocks += blocks; } else this.losses.set(reason, { reason, records, blocks, detail });
+    if (l) {
+      l.records += records;
+      l.blocks += blocks;
+    } else this.losses.set(reason, { reason, records, blocks, detail });
   }
 
   /** Every record, oldest first (the order the reference wrote them). */
@@ -244,7 +297,10 @@ export class GoStoreReader {
       }
       const buf = data.block(b);
       const h = decodeBlockHeader(buf, 0);
-      if (h.flags === 0 && h.dataLen === 0) { i++; continue; }
+      if (h.flags === 0 && h.dataLen === 0) {
+        i++;
+        continue;
+      }
       if (h.dataLen > bs - BLOCK_HEADER_SIZE) {
         this.loss('bad-header', 0, 1, `${where(b)} claims ${h.dataLen} bytes of data`);
         i++;
@@ -326,8 +382,18 @@ export class GoStoreReader {
    * follow in continuation blocks. Returns the data (or none when a piece is missing), where the
    * walk goes on, and where the last continuation block's own records start, if it has any.
    */
-  private readSpan(area: Area, buf: Buffer, off: number, used: number, total: number, i: number): {
-    data?: Buffer; next: number; tail?: { block: number; offset: number }; clobbered?: boolean;
+  private readSpan(
+    area: Area,
+    buf: Buffer,
+    off: number,
+    used: number,
+    total: number,
+    i: number,
+  ): {
+    data?: Buffer;
+    next: number;
+    tail?: { block: number; offset: number };
+    clobbered?: boolean;
   } {
     const parts: Buffer[] = [Buffer.from(buf.subarray(off + OBJECT_HEADER_SIZE, used))];
     let remaining = total - parts[0].length;
@@ -401,7 +467,8 @@ function readSmall(file: string): Buffer | undefined {
 function checkGeometry(numBlocks: number, blockSize: number, dataType: number, version: number, wantVersion: number): GoDataType {
   if (version !== wantVersion) throw new GoStoreError(`${META_FILE}: format version ${version}, expected ${wantVersion}`);
   if (numBlocks < 1) throw new GoStoreError(`${META_FILE}: ${numBlocks} blocks`);
-  if (!isPowerOfTwo(blockSize) || blockSize < MIN_BLOCK_SIZE) throw new GoStoreError(`${META_FILE}: block size ${blockSize} is not a power of two >= ${MIN_BLOCK_SIZE}`);
+  if (!isPowerOfTwo(blockSize) || blockSize < MIN_BLOCK_SIZE)
+    throw new GoStoreError(`${META_FILE}: block size ${blockSize} is not a power of two >= ${MIN_BLOCK_SIZE}`);
   const t = GO_DATA_TYPES[dataType];
   if (!t) throw new GoStoreError(`${META_FILE}: unknown data type ${dataType}`);
   return t;

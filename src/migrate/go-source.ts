@@ -29,7 +29,10 @@ export interface StoreKeys {
 }
 
 interface RegistryKey {
-  id?: unknown; hash?: unknown; created_at?: unknown; bootstrap?: unknown;
+  id?: unknown;
+  hash?: unknown;
+  created_at?: unknown;
+  bootstrap?: unknown;
   grants?: { stores?: unknown; access?: unknown }[];
 }
 
@@ -53,7 +56,8 @@ export class GoSource {
 
   /** Names of the store directories (those holding a meta.tsdb), sorted. */
   storeNames(): string[] {
-    return fs.readdirSync(this.dir, { withFileTypes: true })
+    return fs
+      .readdirSync(this.dir, { withFileTypes: true })
       .filter((e) => e.isDirectory() && fs.existsSync(path.join(this.dir, e.name, META_FILE)))
       .map((e) => e.name)
       .sort();
@@ -87,13 +91,23 @@ export class GoSource {
       }
       if (access.size === 0) continue;
       if (k.bootstrap === true) {
-        skipped.push({ id, reason: "the reference's bootstrap (admin) key: tsstore keeps the admin key in its config; set TSSTORE_ADMIN_KEY (or server.admin_key) to the same value" });
+        skipped.push({
+          id,
+          reason:
+            "the reference's bootstrap (admin) key: tsstore keeps the admin key in its config; set TSSTORE_ADMIN_KEY (or server.admin_key) to the same value",
+        });
         continue;
       }
-      if (typeof k.hash !== 'string' || !HASH.test(k.hash)) { skipped.push({ id, reason: 'its hash is not a SHA-256 hex digest' }); continue; }
+      if (typeof k.hash !== 'string' || !HASH.test(k.hash)) {
+        skipped.push({ id, reason: 'its hash is not a SHA-256 hex digest' });
+        continue;
+      }
       const missing = FULL_ACCESS.filter((a) => !access.has(a));
       if (missing.length && !widen) {
-        skipped.push({ id, reason: `it has only ${[...access].sort().join(', ')} access here and tsstore store keys carry full access; --widen-keys migrates it anyway` });
+        skipped.push({
+          id,
+          reason: `it has only ${[...access].sort().join(', ')} access here and tsstore store keys carry full access; --widen-keys migrates it anyway`,
+        });
         continue;
       }
       keys.push({ id, hash: k.hash, createdAt: typeof k.created_at === 'string' ? k.created_at : new Date().toISOString() });
@@ -119,7 +133,10 @@ export class GoSource {
     const skipped: SkippedItem[] = [];
     for (const k of Array.isArray(doc.keys) ? doc.keys : []) {
       const id = typeof k.id === 'string' ? k.id : '(no id)';
-      if (typeof k.hash !== 'string' || !HASH.test(k.hash)) { skipped.push({ id, reason: 'its hash is not a SHA-256 hex digest' }); continue; }
+      if (typeof k.hash !== 'string' || !HASH.test(k.hash)) {
+        skipped.push({ id, reason: 'its hash is not a SHA-256 hex digest' });
+        continue;
+      }
       keys.push({ id, hash: k.hash, createdAt: typeof k.created_at === 'string' ? k.created_at : new Date().toISOString() });
     }
     return { keys, skipped, from: KEYS_FILE };
@@ -149,7 +166,7 @@ export function readGoSchema(storeDir: string): GoSchemaVersion[] {
   const doc = JSON.parse(text) as { schemas?: Record<string, { version?: number; fields?: unknown }> };
   if (!doc.schemas || typeof doc.schemas !== 'object') throw new Error(`${SCHEMA_FILE} has no "schemas"`);
   return Object.entries(doc.schemas)
-    .map(([v, s]) => ({ version: Number(s?.version ?? v), fields: Array.isArray(s?.fields) ? s.fields as GoSchemaVersion['fields'] : [] }))
+    .map(([v, s]) => ({ version: Number(s?.version ?? v), fields: Array.isArray(s?.fields) ? (s.fields as GoSchemaVersion['fields']) : [] }))
     .sort((a, b) => a.version - b.version);
 }
 
@@ -181,10 +198,17 @@ export function readGoConnections(storeDir: string): GoConnectionEntry[] {
     mode: String(c.mode ?? ''),
     url: String(c.url ?? ''),
     format: typeof c.format === 'string' ? c.format : '',
-    headers: c.headers && typeof c.headers === 'object' ? c.headers as Record<string, string> : {},
+    headers: c.headers && typeof c.headers === 'object' ? (c.headers as Record<string, string>) : {},
     created_at: typeof c.created_at === 'string' ? c.created_at : new Date().toISOString(),
-    unsupported: Object.keys(c).filter((k) => !PULL_FIELDS.has(k) && c[k] !== undefined && c[k] !== null && c[k] !== '' && c[k] !== false
-      && !(Array.isArray(c[k]) && (c[k] as unknown[]).length === 0)),
+    unsupported: Object.keys(c).filter(
+      (k) =>
+        !PULL_FIELDS.has(k) &&
+        c[k] !== undefined &&
+        c[k] !== null &&
+        c[k] !== '' &&
+        c[k] !== false &&
+        !(Array.isArray(c[k]) && (c[k] as unknown[]).length === 0),
+    ),
   }));
 }
 
@@ -194,18 +218,27 @@ export function fileStates(dir: string): string {
   const walk = (d: string): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
-      if (e.isDirectory()) { walk(p); continue; }
+      if (e.isDirectory()) {
+        walk(p);
+        continue;
+      }
       try {
         const s = fs.statSync(p, { bigint: true });
         out.push(`${path.relative(dir, p)}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`);
-      } catch { out.push(`${path.relative(dir, p)}:gone`); }
+      } catch {
+        out.push(`${path.relative(dir, p)}:gone`);
+      }
     }
   };
   walk(dir);
   return out.sort().join('\n');
 }
 
-export interface OpenHandle { readonly pid: number; readonly command: string; readonly file: string }
+export interface OpenHandle {
+  readonly pid: number;
+  readonly command: string;
+  readonly file: string;
+}
 
 /**
  * Processes (other than this one) holding a file under `dir` open, from /proc. A running
@@ -222,13 +255,25 @@ export function openHandles(dir: string): OpenHandle[] {
   }
   for (const pid of pids) {
     let fds: string[];
-    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
     for (const fd of fds) {
       let target: string;
-      try { target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+      try {
+        target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
       if (target.startsWith(root)) {
         let command = '?';
-        try { command = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { /* gone */ }
+        try {
+          command = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        } catch {
+          /* gone */
+        }
         found.push({ pid: Number(pid), command, file: target });
         break;
       }

@@ -8,10 +8,34 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  BLOCK_HEADER_SIZE, DATA_FILE, FLAG_CONTINUATION, FLAG_PACKED, FLAG_PRIMARY, GO_DATA_TYPES, INDEX_ENTRY_SIZE, INDEX_FILE,
-  KEYS_FILE, KEY_REGISTRY_FILE, META_FILE, OBJECT_HEADER_SIZE, OBJ_CONTINUES, OBJ_LAST_IN_BLOCK, SCHEMA_FILE, WS_CONNECTIONS_FILE,
-  crc32c, decodeBlockHeader, decodeIndexEntry, decodeObjectHeader, encodeBlockHeader, encodeIndexEntry, encodeMetaV1, encodeMetaV2,
-  encodeObjectHeader, encodePartitionMeta, indexFileSize, type GoDataType,
+  BLOCK_HEADER_SIZE,
+  DATA_FILE,
+  FLAG_CONTINUATION,
+  FLAG_PACKED,
+  FLAG_PRIMARY,
+  GO_DATA_TYPES,
+  INDEX_ENTRY_SIZE,
+  INDEX_FILE,
+  KEYS_FILE,
+  KEY_REGISTRY_FILE,
+  META_FILE,
+  OBJECT_HEADER_SIZE,
+  OBJ_CONTINUES,
+  OBJ_LAST_IN_BLOCK,
+  SCHEMA_FILE,
+  WS_CONNECTIONS_FILE,
+  crc32c,
+  decodeBlockHeader,
+  decodeIndexEntry,
+  decodeObjectHeader,
+  encodeBlockHeader,
+  encodeIndexEntry,
+  encodeMetaV1,
+  encodeMetaV2,
+  encodeObjectHeader,
+  encodePartitionMeta,
+  indexFileSize,
+  type GoDataType,
 } from './go-format.js';
 
 export interface GoStoreOptions {
@@ -43,13 +67,21 @@ class Area {
   /** Span bookkeeping per continuation block: where its own piece ends (the reference appends after it). */
   readonly pieceEnd = new Map<number, { end: number; spanTs: bigint }>();
 
-  constructor(readonly id: number, readonly numBlocks: number, readonly blockSize: number, indexBlockSize: number, private readonly checksums: boolean) {
+  constructor(
+    readonly id: number,
+    readonly numBlocks: number,
+    readonly blockSize: number,
+    indexBlockSize: number,
+    private readonly checksums: boolean,
+  ) {
     this.data = Buffer.alloc(numBlocks * blockSize);
     this.index = Buffer.alloc(indexFileSize(numBlocks, indexBlockSize));
     this.generation = new Uint32Array(numBlocks);
   }
 
-  off(block: number): number { return block * this.blockSize; }
+  off(block: number): number {
+    return block * this.blockSize;
+  }
 
   blockEmpty(block: number): boolean {
     const h = decodeBlockHeader(this.data, this.off(block));
@@ -115,7 +147,10 @@ export class GoStoreWriter {
   private readonly blocksPerPartition: number;
   private dropped = new Set<number>();
 
-  constructor(readonly name: string, readonly options: GoStoreOptions) {
+  constructor(
+    readonly name: string,
+    readonly options: GoStoreOptions,
+  ) {
     this.layout = options.layout ?? 'circular';
     this.indexBlockSize = options.indexBlockSize ?? 4096;
     this.numPartitions = options.numPartitions ?? 6;
@@ -130,7 +165,9 @@ export class GoStoreWriter {
     return a;
   }
 
-  private get usable(): number { return this.options.dataBlockSize - BLOCK_HEADER_SIZE; }
+  private get usable(): number {
+    return this.options.dataBlockSize - BLOCK_HEADER_SIZE;
+  }
 
   /** Stores one record the way the reference's PutObject does (no ordering check: tests may write disorder). */
   put(timestamp: bigint, data: Buffer, schemaVersion = 0): void {
@@ -177,7 +214,11 @@ export class GoStoreWriter {
   softDelete(timestamp: bigint): boolean {
     for (const a of this.areas.values()) {
       for (let b = 0; b < a.numBlocks; b++) {
-        if (a.indexTs(b) === timestamp) { a.setIndex(b, 0n); this.deleted.add(timestamp); return true; }
+        if (a.indexTs(b) === timestamp) {
+          a.setIndex(b, 0n);
+          this.deleted.add(timestamp);
+          return true;
+        }
       }
     }
     return false;
@@ -218,7 +259,11 @@ export class GoStoreWriter {
     const chunk = Math.min(firstUsable, data.length);
     const o = a.off(first);
     encodeObjectHeader(a.data, o + BLOCK_HEADER_SIZE, {
-      timestamp: ts, dataLen: data.length, flags: OBJ_LAST_IN_BLOCK | (chunk < data.length ? OBJ_CONTINUES : 0), nextOffset: 0, reserved: ver,
+      timestamp: ts,
+      dataLen: data.length,
+      flags: OBJ_LAST_IN_BLOCK | (chunk < data.length ? OBJ_CONTINUES : 0),
+      nextOffset: 0,
+      reserved: ver,
     });
     data.copy(a.data, o + BLOCK_HEADER_SIZE + OBJECT_HEADER_SIZE, 0, chunk);
     a.writeHeader(first, ts, OBJECT_HEADER_SIZE + chunk, FLAG_PRIMARY | FLAG_PACKED);
@@ -296,26 +341,53 @@ export class GoStoreWriter {
     const dataType = GO_DATA_TYPES.indexOf(this.options.dataType);
     if (this.layout === 'circular') {
       const a = this.current;
-      fs.writeFileSync(path.join(dir, META_FILE), encodeMetaV1({
-        numBlocks: a.numBlocks, dataBlockSize: a.blockSize, indexBlockSize: this.indexBlockSize,
-        headBlock: a.head, tailBlock: a.tail, writeOffset: a.writeOffset, dataType,
-      }));
+      fs.writeFileSync(
+        path.join(dir, META_FILE),
+        encodeMetaV1({
+          numBlocks: a.numBlocks,
+          dataBlockSize: a.blockSize,
+          indexBlockSize: this.indexBlockSize,
+          headBlock: a.head,
+          tailBlock: a.tail,
+          writeOffset: a.writeOffset,
+          dataType,
+        }),
+      );
       fs.writeFileSync(path.join(dir, DATA_FILE), a.data);
       fs.writeFileSync(path.join(dir, INDEX_FILE), a.index);
       return dir;
     }
-    fs.writeFileSync(path.join(dir, META_FILE), encodeMetaV2({
-      numPartitions: this.numPartitions, blocksPerPartition: this.blocksPerPartition, blockSize: this.options.dataBlockSize, dataType,
-      currentPartition: this.current.id, oldestPartition: this.order[0], partitionOrder: this.order, activeCount: this.order.length,
-    }));
+    fs.writeFileSync(
+      path.join(dir, META_FILE),
+      encodeMetaV2({
+        numPartitions: this.numPartitions,
+        blocksPerPartition: this.blocksPerPartition,
+        blockSize: this.options.dataBlockSize,
+        dataType,
+        currentPartition: this.current.id,
+        oldestPartition: this.order[0],
+        partitionOrder: this.order,
+        activeCount: this.order.length,
+      }),
+    );
     for (const id of this.dropped) fs.rmSync(path.join(dir, `partition-${id}`), { recursive: true, force: true });
     for (const p of this.areas.values()) {
       const pdir = path.join(dir, `partition-${p.id}`);
       fs.mkdirSync(pdir, { recursive: true });
-      fs.writeFileSync(path.join(pdir, META_FILE), encodePartitionMeta({
-        partitionId: p.id, numBlocks: p.numBlocks, headBlock: p.head, writeOffset: p.writeOffset,
-        minTimestamp: p.minTs, maxTimestamp: p.maxTs, objectCount: p.objectCount, bytesUsed: p.bytesUsed, sealed: p.sealed,
-      }));
+      fs.writeFileSync(
+        path.join(pdir, META_FILE),
+        encodePartitionMeta({
+          partitionId: p.id,
+          numBlocks: p.numBlocks,
+          headBlock: p.head,
+          writeOffset: p.writeOffset,
+          minTimestamp: p.minTs,
+          maxTimestamp: p.maxTs,
+          objectCount: p.objectCount,
+          bytesUsed: p.bytesUsed,
+          sealed: p.sealed,
+        }),
+      );
       fs.writeFileSync(path.join(pdir, DATA_FILE), p.data);
       fs.writeFileSync(path.join(pdir, INDEX_FILE), p.index);
     }
@@ -346,12 +418,18 @@ export function writeGoKeyRegistry(dataDir: string, keys: readonly GoRegistryKey
   fs.writeFileSync(path.join(dataDir, KEY_REGISTRY_FILE), JSON.stringify({ version: 1, keys }, null, 2), { mode: 0o600 });
 }
 
-export interface GoSchemaField { readonly index: number; readonly name: string; readonly type: string }
+export interface GoSchemaField {
+  readonly index: number;
+  readonly name: string;
+  readonly type: string;
+}
 
 /** `schema.json`: every version, keyed by version number, and the current one. */
 export function writeGoSchema(storeDir: string, versions: readonly (readonly GoSchemaField[])[]): void {
   const schemas: Record<string, unknown> = {};
-  versions.forEach((fields, i) => { schemas[String(i + 1)] = { version: i + 1, fields }; });
+  versions.forEach((fields, i) => {
+    schemas[String(i + 1)] = { version: i + 1, fields };
+  });
   fs.writeFileSync(path.join(storeDir, SCHEMA_FILE), JSON.stringify({ current_version: versions.length, schemas }, null, 2));
 }
 
@@ -368,5 +446,8 @@ export interface GoConnection {
 }
 
 export function writeGoConnections(storeDir: string, connections: readonly GoConnection[]): void {
-  fs.writeFileSync(path.join(storeDir, WS_CONNECTIONS_FILE), JSON.stringify({ connections: connections.map((c) => ({ from: 0, format: '', headers: null, ...c })) }, null, 2));
+  fs.writeFileSync(
+    path.join(storeDir, WS_CONNECTIONS_FILE),
+    JSON.stringify({ connections: connections.map((c) => ({ from: 0, format: '', headers: null, ...c })) }, null, 2),
+  );
 }

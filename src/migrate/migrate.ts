@@ -35,7 +35,10 @@ export interface MigrateOptions {
   readonly onProgress?: (store: string, fraction: number, records: number) => void;
 }
 
-export interface SkipCount { readonly reason: string; readonly records: number }
+export interface SkipCount {
+  readonly reason: string;
+  readonly records: number;
+}
 
 export interface StoreReport {
   readonly name: string;
@@ -72,8 +75,18 @@ export interface MigrationReport {
 
 /** True when a report says something the reference held did not make it (soft deletes aside). */
 export function somethingLost(r: MigrationReport): boolean {
-  return r.ignored.length > 0 || r.stores.some((s) => s.status === 'refused' || s.status === 'failed' || s.skipped.length > 0
-    || s.keysSkipped.length > 0 || s.connectionsSkipped.length > 0 || s.schemaNotes.length > 0);
+  return (
+    r.ignored.length > 0 ||
+    r.stores.some(
+      (s) =>
+        s.status === 'refused' ||
+        s.status === 'failed' ||
+        s.skipped.length > 0 ||
+        s.keysSkipped.length > 0 ||
+        s.connectionsSkipped.length > 0 ||
+        s.schemaNotes.length > 0,
+    )
+  );
 }
 
 const BATCH_RECORDS = 5000;
@@ -101,7 +114,11 @@ export class Migration {
     const all = this.source.storeNames();
     if (!wanted || wanted.length === 0) return all;
     const missing = wanted.filter((w) => !all.includes(w));
-    if (missing.length) throw new TssError('TSS_ERR_BAD_REQUEST', `no store ${missing.map((m) => `"${m}"`).join(', ')} in ${this.sourceDir} (it has: ${all.join(', ') || 'none'})`);
+    if (missing.length)
+      throw new TssError(
+        'TSS_ERR_BAD_REQUEST',
+        `no store ${missing.map((m) => `"${m}"`).join(', ')} in ${this.sourceDir} (it has: ${all.join(', ') || 'none'})`,
+      );
     return [...wanted];
   }
 
@@ -151,8 +168,20 @@ export class Migration {
 
   private emptyReport(name: string): StoreReport {
     return {
-      name, status: 'failed', records: 0, bytes: 0, skipped: [], softDeleted: 0, recoveredHidden: 0, keys: 0, keysSkipped: [],
-      schemaVersions: 0, schemaNotes: [], connections: 0, connectionsSkipped: [], notes: [],
+      name,
+      status: 'failed',
+      records: 0,
+      bytes: 0,
+      skipped: [],
+      softDeleted: 0,
+      recoveredHidden: 0,
+      keys: 0,
+      keysSkipped: [],
+      schemaVersions: 0,
+      schemaNotes: [],
+      connections: 0,
+      connectionsSkipped: [],
+      notes: [],
     };
   }
 
@@ -170,14 +199,26 @@ export class Migration {
       let bytes = 0;
       let outOfOrder = 0;
       for (const rec of reader.records()) {
-        if (last !== undefined && rec.timestamp <= last) { outOfOrder++; continue; }
-        if (rec.timestamp <= 0n) { outOfOrder++; continue; }
+        if (last !== undefined && rec.timestamp <= last) {
+          outOfOrder++;
+          continue;
+        }
+        if (rec.timestamp <= 0n) {
+          outOfOrder++;
+          continue;
+        }
         last = rec.timestamp;
         records++;
         bytes += rec.data.length;
         const need = TARGET_RECORD_OVERHEAD + rec.data.length;
         if (need <= room) room -= need;
-        else if (need <= usable) { blocks++; room = usable - need; } else { blocks += Math.ceil(need / usable); room = 0; }
+        else if (need <= usable) {
+          blocks++;
+          room = usable - need;
+        } else {
+          blocks += Math.ceil(need / usable);
+          room = 0;
+        }
       }
       r.geometry = geometryFor(reader.info, blocks);
       if (final) {
@@ -250,7 +291,10 @@ export class Migration {
     }
     const info = r.info!;
     const created = await catalog.create(r.name, {
-      num_blocks: r.geometry!.numBlocks, data_block_size: r.geometry!.dataBlockSize, index_block_size: info.indexBlockSize, data_type: info.dataType,
+      num_blocks: r.geometry!.numBlocks,
+      data_block_size: r.geometry!.dataBlockSize,
+      index_block_size: info.indexBlockSize,
+      data_type: info.dataType,
     });
     try {
       if (info.dataType === 'schema') await this.carrySchema(r, catalog);
@@ -285,7 +329,10 @@ export class Migration {
       const write = async (sent: SinkRecord[]): Promise<void> => {
         const results = await sink.write(r.name, sent);
         results.forEach((res, i) => {
-          if (res.ok) { records++; bytes += sent[i].data.length; } else rejected.set(res.message, (rejected.get(res.message) ?? 0) + 1);
+          if (res.ok) {
+            records++;
+            bytes += sent[i].data.length;
+          } else rejected.set(res.message, (rejected.get(res.message) ?? 0) + 1);
         });
         opts.onProgress?.(r.name, Math.min(1, records / expected), records);
       };
@@ -300,7 +347,10 @@ export class Migration {
         while (inFlight.length >= IN_FLIGHT) await inFlight.shift();
       };
       for (const rec of reader.records()) {
-        if (rec.timestamp <= 0n || (last !== undefined && rec.timestamp <= last)) { outOfOrder++; continue; }
+        if (rec.timestamp <= 0n || (last !== undefined && rec.timestamp <= last)) {
+          outOfOrder++;
+          continue;
+        }
         last = rec.timestamp;
         batch.push({ timestamp: rec.timestamp, data: rec.data });
         batchBytes += rec.data.length;
@@ -314,7 +364,10 @@ export class Migration {
       for (const [message, n] of rejected) r.skipped.push({ reason: `${n} record(s) refused by the tsstore store: ${message}`, records: n });
       const stats = await sink.stats(r.name);
       if (stats.records < records) {
-        r.skipped.push({ reason: `${records - stats.records} record(s) overwritten in the tsstore ring after writing (the computed geometry was too small)`, records: records - stats.records });
+        r.skipped.push({
+          reason: `${records - stats.records} record(s) overwritten in the tsstore ring after writing (the computed geometry was too small)`,
+          records: records - stats.records,
+        });
       }
     } finally {
       reader.close();
@@ -343,8 +396,12 @@ export class Migration {
     for (const c of readGoConnections(dir)) {
       if (connectionProblem(c.mode, c.url)) continue;
       list.push({
-        id: c.id, mode: 'pull', url: c.url, format: c.format === 'compact' ? 'compact' : 'full',
-        headers: Object.fromEntries(Object.entries(c.headers).filter(([, v]) => typeof v === 'string')), created_at: c.created_at,
+        id: c.id,
+        mode: 'pull',
+        url: c.url,
+        format: c.format === 'compact' ? 'compact' : 'full',
+        headers: Object.fromEntries(Object.entries(c.headers).filter(([, v]) => typeof v === 'string')),
+        created_at: c.created_at,
       });
     }
     if (list.length === 0) return;
@@ -368,7 +425,8 @@ function fail(r: StoreReport, err: unknown): void {
 
 /** Why a reference connection is not carried over, or undefined when it is. */
 function connectionProblem(mode: string, url: string): string | undefined {
-  if (mode === 'push') return 'push connections (tsstore sending records out) are not carried by migrate; recreate it with POST /api/stores/:store/ws/connections {"mode":"push",...} (from, format, headers, filter as before)';
+  if (mode === 'push')
+    return 'push connections (tsstore sending records out) are not carried by migrate; recreate it with POST /api/stores/:store/ws/connections {"mode":"push",...} (from, format, headers, filter as before)';
   if (mode !== 'pull') return `unknown mode ${JSON.stringify(mode)}`;
   if (!/^wss?:\/\//i.test(url)) return `url ${JSON.stringify(url)} is not a ws:// or wss:// URL`;
   return undefined;
@@ -418,14 +476,20 @@ export function schemaPlan(storeDir: string): { versions: SchemaField[][]; notes
     try {
       if (versions.length > 0) checkEvolution({ version: versions.length, fields: versions[versions.length - 1] }, merged);
     } catch (err) {
-      problems.push(`schema version ${v.version} cannot follow the earlier ones in tsstore (${(err as Error).message}); the versions are merged into one with the newest meaning of each field index`);
+      problems.push(
+        `schema version ${v.version} cannot follow the earlier ones in tsstore (${(err as Error).message}); the versions are merged into one with the newest meaning of each field index`,
+      );
       collapsed = true;
     }
     const dropped = current.filter((f) => !v.fields.some((g) => g.index === f.index));
-    if (dropped.length) notes.push(`schema version ${v.version} dropped ${dropped.map((f) => `"${f.name}"`).join(', ')}; tsstore schemas only grow, so ${dropped.length === 1 ? 'it stays' : 'they stay'} in the schema`);
+    if (dropped.length)
+      notes.push(
+        `schema version ${v.version} dropped ${dropped.map((f) => `"${f.name}"`).join(', ')}; tsstore schemas only grow, so ${dropped.length === 1 ? 'it stays' : 'they stay'} in the schema`,
+      );
     const prev = versions[versions.length - 1];
     current = merged;
-    if (!prev || prev.length !== merged.length || prev.some((f, i) => f.index !== merged[i].index || f.name !== merged[i].name || f.type !== merged[i].type)) versions.push(merged);
+    if (!prev || prev.length !== merged.length || prev.some((f, i) => f.index !== merged[i].index || f.name !== merged[i].name || f.type !== merged[i].type))
+      versions.push(merged);
   }
   if (collapsed) return { versions: current.length ? [current] : [], notes, problems };
   return { versions, notes, problems };

@@ -15,8 +15,17 @@ import wsPushOutput from '../../plugins/outputs/ws_push/index.js';
 import mqttPublishOutput from '../../plugins/outputs/mqtt_publish/index.js';
 
 export const BUILTIN_PLUGINS: readonly PluginDescriptor[] = [
-  restInput, websocketInput, unixSocketInput, wsPullInput,
-  validateStage, schemaFormatStage,
-  blockfileSink, memorySink, natsJetStreamSink, blockfileForwardSink,
-  wsReadOutput, wsPushOutput, mqttPublishOutput,
+  restInput,
+  websocketInput,
+  unixSocketInput,
+  wsPullInput,
+  validateStage,
+  schemaFormatStage,
+  blockfileSink,
+  memorySink,
+  natsJetStreamSink,
+  blockfileForwardSink,
+  wsReadOutput,
+  wsPushOutput,
+  mqttPublishOutput,
 ];

@@ -47,11 +47,16 @@ export function effectiveConfig(config: TsstoreConfig, pipelines: readonly Plann
   const block = (p: { type: string; options: Record<string, unknown> }) => ({ type: p.type, ...p.options });
   return maskSecrets({
     ...rest,
-    pipelines: Object.fromEntries(pipelines.map((p) => [p.name, {
-      inputs: Object.fromEntries(p.inputs.map((i) => [i.id, i.enabled ? block(i) : { ...block(i), enabled: false }])),
-      stages: p.stages.map(block),
-      sink: block(p.sink),
-      ...(p.outputs.length ? { outputs: Object.fromEntries(p.outputs.map((o) => [o.id, o.enabled ? block(o) : { ...block(o), enabled: false }])) } : {}),
-    }])),
+    pipelines: Object.fromEntries(
+      pipelines.map((p) => [
+        p.name,
+        {
+          inputs: Object.fromEntries(p.inputs.map((i) => [i.id, i.enabled ? block(i) : { ...block(i), enabled: false }])),
+          stages: p.stages.map(block),
+          sink: block(p.sink),
+          ...(p.outputs.length ? { outputs: Object.fromEntries(p.outputs.map((o) => [o.id, o.enabled ? block(o) : { ...block(o), enabled: false }])) } : {}),
+        },
+      ]),
+    ),
   }) as Record<string, unknown>;
 }

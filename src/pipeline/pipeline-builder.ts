@@ -109,8 +109,14 @@ export function planPipelinesChecked(config: TsstoreConfig, registry: PluginRegi
 function planAll(config: TsstoreConfig, registry: PluginRegistry): { plans: PartialPlan[]; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const plan = (kind: Kind, id: string, block: unknown, at: string): PlannedPlugin | undefined => {
-    if (!isObject(block)) { problems.push({ path: at, message: 'must be an object with a type' }); return undefined; }
-    if (typeof block.type !== 'string') { problems.push({ path: `${at}.type`, message: 'is required' }); return undefined; }
+    if (!isObject(block)) {
+      problems.push({ path: at, message: 'must be an object with a type' });
+      return undefined;
+    }
+    if (typeof block.type !== 'string') {
+      problems.push({ path: `${at}.type`, message: 'is required' });
+      return undefined;
+    }
     const descriptor = registry.get(kind, block.type);
     if (!descriptor) {
       problems.push({ path: `${at}.type`, message: `unknown ${kind} type "${block.type}"; known: ${registry.types(kind).join(', ') || '(none)'}` });
@@ -137,7 +143,10 @@ function planAll(config: TsstoreConfig, registry: PluginRegistry): { plans: Part
   for (const name of names) {
     const p = config.pipelines[name] as unknown;
     const at = `pipelines.${name}`;
-    if (!isObject(p)) { problems.push({ path: at, message: 'must be an object with inputs, stages and a sink' }); continue; }
+    if (!isObject(p)) {
+      problems.push({ path: at, message: 'must be an object with inputs, stages and a sink' });
+      continue;
+    }
     const inputs: PlannedPlugin[] = [];
     if (isObject(p.inputs)) {
       for (const [id, block] of Object.entries(p.inputs)) {
@@ -206,7 +215,8 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
   const binding = deps.binding ?? {};
   const outbound = outboundPolicy(config, problems);
   const claims: { resource: Resource; by: string }[] = [];
-  if (config.server.port !== 0) claims.push({ resource: { kind: 'tcp-port', id: `${config.server.host}:${config.server.port}` }, by: 'server.port (the HTTP server)' });
+  if (config.server.port !== 0)
+    claims.push({ resource: { kind: 'tcp-port', id: `${config.server.host}:${config.server.port}` }, by: 'server.port (the HTTP server)' });
   const built: BuiltPipeline[] = [];
   const attempt = <T>(at: string, fn: () => T): T | undefined => {
     try {
@@ -221,7 +231,9 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
       const other = claims.find((c) => resourcesCollide(c.resource, r));
       if (other) {
         const same = r.kind !== 'http-route' || r.id === other.resource.id;
-        const what = same ? `${r.kind} ${r.id}, already claimed by ${other.by}` : `${r.kind} ${r.id}, which overlaps ${other.resource.id} claimed by ${other.by}: one request could match both`;
+        const what = same
+          ? `${r.kind} ${r.id}, already claimed by ${other.by}`
+          : `${r.kind} ${r.id}, which overlaps ${other.resource.id} claimed by ${other.by}: one request could match both`;
         const hint = r.kind === 'http-route' ? ` (there is one HTTP server and its routes are global: one such ${planned.kind} across all pipelines)` : '';
         problems.push({ path: planned.path, message: `claims ${what}${hint}` });
       } else {
@@ -232,15 +244,29 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
   for (const plan of plans) {
     const logger = deps.logger;
     const planned = plan.sink;
-    const sink = planned && attempt(planned.path, () => deps.registry.get('sink', planned.type)!.create(planned.options, sinkStageContext(planned.id, 'sink', logger, dataDir, deps.metrics, outbound)));
-    const stages = plan.stages.map((s) => attempt(s.path, () => deps.registry.get('stage', s.type)!.create(s.options, sinkStageContext(s.id, 'stage', logger, dataDir, deps.metrics, outbound))));
+    const sink =
+      planned &&
+      attempt(planned.path, () =>
+        deps.registry.get('sink', planned.type)!.create(planned.options, sinkStageContext(planned.id, 'sink', logger, dataDir, deps.metrics, outbound)),
+      );
+    const stages = plan.stages.map((s) =>
+      attempt(s.path, () => deps.registry.get('stage', s.type)!.create(s.options, sinkStageContext(s.id, 'stage', logger, dataDir, deps.metrics, outbound))),
+    );
     const inputs: BuiltInput[] = [];
     for (const planned of plan.inputs) {
       if (!planned.enabled) continue;
       const ctx: InputContext = {
-        id: planned.id, logger: logger.child({ pipeline: plan.name, input: planned.id }), dataDir, metrics: deps.metrics?.('input', planned.id), outbound,
-        get stores() { return binding.stores ?? unbound('stores', planned.id); },
-        get http() { return binding.http ?? unbound('http', planned.id); },
+        id: planned.id,
+        logger: logger.child({ pipeline: plan.name, input: planned.id }),
+        dataDir,
+        metrics: deps.metrics?.('input', planned.id),
+        outbound,
+        get stores() {
+          return binding.stores ?? unbound('stores', planned.id);
+        },
+        get http() {
+          return binding.http ?? unbound('http', planned.id);
+        },
       };
       const plugin = attempt(planned.path, () => deps.registry.get('input', planned.type)!.create(planned.options, ctx));
       if (!plugin) continue;
@@ -251,17 +277,28 @@ export function buildPipelinesChecked(config: TsstoreConfig, deps: BuildDeps): {
     for (const planned of plan.outputs) {
       if (!planned.enabled) continue;
       const ctx: OutputContext = {
-        id: planned.id, logger: logger.child({ pipeline: plan.name, output: planned.id }), dataDir, metrics: deps.metrics?.('output', planned.id), outbound,
-        get stores() { return binding.stores ?? unbound('stores', planned.id); },
-        get http() { return binding.http ?? unbound('http', planned.id); },
-        get deliveries() { return binding.deliveries?.(planned.id) ?? unbound('deliveries', planned.id); },
+        id: planned.id,
+        logger: logger.child({ pipeline: plan.name, output: planned.id }),
+        dataDir,
+        metrics: deps.metrics?.('output', planned.id),
+        outbound,
+        get stores() {
+          return binding.stores ?? unbound('stores', planned.id);
+        },
+        get http() {
+          return binding.http ?? unbound('http', planned.id);
+        },
+        get deliveries() {
+          return binding.deliveries?.(planned.id) ?? unbound('deliveries', planned.id);
+        },
       };
       const plugin = attempt(planned.path, () => deps.registry.get('output', planned.type)!.create(planned.options, ctx));
       if (!plugin) continue;
       claim(planned, attempt(planned.path, () => plugin.resources?.() ?? []) ?? []);
       outputs.push({ id: planned.id, type: planned.type, path: planned.path, plugin });
     }
-    if (planned && sink && stages.every((s) => s)) built.push({ name: plan.name, plan: { ...plan, sink: planned }, sink, stages: stages as Stage[], inputs, outputs });
+    if (planned && sink && stages.every((s) => s))
+      built.push({ name: plan.name, plan: { ...plan, sink: planned }, sink, stages: stages as Stage[], inputs, outputs });
   }
   return { pipelines: problems.length ? [] : built, problems };
 }

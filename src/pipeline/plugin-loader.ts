@@ -21,7 +21,16 @@ function descriptorsOf(mod: unknown): PluginDescriptor[] {
   // import() of CommonJS gives `module.exports` as `default`; TypeScript's CommonJS output of
   // `export default` puts the descriptor one `default` deeper.
   let m = mod;
-  for (let depth = 0; depth < 2 && typeof m === 'object' && m !== null && 'default' in m && !('kind' in m) && !('plugins' in m && Array.isArray((m as { plugins?: unknown }).plugins)); depth++) {
+  for (
+    let depth = 0;
+    depth < 2 &&
+    typeof m === 'object' &&
+    m !== null &&
+    'default' in m &&
+    !('kind' in m) &&
+    !('plugins' in m && Array.isArray((m as { plugins?: unknown }).plugins));
+    depth++
+  ) {
     m = (m as { default: unknown }).default;
   }
   const list = Array.isArray(m) ? m : Array.isArray((m as { plugins?: unknown })?.plugins) ? (m as { plugins: unknown[] }).plugins : [m];
@@ -34,7 +43,11 @@ function manifestOf(entry: string): { name?: string; version?: string } {
   for (;;) {
     const pj = path.join(dir, 'package.json');
     if (fs.existsSync(pj)) {
-      try { return JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string; version?: string }; } catch { return {}; }
+      try {
+        return JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string; version?: string };
+      } catch {
+        return {};
+      }
     }
     const up = path.dirname(dir);
     if (up === dir) return {};
@@ -163,13 +176,18 @@ export async function loadPluginsChecked(packages: readonly string[], baseDir: s
       continue;
     }
     if (found.length === 0) {
-      problems.push({ path: at, message: `plugin package "${name}" exports no plugin descriptors (expected a descriptor, an array of them, or { plugins: [...] })` });
+      problems.push({
+        path: at,
+        message: `plugin package "${name}" exports no plugin descriptors (expected a descriptor, an array of them, or { plugins: [...] })`,
+      });
       continue;
     }
     const copy = tsstoreRootFor(entry);
     if (copy && copy !== OWN_ROOT && !warnedCopies.has(copy)) {
       warnedCopies.add(copy);
-      warnings.push(`plugin package "${name}" resolves tsstore from ${copy}, but the server runs tsstore from ${OWN_ROOT}: two copies of tsstore's modules are loaded. It works (errors are recognised by their codes), but install tsstore once, as the plugin's peer dependency, so both use one copy.`);
+      warnings.push(
+        `plugin package "${name}" resolves tsstore from ${copy}, but the server runs tsstore from ${OWN_ROOT}: two copies of tsstore's modules are loaded. It works (errors are recognised by their codes), but install tsstore once, as the plugin's peer dependency, so both use one copy.`,
+      );
     }
     for (const d of found) {
       try {

@@ -38,7 +38,9 @@ export class PluginRegistry {
       throw new Error(`plugin ${key} from ${from}: type must be snake_case`);
     }
     if (typeof descriptor.create !== 'function' || typeof descriptor.options?.validate !== 'function') {
-      throw new Error(`plugin ${key} from ${from}: a descriptor needs create() and a joi options schema (use defineInput/defineStage/defineSink/defineOutput from tsstore/plugin)`);
+      throw new Error(
+        `plugin ${key} from ${from}: a descriptor needs create() and a joi options schema (use defineInput/defineStage/defineSink/defineOutput from tsstore/plugin)`,
+      );
     }
     const range = descriptor.apiVersion;
     if (typeof range !== 'string' || !semver.validRange(range) || !semver.satisfies(PLUGIN_API_VERSION, range)) {
@@ -56,7 +58,10 @@ export class PluginRegistry {
   }
 
   types(kind: PluginDescriptor['kind']): string[] {
-    return this.list().filter((p) => p.descriptor.kind === kind).map((p) => p.descriptor.type).sort();
+    return this.list()
+      .filter((p) => p.descriptor.kind === kind)
+      .map((p) => p.descriptor.type)
+      .sort();
   }
 
   list(): RegisteredPlugin[] {

@@ -14,18 +14,18 @@ function splitHostPort(id: string): { host: string; port: string } {
   return i < 0 ? { host: '', port: id } : { host: id.slice(0, i).replace(/^\[|\]$/g, ''), port: id.slice(i + 1) };
 }
 
-type Segment =
-  | { readonly kind: 'literal'; readonly text: string }
-  | { readonly kind: 'param'; readonly optional: boolean }
-  | { readonly kind: 'rest' };
+type Segment = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'param'; readonly optional: boolean } | { readonly kind: 'rest' };
 
 /** `/a/:b/c?` → segments. A segment with a parameter or wildcard anywhere in it matches any text. */
 function segmentsOf(path: string): Segment[] {
-  return path.split('/').filter((s) => s !== '').map((s): Segment => {
-    if (s === '*' || s === '(.*)' || /^:[^/]*[*+]$/.test(s)) return { kind: 'rest' };
-    if (/[:*(]/.test(s)) return { kind: 'param', optional: s.endsWith('?') };
-    return { kind: 'literal', text: s.toLowerCase() };
-  });
+  return path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s): Segment => {
+      if (s === '*' || s === '(.*)' || /^:[^/]*[*+]$/.test(s)) return { kind: 'rest' };
+      if (/[:*(]/.test(s)) return { kind: 'param', optional: s.endsWith('?') };
+      return { kind: 'literal', text: s.toLowerCase() };
+    });
 }
 
 /** Whether some request path matches both segment lists. */

@@ -53,9 +53,19 @@ export class PipelineRunner {
         const groups = new Map<string, number[]>();
         records.forEach((r, i) => {
           const g = groups.get(r.store);
-          if (g) g.push(i); else groups.set(r.store, [i]);
+          if (g) g.push(i);
+          else groups.set(r.store, [i]);
         });
-        await Promise.all([...groups].map(([store, idx]) => this.runStore(store, idx.map((i) => records[i]), idx, results)));
+        await Promise.all(
+          [...groups].map(([store, idx]) =>
+            this.runStore(
+              store,
+              idx.map((i) => records[i]),
+              idx,
+              results,
+            ),
+          ),
+        );
       }
       return results;
     } finally {
@@ -66,7 +76,10 @@ export class PipelineRunner {
   /** Stop taking new records and wait until every emit in flight has been answered. */
   async drain(): Promise<void> {
     this.closing = true;
-    if (this.inflight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
+    if (this.inflight > 0)
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+      });
     this.rejections.close();
   }
 
@@ -95,15 +108,23 @@ export class PipelineRunner {
     if (series !== undefined) {
       let bytes = 0;
       for (const r of records) bytes += r.payload.length;
-      if (series) { series.received.inc(records.length); series.bytes.inc(bytes); } else {
-        for (const r of records) { const s = this.metrics!.ingest(r.origin.input, store); s.received.inc(); s.bytes.inc(r.payload.length); }
+      if (series) {
+        series.received.inc(records.length);
+        series.bytes.inc(bytes);
+      } else {
+        for (const r of records) {
+          const s = this.metrics!.ingest(r.origin.input, store);
+          s.received.inc();
+          s.bytes.inc(r.payload.length);
+        }
       }
     }
     let accepted = 0;
     const put = (i: number, r: RecordResult): void => {
       results[index ? index[i] : i] = r;
       if (r.ok) {
-        if (series === null) this.metrics!.ingest(records[i].origin.input, store).accepted.inc(); else accepted++;
+        if (series === null) this.metrics!.ingest(records[i].origin.input, store).accepted.inc();
+        else accepted++;
       } else this.rejected(store, records[i], r, series);
     };
     try {
@@ -113,7 +134,13 @@ export class PipelineRunner {
     }
   }
 
-  private async runStages(store: string, records: IngestRecord[], index: number[] | null, results: RecordResult[], put: (i: number, r: RecordResult) => void): Promise<void> {
+  private async runStages(
+    store: string,
+    records: IngestRecord[],
+    index: number[] | null,
+    results: RecordResult[],
+    put: (i: number, r: RecordResult) => void,
+  ): Promise<void> {
     const view = this.stores.view(store);
     if (!view) {
       const r = reject('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
@@ -135,15 +162,24 @@ export class PipelineRunner {
         const out = await stage.process(live, view);
         let rejected = false;
         for (let i = 0; i < out.length; i++) {
-          if ((out[i] as Rejection).ok === false) { rejected = true; break; }
+          if ((out[i] as Rejection).ok === false) {
+            rejected = true;
+            break;
+          }
         }
-        if (!rejected) { live = out as IngestRecord[]; continue; }
+        if (!rejected) {
+          live = out as IngestRecord[];
+          continue;
+        }
         const nextLive: IngestRecord[] = [];
         const nextSlots: number[] = [];
         for (let i = 0; i < out.length; i++) {
           const o = out[i];
           if ((o as Rejection).ok === false) put(slots[i], o as Rejection);
-          else { nextLive.push(o as IngestRecord); nextSlots.push(slots[i]); }
+          else {
+            nextLive.push(o as IngestRecord);
+            nextSlots.push(slots[i]);
+          }
         }
         live = nextLive;
         slots = nextSlots;
@@ -156,7 +192,8 @@ export class PipelineRunner {
       for (let i = 0; i < written.length; i++) put(slots[i], written[i]);
     } catch (err) {
       const e = toTssError(err);
-      if (e.code === 'TSS_ERR_INTERNAL') this.logger.error({ pipeline: this.name, store, err: (err as Error)?.stack ?? String(err) }, 'Pipeline failed a batch.');
+      if (e.code === 'TSS_ERR_INTERNAL')
+        this.logger.error({ pipeline: this.name, store, err: (err as Error)?.stack ?? String(err) }, 'Pipeline failed a batch.');
       const r = reject(e.code, e.message);
       for (const s of slots) if (results[index ? index[s] : s] === undefined) put(s, r);
     }

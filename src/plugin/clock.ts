@@ -31,7 +31,8 @@ export const MAX_TIMESTAMP = (1n << 63n) - 1n;
 export function assignTimestamp(given: bigint | undefined, newest: bigint | undefined): bigint | Rejection {
   if (given === undefined) {
     const next = nextTimestamp(newest);
-    if (next > MAX_TIMESTAMP) return reject('TSS_ERR_TIMESTAMP_ORDER', `timestamp must be greater than newest entry: the newest is ${MAX_TIMESTAMP}, no timestamp left to assign`);
+    if (next > MAX_TIMESTAMP)
+      return reject('TSS_ERR_TIMESTAMP_ORDER', `timestamp must be greater than newest entry: the newest is ${MAX_TIMESTAMP}, no timestamp left to assign`);
     return next;
   }
   if (given < 0n || given > MAX_TIMESTAMP) return reject('TSS_ERR_TIMESTAMP_INVALID', `invalid timestamp: ${given} is outside 0..${MAX_TIMESTAMP} nanoseconds`);

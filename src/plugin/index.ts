@@ -23,11 +23,31 @@ export { default as Joi } from 'joi';
  * the acknowledgement body.
  */
 export {
-  decodeEnvelope, decodeNdjson, decodeJsonArray, parseTimestampToken, isJson, invalidJsonMessage,
-  objectStart, nextMember, memberKey, parseJsonExact, stringifyExact, acceptedJson, type Envelope, type MemberSpan,
+  decodeEnvelope,
+  decodeNdjson,
+  decodeJsonArray,
+  parseTimestampToken,
+  isJson,
+  invalidJsonMessage,
+  objectStart,
+  nextMember,
+  memberKey,
+  parseJsonExact,
+  stringifyExact,
+  acceptedJson,
+  type Envelope,
+  type MemberSpan,
 } from '../core/json/index.js';
 /** Alert-rule conditions (`temp > 80 AND (room == "lab" OR n >= 9007199254740993)`), parsed once, exact on big integers. */
-export { Condition, ConditionError, MAX_CONDITION_TERMS, MAX_CONDITION_DEPTH, type ConditionNode, type ConditionOperator, type ConditionValue } from '../core/condition.js';
+export {
+  Condition,
+  ConditionError,
+  MAX_CONDITION_TERMS,
+  MAX_CONDITION_DEPTH,
+  type ConditionNode,
+  type ConditionOperator,
+  type ConditionValue,
+} from '../core/condition.js';
 /** A schema compiled for lookups by field name and compact index (schema stages). */
 export { layoutOf, expandCompact, type SchemaLayout } from '../core/schema-layout.js';
 /** Stored bytes as JSON text per data type (as reads show them), and the read routes' substring filter. */
@@ -37,6 +57,17 @@ export { renderData, substringFilter } from '../core/render-data.js';
  * parameters once, feed records in time order, get each window as it closes.
  */
 export {
-  parseAggregation, checkAggregationFor, checkWindowCount, WindowAggregator, aggWindowJson, AGG_FUNCTIONS, MAX_AGG_WINDOWS,
-  MAX_AGG_FIELDS, type AggregationSpec, type AggregationParams, type AggFunction, type AggWindow, type AggregatorOptions,
+  parseAggregation,
+  checkAggregationFor,
+  checkWindowCount,
+  WindowAggregator,
+  aggWindowJson,
+  AGG_FUNCTIONS,
+  MAX_AGG_WINDOWS,
+  MAX_AGG_FIELDS,
+  type AggregationSpec,
+  type AggregationParams,
+  type AggFunction,
+  type AggWindow,
+  type AggregatorOptions,
 } from '../core/aggregate/index.js';

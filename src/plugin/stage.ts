@@ -9,10 +9,7 @@
 import type { Rejection } from './errors.js';
 import type { DataType, IngestRecord } from './record.js';
 
-export type FieldType =
-  | 'int8' | 'int16' | 'int32' | 'int64'
-  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'float32' | 'float64' | 'bool' | 'string';
+export type FieldType = 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'float32' | 'float64' | 'bool' | 'string';
 
 export interface SchemaField {
   readonly index: number;

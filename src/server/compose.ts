@@ -42,37 +42,67 @@ export function composeServer(config: TsstoreConfig, logger: Logger, registry: P
   c.register(TOKENS.Config, { useValue: config });
   c.register(TOKENS.Logger, { useValue: logger });
   c.register<PluginRegistry>(TOKENS.PluginRegistry, { useValue: registry });
-  c.register<ServerMetrics>(TOKENS.Metrics, once(() => new ServerMetrics()));
+  c.register<ServerMetrics>(
+    TOKENS.Metrics,
+    once(() => new ServerMetrics()),
+  );
 
   // Pipelines: plugins constructed (no I/O). Inputs reach the catalog and the HTTP host through
   // the binding, filled in once both exist and before any input starts.
   c.register<InputBinding>(TOKENS.InputBinding, { useValue: {} });
-  c.register<readonly BuiltPipeline[]>(TOKENS.Pipelines, once((r) => {
-    const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
-    return buildPipelines(config, { registry, logger, binding: r.resolve(TOKENS.InputBinding), metrics: metrics.plugin.bind(metrics) });
-  }));
+  c.register<readonly BuiltPipeline[]>(
+    TOKENS.Pipelines,
+    once((r) => {
+      const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
+      return buildPipelines(config, { registry, logger, binding: r.resolve(TOKENS.InputBinding), metrics: metrics.plugin.bind(metrics) });
+    }),
+  );
 
-  c.register<Promise<DataLock>>(TOKENS.Lock, once(() => DataLock.acquire(config.store.base_path, 'server')));
-  c.register<StoreCatalog>(TOKENS.Catalog, once((r) => {
-    const pipelines = r.resolve<readonly BuiltPipeline[]>(TOKENS.Pipelines);
-    const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
-    return new StoreCatalog(config.store.base_path, { sinks, defaultPipeline: defaultPipelineName(config) }, logger.child({ component: 'catalog' }), storeDefaults(config), { maxOpen: config.store.max_open });
-  }));
-  c.register<SchemaService>(TOKENS.SchemaService, once((r) => new SchemaService(r.resolve(TOKENS.Catalog))));
-  c.register<readonly PipelineRunner[]>(TOKENS.Runners, once((r) => {
-    const pipelines = r.resolve<readonly BuiltPipeline[]>(TOKENS.Pipelines);
-    const catalog = r.resolve<StoreCatalog>(TOKENS.Catalog);
-    const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
-    // With one pipeline (the default) the runner skips the ownership check altogether.
-    const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
-    return pipelines.map((p) => new PipelineRunner(p.name, p.stages, catalog.pipelineSink(p.name), catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)));
-  }));
+  c.register<Promise<DataLock>>(
+    TOKENS.Lock,
+    once(() => DataLock.acquire(config.store.base_path, 'server')),
+  );
+  c.register<StoreCatalog>(
+    TOKENS.Catalog,
+    once((r) => {
+      const pipelines = r.resolve<readonly BuiltPipeline[]>(TOKENS.Pipelines);
+      const sinks = new Map(pipelines.map((p) => [p.name, p.sink]));
+      return new StoreCatalog(
+        config.store.base_path,
+        { sinks, defaultPipeline: defaultPipelineName(config) },
+        logger.child({ component: 'catalog' }),
+        storeDefaults(config),
+        { maxOpen: config.store.max_open },
+      );
+    }),
+  );
+  c.register<SchemaService>(
+    TOKENS.SchemaService,
+    once((r) => new SchemaService(r.resolve(TOKENS.Catalog))),
+  );
+  c.register<readonly PipelineRunner[]>(
+    TOKENS.Runners,
+    once((r) => {
+      const pipelines = r.resolve<readonly BuiltPipeline[]>(TOKENS.Pipelines);
+      const catalog = r.resolve<StoreCatalog>(TOKENS.Catalog);
+      const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
+      // With one pipeline (the default) the runner skips the ownership check altogether.
+      const ownerOf = pipelines.length > 1 ? (store: string) => catalog.pipelineOf(store) : undefined;
+      return pipelines.map(
+        (p) =>
+          new PipelineRunner(p.name, p.stages, catalog.pipelineSink(p.name), catalog, logger.child({ pipeline: p.name }), ownerOf, metrics.pipeline(p.name)),
+      );
+    }),
+  );
 
-  c.register<HttpOptions>(TOKENS.HttpOptions, once((r) => {
-    const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
-    const s = config.server;
-    return { host: s.host, port: s.port, tls: s.tls, wsMaxFrame: s.ws_max_frame, onError: (code: string) => metrics.httpError(code) };
-  }));
+  c.register<HttpOptions>(
+    TOKENS.HttpOptions,
+    once((r) => {
+      const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
+      const s = config.server;
+      return { host: s.host, port: s.port, tls: s.tls, wsMaxFrame: s.ws_max_frame, onError: (code: string) => metrics.httpError(code) };
+    }),
+  );
   // HttpServer declares what it needs (@inject(TOKENS.HttpOptions), @inject(TOKENS.Logger)).
   c.register<HttpServer>(TOKENS.Http, { useClass: HttpServer }, { lifecycle: Lifecycle.ContainerScoped });
   return c;

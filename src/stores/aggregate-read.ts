@@ -35,7 +35,10 @@ export async function* aggregateWindows(read: AggregatedRead): AsyncGenerator<Ag
       const closed = agg.add(r.timestamp, r.data);
       if (closed) {
         out.push(closed);
-        if (++emitted === query.limit) { yield out; return; }
+        if (++emitted === query.limit) {
+          yield out;
+          return;
+        }
       }
     }
     if (page.length < AGG_PAGE_RECORDS) {

@@ -68,7 +68,10 @@ function readOwnerFile(dataDir: string): LockOwner | undefined {
 function answers(address: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(address);
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -99,7 +102,11 @@ function listen(server: net.Server, address: string): Promise<NodeJS.ErrnoExcept
 
 export class DataLock {
   private released = false;
-  private constructor(readonly dataDir: string, private owner: LockOwner, private readonly server: net.Server) {}
+  private constructor(
+    readonly dataDir: string,
+    private owner: LockOwner,
+    private readonly server: net.Server,
+  ) {}
 
   /** Take the lock or throw TSS_ERR_STORE_LOCKED naming the owner. */
   static async acquire(dataDir: string, role: string): Promise<DataLock> {

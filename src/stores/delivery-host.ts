@@ -23,8 +23,18 @@ export interface LabelledStatus extends DeliveryStatus {
 /** A delivery's figures as the API shows them (snake_case; absent values omitted). */
 export function renderDeliveryStatus(s: LabelledStatus): Record<string, unknown> {
   const doc: Record<string, unknown> = {
-    output: s.output, cursor_name: s.cursorName, state: s.state, cursor: s.cursor, lag_records: s.lagRecords, lag_seconds: s.lagSeconds,
-    sent: s.sent, errors: s.errors, missed: s.missed, last_error: s.lastError, last_error_at: s.lastErrorAt, last_sent_at: s.lastSentAt,
+    output: s.output,
+    cursor_name: s.cursorName,
+    state: s.state,
+    cursor: s.cursor,
+    lag_records: s.lagRecords,
+    lag_seconds: s.lagSeconds,
+    sent: s.sent,
+    errors: s.errors,
+    missed: s.missed,
+    last_error: s.lastError,
+    last_error_at: s.lastErrorAt,
+    last_sent_at: s.lastSentAt,
   };
   for (const k of Object.keys(doc)) if (doc[k] === undefined) delete doc[k];
   return doc;
@@ -35,18 +45,33 @@ export class DeliveryHost {
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
 
-  constructor(private readonly catalog: StoreCatalog, private readonly logger: Logger) {
-    this.unsubscribe.push(catalog.watch({
-      committed: (store) => { for (const e of this.byStore.get(store) ?? []) e.delivery.committed(); },
-      removed: (store, ts) => { for (const e of this.byStore.get(store) ?? []) e.delivery.removed(ts); },
-      reset: (store) => { for (const e of this.byStore.get(store) ?? []) e.delivery.reset(); },
-      created: (store) => { for (const e of this.byStore.get(store) ?? []) e.delivery.wake(); },
-    }));
-    this.unsubscribe.push(catalog.onStoreDropped(async (store) => {
-      const entries = [...(this.byStore.get(store) ?? [])];
-      await Promise.all(entries.map((e) => e.delivery.halt('store deleted')));
-      this.byStore.delete(store);
-    }));
+  constructor(
+    private readonly catalog: StoreCatalog,
+    private readonly logger: Logger,
+  ) {
+    this.unsubscribe.push(
+      catalog.watch({
+        committed: (store) => {
+          for (const e of this.byStore.get(store) ?? []) e.delivery.committed();
+        },
+        removed: (store, ts) => {
+          for (const e of this.byStore.get(store) ?? []) e.delivery.removed(ts);
+        },
+        reset: (store) => {
+          for (const e of this.byStore.get(store) ?? []) e.delivery.reset();
+        },
+        created: (store) => {
+          for (const e of this.byStore.get(store) ?? []) e.delivery.wake();
+        },
+      }),
+    );
+    this.unsubscribe.push(
+      catalog.onStoreDropped(async (store) => {
+        const entries = [...(this.byStore.get(store) ?? [])];
+        await Promise.all(entries.map((e) => e.delivery.halt('store deleted')));
+        this.byStore.delete(store);
+      }),
+    );
   }
 
   /** The facade an output instance uses. */
@@ -57,9 +82,11 @@ export class DeliveryHost {
   async open(output: string, spec: DeliverySpec): Promise<Delivery> {
     if (this.closed) throw new TssError('TSS_ERR_SHUTTING_DOWN');
     if (spec.cursor !== undefined) {
-      if (!CURSOR_NAME.test(spec.cursor)) throw new TssError('TSS_ERR_BAD_REQUEST', `invalid cursor name ${JSON.stringify(spec.cursor)}: letters, digits, _ . - (up to 100)`);
+      if (!CURSOR_NAME.test(spec.cursor))
+        throw new TssError('TSS_ERR_BAD_REQUEST', `invalid cursor name ${JSON.stringify(spec.cursor)}: letters, digits, _ . - (up to 100)`);
       for (const e of this.byStore.get(spec.store) ?? []) {
-        if (e.delivery.cursorName === spec.cursor) throw new TssError('TSS_ERR_BAD_REQUEST', `cursor ${spec.cursor} of store ${spec.store} is already being read`);
+        if (e.delivery.cursorName === spec.cursor)
+          throw new TssError('TSS_ERR_BAD_REQUEST', `cursor ${spec.cursor} of store ${spec.store} is already being read`);
       }
     }
     if (spec.from !== undefined && typeof spec.from === 'bigint' && spec.from < 0n) throw new TssError('TSS_ERR_BAD_REQUEST', 'from must not be negative');

@@ -106,8 +106,12 @@ export class StoreDelivery implements Delivery {
     this.batchSize = Math.max(1, Math.min(MAX_BATCH, Math.floor(spec.batch ?? DEFAULT_BATCH)));
   }
 
-  get cursorName(): string | undefined { return this.spec.cursor; }
-  get state(): DeliveryState { return this.stateValue; }
+  get cursorName(): string | undefined {
+    return this.spec.cursor;
+  }
+  get state(): DeliveryState {
+    return this.stateValue;
+  }
 
   start(): void {
     this.loop = this.run();
@@ -177,8 +181,14 @@ export class StoreDelivery implements Delivery {
       }
     }
     const out: DeliveryStatus = {
-      store: this.store, state: this.stateValue, cursor: this.cursor, lagRecords, lagSeconds,
-      sent: this.sent, errors: this.errors, missed: this.missedTotal,
+      store: this.store,
+      state: this.stateValue,
+      cursor: this.cursor,
+      lagRecords,
+      lagSeconds,
+      sent: this.sent,
+      errors: this.errors,
+      missed: this.missedTotal,
       ...(this.spec.cursor !== undefined ? { cursorName: this.spec.cursor } : {}),
       ...(this.lastError !== undefined ? { lastError: this.lastError, lastErrorAt: this.lastErrorAt?.toISOString() } : {}),
       ...(this.lastSentAt ? { lastSentAt: this.lastSentAt.toISOString() } : {}),
@@ -218,7 +228,10 @@ export class StoreDelivery implements Delivery {
     } catch (err) {
       const aside = `${this.file}.unreadable-${Date.now()}`;
       await fs.promises.rename(this.file!, aside).catch(() => undefined);
-      this.logger.error({ store: this.store, file: this.file, movedTo: aside, err: describe(err) }, 'Output cursor unreadable: moved aside; starting where the output starts without a cursor.');
+      this.logger.error(
+        { store: this.store, file: this.file, movedTo: aside, err: describe(err) },
+        'Output cursor unreadable: moved aside; starting where the output starts without a cursor.',
+      );
       return undefined;
     }
   }
@@ -269,20 +282,25 @@ export class StoreDelivery implements Delivery {
     if (gone <= 0) return;
     this.lostSinceBase += gone;
     this.missedTotal += gone;
-    this.logger.warn({ store: this.store, cursor: this.spec.cursor, missed: gone, missedTotal: this.missedTotal }, 'The ring overwrote records before this output delivered them.');
+    this.logger.warn(
+      { store: this.store, cursor: this.spec.cursor, missed: gone, missedTotal: this.missedTotal },
+      'The ring overwrote records before this output delivered them.',
+    );
     await this.save();
     await this.spec.missed?.(gone);
   }
 
   private async wait(ms: number | undefined): Promise<void> {
     const ac = new AbortController();
-    if (ms === undefined) this.idleWait = ac; else this.retryWait = ac;
+    if (ms === undefined) this.idleWait = ac;
+    else this.retryWait = ac;
     try {
       await sleep(ms ?? 2_147_483_647, undefined, { signal: ac.signal });
     } catch {
       // woken
     } finally {
-      if (ms === undefined) this.idleWait = undefined; else this.retryWait = undefined;
+      if (ms === undefined) this.idleWait = undefined;
+      else this.retryWait = undefined;
     }
   }
 
@@ -327,7 +345,11 @@ export class StoreDelivery implements Delivery {
         this.lastErrorAt = new Date();
         this.stateValue = 'retrying';
         const delay = backoffDelay(attempt++, retry.minMs, retry.maxMs);
-        if (attempt === 1 || attempt % 10 === 0) this.logger.warn({ store: this.store, cursor: this.spec.cursor, attempt, delayMs: delay, err: this.lastError }, 'Output delivery failed; retrying after a delay.');
+        if (attempt === 1 || attempt % 10 === 0)
+          this.logger.warn(
+            { store: this.store, cursor: this.spec.cursor, attempt, delayMs: delay, err: this.lastError },
+            'Output delivery failed; retrying after a delay.',
+          );
         await this.wait(delay);
       }
     }

@@ -28,7 +28,10 @@ export class OnDemandSink implements Sink {
   readonly reader?: SinkReader;
   readonly isOpen?: () => boolean;
 
-  constructor(readonly inner: Sink, private readonly gate: StoreGate) {
+  constructor(
+    readonly inner: Sink,
+    private readonly gate: StoreGate,
+  ) {
     const r = inner.reader;
     if (r) {
       this.reader = {
@@ -44,20 +47,37 @@ export class OnDemandSink implements Sink {
     if (inner.isOpen) this.isOpen = () => inner.isOpen!();
   }
 
-  open(): Promise<void> { return this.inner.open(); }
-  close(): Promise<void> { return this.inner.close(); }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 
-  createStore(): Promise<void> { return managed(); }
-  openStore(): Promise<void> { return managed(); }
-  closeStore(): Promise<void> { return managed(); }
-  dropStore(): Promise<void> { return managed(); }
-  resetStore(): Promise<void> { return managed(); }
+  createStore(): Promise<void> {
+    return managed();
+  }
+  openStore(): Promise<void> {
+    return managed();
+  }
+  closeStore(): Promise<void> {
+    return managed();
+  }
+  dropStore(): Promise<void> {
+    return managed();
+  }
+  resetStore(): Promise<void> {
+    return managed();
+  }
 
   async write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]> {
     const results = await this.gate.use(store, () => this.inner.write(store, records));
     if (this.gate.committed) {
       for (const r of results) {
-        if (r.ok) { this.gate.committed(store); break; }
+        if (r.ok) {
+          this.gate.committed(store);
+          break;
+        }
       }
     }
     return results;

@@ -11,7 +11,18 @@ import { readVersions, writeVersions } from './schema-file.js';
 import type { StoreCatalog } from './store-catalog.js';
 
 export const FIELD_TYPES: readonly FieldType[] = [
-  'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'float32', 'float64', 'bool', 'string',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'uint8',
+  'uint16',
+  'uint32',
+  'uint64',
+  'float32',
+  'float64',
+  'bool',
+  'string',
 ];
 export const MAX_FIELD_INDEX = 65535;
 export const MAX_FIELDS = 1024;
@@ -47,7 +58,8 @@ export function parseSchemaBody(body: unknown): SchemaField[] {
     const { index, name, type, ...rest } = f as Record<string, unknown>;
     const extra = Object.keys(rest);
     if (extra.length) throw invalid(`${where}: unknown member "${extra[0]}" (a field has index, name and type)`);
-    if (typeof name !== 'string' || !FIELD_NAME.test(name)) throw invalid(`${where}: "name" must be a string of 1-128 characters without control characters, got ${name === undefined ? 'nothing' : describe(name)}`);
+    if (typeof name !== 'string' || !FIELD_NAME.test(name))
+      throw invalid(`${where}: "name" must be a string of 1-128 characters without control characters, got ${name === undefined ? 'nothing' : describe(name)}`);
     const label = `field "${name}"`;
     if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > MAX_FIELD_INDEX) {
       throw invalid(`${label}: "index" must be an integer from 0 to ${MAX_FIELD_INDEX}, got ${index === undefined ? 'nothing' : describe(index)}`);
@@ -141,7 +153,10 @@ export class SchemaService {
   private schemaStore(store: string): void {
     const dataType = this.catalog.meta(store).data_type;
     if (dataType !== 'schema') {
-      throw new TssError('TSS_ERR_NOT_SCHEMA_STORE', `store ${store} is a ${dataType} store, not a schema store: only stores created with data_type "schema" have a schema`);
+      throw new TssError(
+        'TSS_ERR_NOT_SCHEMA_STORE',
+        `store ${store} is a ${dataType} store, not a schema store: only stores created with data_type "schema" have a schema`,
+      );
     }
   }
 }

@@ -99,7 +99,10 @@ const NOBODYS_KEYS: readonly KeyRecord[] = [{ key_id: '00000000', hash: hashKey(
 
 /** A side file that cannot be used: the store is skipped and reported. */
 class SideFileError extends Error {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -120,7 +123,9 @@ function readSideFile<T>(file: string, read: () => T): T {
 
 function checkMeta(meta: unknown, dirName: string): StoreMeta {
   const m = meta as Partial<StoreMeta> | null;
-  const bad = (field: string): never => { throw new SideFileError('store.json', `store.json: invalid ${field}`); };
+  const bad = (field: string): never => {
+    throw new SideFileError('store.json', `store.json: invalid ${field}`);
+  };
   if (typeof m !== 'object' || m === null || Array.isArray(m)) bad('document (expected an object)');
   if (m!.name !== dirName) bad(`name ${JSON.stringify(m!.name)} (the directory is ${dirName})`);
   if (!DATA_TYPES.includes(m!.data_type as DataType)) bad('data_type');
@@ -179,14 +184,18 @@ export class StoreCatalog implements StoreAccess {
     private readonly defaults: StoreOptions = DEFAULT_STORE_OPTIONS,
     options: CatalogOptions = {},
   ) {
-    const many = 'sinks' in sinks && sinks.sinks instanceof Map ? sinks as PipelineSinks : undefined;
+    const many = 'sinks' in sinks && sinks.sinks instanceof Map ? (sinks as PipelineSinks) : undefined;
     this.sinks = many ? many.sinks : new Map([['main', sinks as Sink]]);
     this.defaultPipeline = many ? many.defaultPipeline : 'main';
     const gate = {
       use: <T>(store: string, op: () => Promise<T>) => this.use(store, op),
       stats: (store: string) => this.stats(store),
-      committed: (store: string) => { for (const w of this.watchers) w.committed?.(store); },
-      removed: (store: string, ts: bigint) => { for (const w of this.watchers) w.removed?.(store, ts); },
+      committed: (store: string) => {
+        for (const w of this.watchers) w.committed?.(store);
+      },
+      removed: (store: string, ts: bigint) => {
+        for (const w of this.watchers) w.removed?.(store, ts);
+      },
     };
     this.onDemand = new Map([...this.sinks].map(([name, sink]) => [name, new OnDemandSink(sink, gate)]));
     this.lifecycle = new StoreLifecycle(options.maxOpen ?? DEFAULT_MAX_OPEN, {
@@ -221,19 +230,24 @@ export class StoreCatalog implements StoreAccess {
 
   /** Stores of sinks with background work open at start, as many as the budget allows. */
   private async openBackgroundStores(): Promise<void> {
-    const eager = this.list().filter((name) => this.stores.get(name)!.sink.backgroundWork).slice(0, this.lifecycle.maxOpen);
+    const eager = this.list()
+      .filter((name) => this.stores.get(name)!.sink.backgroundWork)
+      .slice(0, this.lifecycle.maxOpen);
     for (const name of eager) await this.use(name, async () => undefined, { touch: false }).catch(() => undefined); // failures are reported as unavailable
   }
 
   private async loadOne(dirName: string): Promise<void> {
     const dir = path.join(this.dataDir, dirName);
     // Temp files of side-file writes a crash interrupted (we hold the data-path lock: none is live).
-    const leftovers = [...await removeAtomicLeftovers(dir), ...(await removeAtomicLeftovers(path.join(dir, OUTPUTS_DIR))).map((n) => `${OUTPUTS_DIR}/${n}`)];
+    const leftovers = [...(await removeAtomicLeftovers(dir)), ...(await removeAtomicLeftovers(path.join(dir, OUTPUTS_DIR))).map((n) => `${OUTPUTS_DIR}/${n}`)];
     if (leftovers.length) this.logger.info({ dir, removed: leftovers }, 'Removed temp files of interrupted writes.');
     let meta: StoreMeta;
     try {
       const text = fs.readFileSync(path.join(dir, 'store.json'), 'utf8');
-      meta = checkMeta(readSideFile('store.json', () => JSON.parse(text) as unknown), dirName);
+      meta = checkMeta(
+        readSideFile('store.json', () => JSON.parse(text) as unknown),
+        dirName,
+      );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' && fs.existsSync(path.join(dir, CREATING_MARKER))) {
@@ -249,7 +263,11 @@ export class StoreCatalog implements StoreAccess {
       keys = checkKeys(readSideFile('keys.json', () => readKeysSync(dir)));
       const pipeline = meta.pipeline ?? this.defaultPipeline;
       const sink = this.sinks.get(pipeline);
-      if (!sink) throw new SideFileError('store.json', `its pipeline ${pipeline} is not configured (pipelines: ${this.pipelines().join(', ')}); add the pipeline back to serve it`);
+      if (!sink)
+        throw new SideFileError(
+          'store.json',
+          `its pipeline ${pipeline} is not configured (pipelines: ${this.pipelines().join(', ')}); add the pipeline back to serve it`,
+        );
       const schema = meta.data_type === 'schema' ? readSideFile('schema.json', () => readSchemaSync(dir)) : undefined;
       const spec = specOf(meta, dir);
       this.stores.set(meta.name, { spec, pipeline, sink, meta, keys, view: { name: meta.name, dataType: meta.data_type, ...(schema ? { schema } : {}) } });
@@ -266,7 +284,9 @@ export class StoreCatalog implements StoreAccess {
 
   /** Stores that cannot serve now, with the reason (skipped at load, or their data failed to open). */
   unavailable(): StoreProblem[] {
-    return [...this.skipped.values(), ...this.openFailures.values()].map(({ keys: _keys, ...shown }) => shown).sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : 0));
+    return [...this.skipped.values(), ...this.openFailures.values()]
+      .map(({ keys: _keys, ...shown }) => shown)
+      .sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : 0));
   }
 
   /** The error for a request to a store that is not in the catalog. */
@@ -357,8 +377,13 @@ export class StoreCatalog implements StoreAccess {
     const dir = this.stores.get(name)?.spec.dir;
     const message = (err as Error)?.message ?? String(err);
     const file = dir ? fileIn(dir, message) : undefined;
-    const problem: StoreProblem = { store: name, ...(file ? { file } : {}), error: `its data cannot be opened: ${dir ? message.split(dir + path.sep).join('') : message}` };
-    if (!this.openFailures.has(name)) this.logger.error({ store: name, dir, err: message }, 'A store failed to open; its requests fail until it opens, every other store serves.');
+    const problem: StoreProblem = {
+      store: name,
+      ...(file ? { file } : {}),
+      error: `its data cannot be opened: ${dir ? message.split(dir + path.sep).join('') : message}`,
+    };
+    if (!this.openFailures.has(name))
+      this.logger.error({ store: name, dir, err: message }, 'A store failed to open; its requests fail until it opens, every other store serves.');
     this.openFailures.set(name, problem);
     return unavailableError(problem);
   }
@@ -446,8 +471,12 @@ export class StoreCatalog implements StoreAccess {
         throw err;
       }
       const meta: StoreMeta = {
-        name: storeName, data_type: opts.dataType, num_blocks: opts.numBlocks,
-        data_block_size: opts.dataBlockSize, index_block_size: opts.indexBlockSize, created_at: new Date().toISOString(),
+        name: storeName,
+        data_type: opts.dataType,
+        num_blocks: opts.numBlocks,
+        data_block_size: opts.dataBlockSize,
+        index_block_size: opts.indexBlockSize,
+        created_at: new Date().toISOString(),
         ...(explicit !== undefined ? { pipeline } : {}),
       };
       const spec = specOf(meta, dir);
@@ -467,7 +496,10 @@ export class StoreCatalog implements StoreAccess {
       this.stores.set(storeName, { spec, pipeline, sink, meta, keys: [record], view: { name: storeName, dataType: meta.data_type } });
       this.lifecycle.adopt(storeName);
       for (const w of this.watchers) w.created?.(storeName);
-      this.logger.info({ store: storeName, pipeline, dataType: meta.data_type, numBlocks: meta.num_blocks, dataBlockSize: meta.data_block_size }, 'Store created.');
+      this.logger.info(
+        { store: storeName, pipeline, dataType: meta.data_type, numBlocks: meta.num_blocks, dataBlockSize: meta.data_block_size },
+        'Store created.',
+      );
       return { name: storeName, ...key };
     });
   }
@@ -508,23 +540,29 @@ export class StoreCatalog implements StoreAccess {
 
   onStoreDropped(listener: (store: string) => void | Promise<void>): () => void {
     this.dropListeners.add(listener);
-    return () => { this.dropListeners.delete(listener); };
+    return () => {
+      this.dropListeners.delete(listener);
+    };
   }
 
   /** Be told about commits, soft deletes and resets of every store. Returns the unsubscribe. */
   watch(events: StoreEvents): () => void {
     this.watchers.add(events);
-    return () => { this.watchers.delete(events); };
+    return () => {
+      this.watchers.delete(events);
+    };
   }
 
   private async notifyDropped(name: string): Promise<void> {
-    await Promise.all([...this.dropListeners].map(async (listener) => {
-      try {
-        await listener(name);
-      } catch (err) {
-        this.logger.error({ store: name, err: (err as Error)?.stack ?? String(err) }, 'A store-deletion listener failed; deleting the store anyway.');
-      }
-    }));
+    await Promise.all(
+      [...this.dropListeners].map(async (listener) => {
+        try {
+          await listener(name);
+        } catch (err) {
+          this.logger.error({ store: name, err: (err as Error)?.stack ?? String(err) }, 'A store-deletion listener failed; deleting the store anyway.');
+        }
+      }),
+    );
   }
 
   async reset(name: string): Promise<void> {
@@ -630,7 +668,11 @@ function fileIn(dir: string, message: string): string | undefined {
 
 function specOf(meta: StoreMeta, dir: string): StoreSpec {
   return {
-    name: meta.name, dir, dataType: meta.data_type, numBlocks: meta.num_blocks,
-    dataBlockSize: meta.data_block_size, indexBlockSize: meta.index_block_size,
+    name: meta.name,
+    dir,
+    dataType: meta.data_type,
+    numBlocks: meta.num_blocks,
+    dataBlockSize: meta.data_block_size,
+    indexBlockSize: meta.index_block_size,
   };
 }

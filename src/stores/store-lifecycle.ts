@@ -246,12 +246,14 @@ export class StoreLifecycle {
   /** Closes every open store (at shutdown), a few at a time. */
   async closeAll(concurrency = 8): Promise<void> {
     const queue = [...this.slots.values()].filter((s) => s.phase === 'open' || s.transition !== undefined);
-    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-      for (let slot = queue.shift(); slot; slot = queue.shift()) {
-        await this.settle(slot);
-        if (slot.phase === 'open') await this.close(slot).catch(() => undefined);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+        for (let slot = queue.shift(); slot; slot = queue.shift()) {
+          await this.settle(slot);
+          if (slot.phase === 'open') await this.close(slot).catch(() => undefined);
+        }
+      }),
+    );
   }
 
   /**

@@ -51,11 +51,15 @@ export async function readSummary(storeDir: string): Promise<SinkStoreStats | un
   const oldest = timestamp(s.oldest);
   const newest = timestamp(s.newest);
   if ((s.oldest !== undefined && oldest === undefined) || (s.newest !== undefined && newest === undefined)) return undefined;
-  const extra = typeof s.extra === 'object' && s.extra !== null
-    ? Object.fromEntries(Object.entries(s.extra).filter(([, v]) => typeof v === 'number' || typeof v === 'string')) as Record<string, number | string>
-    : undefined;
+  const extra =
+    typeof s.extra === 'object' && s.extra !== null
+      ? (Object.fromEntries(Object.entries(s.extra).filter(([, v]) => typeof v === 'number' || typeof v === 'string')) as Record<string, number | string>)
+      : undefined;
   return {
-    records: s.records, bytes: s.bytes, oldest, newest,
+    records: s.records,
+    bytes: s.bytes,
+    oldest,
+    newest,
     ...(s.capacityBytes !== undefined ? { capacityBytes: s.capacityBytes as number } : {}),
     ...(s.usedBlocks !== undefined ? { usedBlocks: s.usedBlocks as number } : {}),
     ...(s.numBlocks !== undefined ? { numBlocks: s.numBlocks as number } : {}),

@@ -81,9 +81,11 @@ export interface InputHarness {
 
 const ADMIN_KEY = 'input-harness-admin-key-0123456789';
 
-export async function inputHarness(descriptor: InputDescriptor<any>, opts: InputHarnessOptions = {}): Promise<InputHarness> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function inputHarness(descriptor: InputDescriptor<any>, opts: InputHarnessOptions = {}): Promise<InputHarness> {
   const { value, error } = descriptor.options.validate(opts.options ?? {}, { abortEarly: false, convert: true });
-  if (error) throw new Error(`invalid options for input ${descriptor.type}: ${error.details.map((d) => `${d.path.join('.') || '(root)'}: ${d.message}`).join('; ')}`);
+  if (error)
+    throw new Error(`invalid options for input ${descriptor.type}: ${error.details.map((d) => `${d.path.join('.') || '(root)'}: ${d.message}`).join('; ')}`);
   const logger = opts.logger ?? silentLogger();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `tss-input-${descriptor.type}-`));
   const sink = new MemorySink(1_000_000);
@@ -99,7 +101,14 @@ export async function inputHarness(descriptor: InputDescriptor<any>, opts: Input
     return results;
   };
   const id = opts.id ?? 'test';
-  const ctx: InputContext = { id, logger: logger.child({ input: id }), dataDir, stores: catalog, http: http.host(catalog, ADMIN_KEY), outbound: OutboundPolicy.from(opts.outbound) };
+  const ctx: InputContext = {
+    id,
+    logger: logger.child({ input: id }),
+    dataDir,
+    stores: catalog,
+    http: http.host(catalog, ADMIN_KEY),
+    outbound: OutboundPolicy.from(opts.outbound),
+  };
   const plugin = descriptor.create(value, ctx);
   let started = false;
   let stopped = false;
@@ -107,7 +116,9 @@ export async function inputHarness(descriptor: InputDescriptor<any>, opts: Input
     plugin,
     options: value as Record<string, unknown>,
     resources: plugin.resources?.() ?? [],
-    get url() { return http.url; },
+    get url() {
+      return http.url;
+    },
     emits,
     adminKey: ADMIN_KEY,
     async start() {

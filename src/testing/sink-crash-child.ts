@@ -51,7 +51,10 @@ async function main(): Promise<void> {
   const writer = async (): Promise<void> => {
     for (;;) {
       const batch = Array.from({ length: 10 }, () => ({ index: i, data: payload(spec, i++) }));
-      const results = await sink.write(spec.name, batch.map((b) => ({ data: b.data })));
+      const results = await sink.write(
+        spec.name,
+        batch.map((b) => ({ data: b.data })),
+      );
       const lines = results.map((r, k) => (r.ok ? `${batch[k].index} ${r.timestamp}\n` : '')).join('');
       process.stdout.write(lines);
     }

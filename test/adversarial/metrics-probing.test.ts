@@ -15,7 +15,9 @@ import { LineClient } from '../support/clients.js';
 import { ADMIN_KEY, api, startServer, tempDir, writeConfig, type TestServer } from '../support/server.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 const TOKEN = 'scrape-token-0123456789abcdef';
 const STORE = 'secret-plant';
@@ -30,10 +32,18 @@ describe('adversarial: /metrics and store probing', () => {
     s = await startServer({ socketPath, config: { server: { metrics_token: TOKEN } } });
     await s.createStore(STORE);
   });
-  after(async () => { await s?.stop(); });
+  after(async () => {
+    await s?.stop();
+  });
 
   it('/metrics needs the admin key or the metrics token; without one it names no store', async () => {
-    for (const headers of [{}, { Authorization: 'Bearer wrong-token-0123456789abcdef' }, { 'X-Admin-Key': 'wrong-admin-key-0123456789' }, { 'X-Admin-Key': TOKEN }, { Authorization: `Basic ${TOKEN}` }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { Authorization: 'Bearer wrong-token-0123456789abcdef' },
+      { 'X-Admin-Key': 'wrong-admin-key-0123456789' },
+      { 'X-Admin-Key': TOKEN },
+      { Authorization: `Basic ${TOKEN}` },
+    ] as Record<string, string>[]) {
       const res = await api(s.url, 'GET', '/metrics', undefined, headers);
       assert.equal(res.status, 401, JSON.stringify(headers));
       assert.equal(res.json.code, 'TSS_ERR_METRICS_UNAUTHORIZED');
@@ -42,7 +52,10 @@ describe('adversarial: /metrics and store probing', () => {
     }
     const none = await api(s.url, 'GET', '/metrics');
     assert.match(none.json.error, /server\.metrics_token/);
-    for (const headers of [{ Authorization: `Bearer ${TOKEN}` }, { 'X-Admin-Key': ADMIN_KEY }, { Authorization: `Bearer ${ADMIN_KEY}` }] as Record<string, string>[]) {
+    for (const headers of [{ Authorization: `Bearer ${TOKEN}` }, { 'X-Admin-Key': ADMIN_KEY }, { Authorization: `Bearer ${ADMIN_KEY}` }] as Record<
+      string,
+      string
+    >[]) {
       const res = await api(s.url, 'GET', '/metrics', undefined, headers);
       assert.equal(res.status, 200, JSON.stringify(headers));
       assert.ok(res.text.includes(`store="${STORE}"`), 'the scraper sees every store');
@@ -70,19 +83,34 @@ describe('adversarial: /metrics and store probing', () => {
       const h = { 'X-API-Key': k };
       const out: string[] = [];
       for (const [method, p, body] of [
-        ['POST', `/api/stores/${store}/data`, { data: 1 }], ['GET', `/api/stores/${store}/data/newest`], ['GET', `/api/stores/${store}/stats`],
-        ['GET', `/api/stores/${store}/ws/connections`], ['POST', `/api/stores/${store}/ws/connections`, { mode: 'pull', url: 'wss://example.com/' }],
-        ['GET', `/api/stores/${store}/schema`], ['DELETE', `/api/stores/${store}`],
+        ['POST', `/api/stores/${store}/data`, { data: 1 }],
+        ['GET', `/api/stores/${store}/data/newest`],
+        ['GET', `/api/stores/${store}/stats`],
+        ['GET', `/api/stores/${store}/ws/connections`],
+        ['POST', `/api/stores/${store}/ws/connections`, { mode: 'pull', url: 'wss://example.com/' }],
+        ['GET', `/api/stores/${store}/schema`],
+        ['DELETE', `/api/stores/${store}`],
       ] as [string, string, unknown?][]) {
         const res = await api(s.url, method, p, body, h);
         out.push(`${method} ${p.replace(store, 'S')}: ${res.status} ${res.text.replaceAll(store, 'S')}`);
       }
       const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/stores/${store}/ws/write`, { headers: h });
-      out.push(`ws: ${await new Promise<string>((resolve) => {
-        ws.on('unexpected-response', (_req, res) => { let t = ''; res.on('data', (c: Buffer) => { t += c; }); res.on('end', () => resolve(`${res.statusCode} ${t.replaceAll(store, 'S')}`)); });
-        ws.on('open', () => { ws.close(); resolve('open'); });
-        ws.on('error', (e) => resolve(`error ${e.message}`));
-      })}`);
+      out.push(
+        `ws: ${await new Promise<string>((resolve) => {
+          ws.on('unexpected-response', (_req, res) => {
+            let t = '';
+            res.on('data', (c: Buffer) => {
+              t += c;
+            });
+            res.on('end', () => resolve(`${res.statusCode} ${t.replaceAll(store, 'S')}`));
+          });
+          ws.on('open', () => {
+            ws.close();
+            resolve('open');
+          });
+          ws.on('error', (e) => resolve(`error ${e.message}`));
+        })}`,
+      );
       const c = await LineClient.connect(socketPath);
       c.send(`AUTH ${store} ${k}\n`);
       out.push(`unix: ${(await c.take(1))[0].replaceAll(store, 'S')}`);
@@ -93,7 +121,10 @@ describe('adversarial: /metrics and store probing', () => {
       const known = await answer(STORE, k);
       const unknown = await answer('no-such-store', k);
       assert.deepEqual(unknown, known);
-      assert.ok(known.every((line) => !/404|not found/i.test(line)), known.join('\n'));
+      assert.ok(
+        known.every((line) => !/404|not found/i.test(line)),
+        known.join('\n'),
+      );
     }
     assert.match((await answer('no-such-store', key))[0], /^POST \/api\/stores\/S\/data: 401 .*TSS_ERR_API_KEY_INVALID/);
     // The admin key (which may list stores anyway) is still told the store does not exist.
@@ -104,9 +135,15 @@ describe('adversarial: /metrics and store probing', () => {
     const dir = tempDir('tss-metrics-cfg-');
     dirs.push(dir);
     const short = writeConfig(dir, { server: { metrics_token: 'short' } });
-    await assert.rejects(loadConfig({ file: short, env: {} }), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'server.metrics_token' && /at least 20/.test(p.message)));
+    await assert.rejects(
+      loadConfig({ file: short, env: {} }),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'server.metrics_token' && /at least 20/.test(p.message)),
+    );
     const blank = writeConfig(dir, { server: { metrics_token: '  '.repeat(12) } }, 'blank.json');
-    await assert.rejects(loadConfig({ file: blank, env: {} }), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'server.metrics_token'));
+    await assert.rejects(
+      loadConfig({ file: blank, env: {} }),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'server.metrics_token'),
+    );
     const none = writeConfig(dir, {}, 'none.json');
     const cfg = await loadConfig({ file: none, env: { TSSTORE_METRICS_TOKEN: TOKEN } });
     assert.equal(cfg.server.metrics_token, TOKEN);

@@ -17,9 +17,12 @@ import { connectionStatus, createConnection, pullPipelines, waitFor } from '../.
 import { api, startServer, tempDir, writeConfig, type TestServer } from '../support/server.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
-const post = (s: TestServer, store: string, key: string, url: string) => api(s.url, 'POST', `/api/stores/${store}/ws/connections`, { mode: 'pull', url }, { 'X-API-Key': key });
+const post = (s: TestServer, store: string, key: string, url: string) =>
+  api(s.url, 'POST', `/api/stores/${store}/ws/connections`, { mode: 'pull', url }, { 'X-API-Key': key });
 
 describe('adversarial: outbound pull targets', () => {
   let feed: RemoteFeed;
@@ -120,10 +123,17 @@ describe('OutboundPolicy (plugin kit)', () => {
       if (!map[h]) throw Object.assign(new Error(`ENOTFOUND ${h}`), { code: 'ENOTFOUND' });
       return map[h];
     };
-    const p = OutboundPolicy.from({ allow: ['10.0.0.0/8', 'historian.lan', '*.plant.example', '::1'] }, fixed({
-      'historian.lan': ['192.168.7.7'], 'a.plant.example': ['172.16.0.1'], 'plant.example': ['172.16.0.2'],
-      'mixed.example': ['93.184.216.34', '127.0.0.1'], 'public.example': ['93.184.216.34', '2606:2800:220:1::1'], 'ten.example': ['10.9.9.9'],
-    }));
+    const p = OutboundPolicy.from(
+      { allow: ['10.0.0.0/8', 'historian.lan', '*.plant.example', '::1'] },
+      fixed({
+        'historian.lan': ['192.168.7.7'],
+        'a.plant.example': ['172.16.0.1'],
+        'plant.example': ['172.16.0.2'],
+        'mixed.example': ['93.184.216.34', '127.0.0.1'],
+        'public.example': ['93.184.216.34', '2606:2800:220:1::1'],
+        'ten.example': ['10.9.9.9'],
+      }),
+    );
     assert.equal((await p.check('ws://10.2.3.4/')).allowedBy, '10.0.0.0/8');
     assert.equal((await p.check('ws://[::ffff:10.2.3.4]/')).allowedBy, '10.0.0.0/8');
     assert.equal((await p.check('ws://[::1]:9/')).allowedBy, '::1');
@@ -135,8 +145,17 @@ describe('OutboundPolicy (plugin kit)', () => {
     await assert.rejects(p.check('ws://mixed.example/'), /mixed\.example resolves to 127\.0\.0\.1/, 'every resolved address must be allowed');
     await assert.rejects(p.check('ws://127.0.0.1/'), (err: unknown) => err instanceof TssError && err.status === 403);
     assert.equal((await p.check('ws://nowhere.invalid/')).allowedBy, 'unresolved');
-    for (const [a, want] of [['8.8.8.8', undefined], ['100.100.100.200', /shared/], ['255.255.255.255', /broadcast/], ['224.0.0.1', /multicast/],
-      ['::', /unspecified/], ['fe80::1', /link-local/], ['2002:7f00:1::', /6to4 127\.0\.0\.1/], ['2002:808:808::', undefined], ['2606:4700::1111', undefined]] as const) {
+    for (const [a, want] of [
+      ['8.8.8.8', undefined],
+      ['100.100.100.200', /shared/],
+      ['255.255.255.255', /broadcast/],
+      ['224.0.0.1', /multicast/],
+      ['::', /unspecified/],
+      ['fe80::1', /link-local/],
+      ['2002:7f00:1::', /6to4 127\.0\.0\.1/],
+      ['2002:808:808::', undefined],
+      ['2606:4700::1111', undefined],
+    ] as const) {
       const r = nonPublicReason(a);
       if (want === undefined) assert.equal(r, undefined, a);
       else assert.match(String(r), want, a);
@@ -163,7 +182,10 @@ describe('OutboundPolicy (plugin kit)', () => {
       // The same lookup with an allowed answer connects (and only to what it checked).
       const ok = OutboundPolicy.from({ allow: ['127.0.0.1'] }, async () => ['127.0.0.1']);
       const ws2 = new WebSocket(url, { lookup: ok.lookupFor(url) });
-      await new Promise<void>((resolve, reject) => { ws2.on('open', resolve); ws2.on('error', reject); });
+      await new Promise<void>((resolve, reject) => {
+        ws2.on('open', resolve);
+        ws2.on('error', reject);
+      });
       ws2.close();
       await waitFor('handshake', () => feed.handshakes === 1);
     } finally {
@@ -175,7 +197,10 @@ describe('OutboundPolicy (plugin kit)', () => {
     const dir = tempDir('tss-outbound-cfg-');
     dirs.push(dir);
     const file = writeConfig(dir, { outbound: { allow: ['10.0.0.0/8', 'bad host!'] } });
-    await assert.rejects(loadConfig({ file, env: {} }), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'outbound.allow' && p.message.includes('"bad host!"')));
+    await assert.rejects(
+      loadConfig({ file, env: {} }),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.path === 'outbound.allow' && p.message.includes('"bad host!"')),
+    );
     const good = writeConfig(dir, { outbound: { allow: ['10.0.0.0/8'] } }, 'good.json');
     assert.deepEqual((await loadConfig({ file: good, env: {} })).outbound, { allow: ['10.0.0.0/8'], allow_public: true });
     const env = { TSSTORE_OUTBOUND_ALLOW: '127.0.0.1, ws://feeds.lan:8080/', TSSTORE_OUTBOUND_ALLOW_PUBLIC: 'false' };

@@ -26,22 +26,32 @@ describe('adversarial: REST pipelining', () => {
     });
     key = await s.createStore('pipe');
   });
-  after(async () => { sinkState.release(); await s.stop(); });
+  after(async () => {
+    sinkState.release();
+    await s.stop();
+  });
 
   it('stops reading a connection whose responses are pending, then answers every request in order', async () => {
     sinkState.reset();
     sinkState.hold();
     const { port } = new URL(s.url);
     const socket = net.connect(Number(port), '127.0.0.1');
-    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
     let answers = '';
     socket.setEncoding('latin1');
-    socket.on('data', (d: string) => { answers += d; });
+    socket.on('data', (d: string) => {
+      answers += d;
+    });
     const total = 10_000;
     const requests: string[] = [];
     for (let i = 0; i < total; i++) {
       const body = `{"data":{"seq":${i}}}`;
-      requests.push(`POST /api/stores/pipe/data HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      requests.push(
+        `POST /api/stores/pipe/data HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
     }
     try {
       socket.write(requests.join(''));
@@ -52,7 +62,10 @@ describe('adversarial: REST pipelining', () => {
       sinkState.release();
       await until(() => (answers.match(/HTTP\/1\.1 /g) ?? []).length === total, 60_000, `${total} answers`);
       const statuses = answers.match(/HTTP\/1\.1 \d+/g) ?? [];
-      assert.ok(statuses.every((x) => x === 'HTTP/1.1 201'), `statuses: ${[...new Set(statuses)].join(',')}`);
+      assert.ok(
+        statuses.every((x) => x === 'HTTP/1.1 201'),
+        `statuses: ${[...new Set(statuses)].join(',')}`,
+      );
       const seqs = [...answers.matchAll(/"timestamp":(\d+)/g)].map((m) => BigInt(m[1]));
       for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], 'answers come in request order');
       assert.equal(sinkState.received, total);

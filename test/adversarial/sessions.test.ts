@@ -25,10 +25,19 @@ describe('adversarial: sessions end with their key or store', () => {
     sock = path.join(sockDir, 's.sock');
     s = await startServer({
       socketPath: sock,
-      pipelines: { main: { inputs: { api: { type: 'rest' }, stream: { type: 'websocket' }, local: { type: 'unix_socket' } }, stages: [{ type: 'validate' }], sink: { type: 'memory' } } },
+      pipelines: {
+        main: {
+          inputs: { api: { type: 'rest' }, stream: { type: 'websocket' }, local: { type: 'unix_socket' } },
+          stages: [{ type: 'validate' }],
+          sink: { type: 'memory' },
+        },
+      },
     });
   });
-  after(async () => { await s.stop(); fs.rmSync(sockDir, { recursive: true, force: true }); });
+  after(async () => {
+    await s.stop();
+    fs.rmSync(sockDir, { recursive: true, force: true });
+  });
 
   const wsUrl = (store: string, key: string): string => `${s.url.replace(/^http/, 'ws')}/api/stores/${store}/ws/write?api_key=${key}`;
   const count = async (store: string): Promise<number> => {
@@ -84,7 +93,10 @@ describe('adversarial: sessions end with their key or store', () => {
     const key = await s.createStore('again');
     const { ws, line } = await openBoth('again', key);
     // The client keeps writing while the store goes away.
-    const writer = setInterval(() => { if (ws.closeCode === undefined) ws.send('{"data":{"late":1}}'); if (!line.ended) line.send('{"late":1}\n'); }, 1);
+    const writer = setInterval(() => {
+      if (ws.closeCode === undefined) ws.send('{"data":{"late":1}}');
+      if (!line.ended) line.send('{"late":1}\n');
+    }, 1);
     try {
       assert.equal((await api(s.url, 'DELETE', '/api/stores/again', undefined, admin)).status, 200);
       await assertEnded(ws, line, /store again was deleted/);

@@ -19,13 +19,22 @@ export class LineClient {
       this.wake();
     });
     socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) => socket.once('close', () => { this.ended = true; this.wake(); resolve(); }));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.ended = true;
+        this.wake();
+        resolve();
+      }),
+    );
   }
 
   static connect(socketPath: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect(socketPath);
-      s.once('connect', () => { s.off('error', reject); resolve(new LineClient(s)); });
+      s.once('connect', () => {
+        s.off('error', reject);
+        resolve(new LineClient(s));
+      });
       s.once('error', reject);
     });
   }
@@ -49,7 +58,13 @@ export class LineClient {
       if (this.ended) throw new Error(`connection closed after ${this.lines.length}/${n} lines: ${JSON.stringify(this.lines.slice(-3))}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${this.lines.length}/${n} lines`);
-      await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); this.waiters.push(() => { clearTimeout(t); resolve(); }); });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
     }
     return this.lines.splice(0, n);
   }
@@ -76,15 +91,27 @@ export class WsClient {
   readonly closed: Promise<number>;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (m: Buffer) => { this.frames.push(m.toString('utf8')); this.wake(); });
+    ws.on('message', (m: Buffer) => {
+      this.frames.push(m.toString('utf8'));
+      this.wake();
+    });
     ws.on('error', () => undefined);
-    this.closed = new Promise((resolve) => ws.once('close', (code: number) => { this.closeCode = code; this.wake(); resolve(code); }));
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code: number) => {
+        this.closeCode = code;
+        this.wake();
+        resolve(code);
+      }),
+    );
   }
 
   static open(url: string, options: WebSocket.ClientOptions = {}): Promise<WsClient> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, options);
-      ws.once('open', () => { ws.off('error', reject); resolve(new WsClient(ws)); });
+      ws.once('open', () => {
+        ws.off('error', reject);
+        resolve(new WsClient(ws));
+      });
       ws.once('error', reject);
     });
   }
@@ -99,7 +126,13 @@ export class WsClient {
       if (this.closeCode !== undefined) throw new Error(`connection closed (${this.closeCode}) after ${this.frames.length}/${n} frames`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${this.frames.length}/${n} frames`);
-      await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); this.waiters.push(() => { clearTimeout(t); resolve(); }); });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
     }
     return this.frames.splice(0, n);
   }
@@ -116,8 +149,14 @@ export class WsClient {
    */
   barrier(timeoutMs = 20_000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => { this.ws.off('pong', done); reject(new Error('timed out waiting for a pong')); }, timeoutMs);
-      const done = (): void => { clearTimeout(t); resolve(); };
+      const t = setTimeout(() => {
+        this.ws.off('pong', done);
+        reject(new Error('timed out waiting for a pong'));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(t);
+        resolve();
+      };
       this.ws.once('pong', done);
       this.ws.ping();
     });
@@ -137,7 +176,10 @@ function waitFor(waiters: (() => void)[], over: () => boolean, timeoutMs: number
   if (over()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    waiters.push(() => { clearTimeout(t); resolve(); });
+    waiters.push(() => {
+      clearTimeout(t);
+      resolve();
+    });
   });
 }
 

@@ -52,7 +52,10 @@ module.exports = defineOutput({
 export function writeFixtureOutput(dir: string): string {
   const pkgDir = path.join(dir, 'tsstore-output-fixture');
   fs.mkdirSync(pkgDir, { recursive: true });
-  fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: 'tsstore-output-fixture', version: '1.0.0', main: 'index.js', peerDependencies: { tsstore: '*' } }, null, 2));
+  fs.writeFileSync(
+    path.join(pkgDir, 'package.json'),
+    JSON.stringify({ name: 'tsstore-output-fixture', version: '1.0.0', main: 'index.js', peerDependencies: { tsstore: '*' } }, null, 2),
+  );
   fs.writeFileSync(path.join(pkgDir, 'index.js'), SOURCE);
   const link = path.join(dir, 'node_modules', 'tsstore');
   if (!fs.existsSync(link)) {
@@ -67,5 +70,9 @@ export type FixtureLine = { t: string; d: string } | { missed: number } | { stop
 /** The lines the fixture output wrote so far. */
 export function fixtureLines(file: string): FixtureLine[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as FixtureLine);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as FixtureLine);
 }

@@ -61,10 +61,17 @@ module.exports = {
 export function writeFixturePlugin(dir: string, opts: FixtureOptions): string {
   const pkgDir = path.join(dir, opts.name);
   fs.mkdirSync(pkgDir, { recursive: true });
-  fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ name: opts.name, version: opts.version ?? '1.2.3', main: 'index.js', peerDependencies: { tsstore: '*' } }, null, 2));
-  fs.writeFileSync(path.join(pkgDir, 'index.js'), SOURCE
-    .replace('process.env.__TYPE__', JSON.stringify(opts.type ?? 'fixture_post'))
-    .replace('process.env.__API__', JSON.stringify(opts.apiVersion ?? '^1.0.0')));
+  fs.writeFileSync(
+    path.join(pkgDir, 'package.json'),
+    JSON.stringify({ name: opts.name, version: opts.version ?? '1.2.3', main: 'index.js', peerDependencies: { tsstore: '*' } }, null, 2),
+  );
+  fs.writeFileSync(
+    path.join(pkgDir, 'index.js'),
+    SOURCE.replace('process.env.__TYPE__', JSON.stringify(opts.type ?? 'fixture_post')).replace(
+      'process.env.__API__',
+      JSON.stringify(opts.apiVersion ?? '^1.0.0'),
+    ),
+  );
   const link = path.join(dir, 'node_modules', 'tsstore');
   if (!fs.existsSync(link)) {
     fs.mkdirSync(path.dirname(link), { recursive: true });

@@ -41,7 +41,10 @@ export async function startLocalBroker(options: BrokerOptions = {}, port = 0): P
   const messages: PublishedMessage[] = [];
   let current: { server: net.Server; aedes: Aedes; sockets: Set<net.Socket> } | undefined;
   const broker: LocalBroker = {
-    port, url: '', messages, refused: 0,
+    port,
+    url: '',
+    messages,
+    refused: 0,
     async stop() {
       const c = current;
       current = undefined;

@@ -16,7 +16,9 @@ function findOnPath(bin: string): string | undefined {
     try {
       fs.accessSync(p, fs.constants.X_OK);
       return p;
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
   }
   return undefined;
 }
@@ -42,7 +44,10 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -60,7 +65,11 @@ export class NatsServer {
   private child: ChildProcess | undefined;
   private log = '';
 
-  private constructor(readonly port: number, readonly storeDir: string, private readonly args: readonly string[]) {}
+  private constructor(
+    readonly port: number,
+    readonly storeDir: string,
+    private readonly args: readonly string[],
+  ) {}
 
   static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
     if (!NATS_SERVER_BIN) throw new Error('nats-server not on PATH');
@@ -79,9 +88,13 @@ export class NatsServer {
   }
 
   private async startProcess(): Promise<void> {
-    const child = spawn(NATS_SERVER_BIN as string, ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NATS_SERVER_BIN as string, ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
-    const keep = (b: Buffer): void => { this.log = (this.log + b.toString()).slice(-20_000); };
+    const keep = (b: Buffer): void => {
+      this.log = (this.log + b.toString()).slice(-20_000);
+    };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     try {

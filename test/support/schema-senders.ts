@@ -63,19 +63,27 @@ export const restBatch: Sender = {
 };
 
 function wsSender(format: 'full' | 'compact'): (t: SendTarget, data: readonly string[]) => Promise<SendResult[]> {
-  return (t, data) => new Promise((resolve, reject) => {
-    const url = `${t.url.replace(/^http/, 'ws')}/api/stores/${t.store}/ws/write?format=${format}`;
-    const ws = new WebSocket(url, { headers: { 'X-API-Key': t.key } });
-    const out: SendResult[] = [];
-    ws.on('error', reject);
-    ws.on('open', () => { for (const d of data) ws.send(`{"data":${d}}`); });
-    ws.on('message', (m: Buffer) => {
-      const reply = parseJsonExact(m.toString('utf8')) as { type: string; timestamp?: bigint | number; message?: string };
-      out.push(reply.type === 'ack' ? { ok: true, timestamp: BigInt(reply.timestamp!) } : { ok: false, message: reply.message! });
-      if (out.length === data.length) { ws.close(); resolve(out); }
+  return (t, data) =>
+    new Promise((resolve, reject) => {
+      const url = `${t.url.replace(/^http/, 'ws')}/api/stores/${t.store}/ws/write?format=${format}`;
+      const ws = new WebSocket(url, { headers: { 'X-API-Key': t.key } });
+      const out: SendResult[] = [];
+      ws.on('error', reject);
+      ws.on('open', () => {
+        for (const d of data) ws.send(`{"data":${d}}`);
+      });
+      ws.on('message', (m: Buffer) => {
+        const reply = parseJsonExact(m.toString('utf8')) as { type: string; timestamp?: bigint | number; message?: string };
+        out.push(reply.type === 'ack' ? { ok: true, timestamp: BigInt(reply.timestamp!) } : { ok: false, message: reply.message! });
+        if (out.length === data.length) {
+          ws.close();
+          resolve(out);
+        }
+      });
+      ws.on('close', () => {
+        if (out.length < data.length) reject(new Error(`websocket closed after ${out.length} of ${data.length} replies`));
+      });
     });
-    ws.on('close', () => { if (out.length < data.length) reject(new Error(`websocket closed after ${out.length} of ${data.length} replies`)); });
-  });
 }
 
 export const webSocket: Sender = {
@@ -89,7 +97,10 @@ export const unixSocket: Sender = {
   formats: ['full'],
   send(t, data) {
     return new Promise((resolve, reject) => {
-      if (!t.socketPath) { reject(new Error('no socket path')); return; }
+      if (!t.socketPath) {
+        reject(new Error('no socket path'));
+        return;
+      }
       const sock = net.createConnection(t.socketPath);
       const out: SendResult[] = [];
       let authed = false;
@@ -104,22 +115,41 @@ export const unixSocket: Sender = {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (!authed) {
-            if (line !== 'OK') { reject(new Error(`AUTH answered ${line}`)); sock.destroy(); return; }
+            if (line !== 'OK') {
+              reject(new Error(`AUTH answered ${line}`));
+              sock.destroy();
+              return;
+            }
             authed = true;
             continue;
           }
           if (line.startsWith('OK ')) out.push({ ok: true, timestamp: BigInt(line.slice(3)) });
           else if (line.startsWith('ERROR ')) out.push({ ok: false, message: line.slice(6) });
-          else { reject(new Error(`unexpected reply ${line}`)); sock.destroy(); return; }
+          else {
+            reject(new Error(`unexpected reply ${line}`));
+            sock.destroy();
+            return;
+          }
         }
-        if (out.length === data.length && !done) { done = true; sock.end('QUIT\n'); resolve(out); }
+        if (out.length === data.length && !done) {
+          done = true;
+          sock.end('QUIT\n');
+          resolve(out);
+        }
       });
-      sock.on('close', () => { if (out.length < data.length) reject(new Error(`socket closed after ${out.length} of ${data.length} replies`)); });
+      sock.on('close', () => {
+        if (out.length < data.length) reject(new Error(`socket closed after ${out.length} of ${data.length} replies`));
+      });
     });
   },
 };
 
-interface PullStatus { records_stored: number; errors: number; last_error: string | null; last_timestamp: bigint | number | null }
+interface PullStatus {
+  records_stored: number;
+  errors: number;
+  last_error: string | null;
+  last_timestamp: bigint | number | null;
+}
 
 /**
  * Outbound pull: a local WebSocket server plays the remote; tsstore dials it and stores what it
@@ -133,11 +163,22 @@ export const wsPull: Sender = {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     wss.on('error', () => undefined);
     await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-    const peer = new Promise<WebSocket>((resolve) => wss.once('connection', (ws) => { ws.on('error', () => undefined); resolve(ws); }));
+    const peer = new Promise<WebSocket>((resolve) =>
+      wss.once('connection', (ws) => {
+        ws.on('error', () => undefined);
+        resolve(ws);
+      }),
+    );
     const h = { 'X-API-Key': t.key };
     let path: string | undefined;
     try {
-      const created = await api(t.url, 'POST', `/api/stores/${t.store}/ws/connections`, { mode: 'pull', url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/feed`, format }, h);
+      const created = await api(
+        t.url,
+        'POST',
+        `/api/stores/${t.store}/ws/connections`,
+        { mode: 'pull', url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/feed`, format },
+        h,
+      );
       if (created.status !== 201) throw new Error(`create pull connection: ${created.status} ${created.text}`);
       path = `/api/stores/${t.store}/ws/connections/${created.json.id as string}`;
       const status = async (): Promise<PullStatus> => (await api(t.url, 'GET', path!, undefined, h)).json as PullStatus;

@@ -78,14 +78,18 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   });
   const config = await loadConfig({ file, env: {} });
   const { nodeTimeouts } = opts;
-  const compose = nodeTimeouts && ((c: DependencyContainer): void => {
-    const { host, port, tls, ws_max_frame } = config.server;
-    c.register<HttpOptions>(TOKENS.HttpOptions, { useValue: { host, port, tls, wsMaxFrame: ws_max_frame, nodeTimeouts } });
-  });
+  const compose =
+    nodeTimeouts &&
+    ((c: DependencyContainer): void => {
+      const { host, port, tls, ws_max_frame } = config.server;
+      c.register<HttpOptions>(TOKENS.HttpOptions, { useValue: { host, port, tls, wsMaxFrame: ws_max_frame, nodeTimeouts } });
+    });
   const server = await TsstoreServer.start(config, { logger: silentLogger(), compose });
   const url = server.url;
   return {
-    server, url, dataDir,
+    server,
+    url,
+    dataDir,
     async createStore(name, options = {}) {
       const res = await api(url, 'POST', '/api/stores', { name, ...options }, { 'X-Admin-Key': ADMIN_KEY });
       if (res.status !== 201) throw new Error(`create store ${name}: ${res.status} ${res.text}`);
@@ -109,16 +113,25 @@ export async function api(base: string, method: string, urlPath: string, body?: 
   if (body !== undefined) {
     const isRaw = typeof body === 'string' || Buffer.isBuffer(body);
     init.body = isRaw ? (body as string) : JSON.stringify(body);
-    if (!isRaw && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+    if (!isRaw && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
   }
   const res = await fetch(new URL(urlPath, base), init);
   const text = await res.text();
   let json: unknown;
-  try { json = text ? parseJsonExact(text) : undefined; } catch { json = undefined; }
+  try {
+    json = text ? parseJsonExact(text) : undefined;
+  } catch {
+    json = undefined;
+  }
   return { status: res.status, text, json, headers: res.headers };
 }
 
-export interface CliResult { readonly code: number | null; readonly stdout: string; readonly stderr: string }
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 /** Runs the real CLI (bin/run.js) and collects its output. */
 export function runCli(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
@@ -130,11 +143,21 @@ export function runCli(args: string[], options: { env?: Record<string, string | 
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`tsstore ${args.join(' ')} timed out\n${stdout}\n${stderr}`)); }, options.timeoutMs ?? 30_000);
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tsstore ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, options.timeoutMs ?? 30_000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -166,18 +189,34 @@ export async function spawnServer(args: string[], env: Record<string, string | u
   });
   liveChildren.add(child);
   let out = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { liveChildren.delete(child); resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      liveChildren.delete(child);
+      resolve(code);
+    }),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     // Generous: a busy 2-core machine can take many seconds to load and compose a server.
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server did not start:\n${out}`)); }, 60_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${out}`));
+    }, 60_000);
     const onData = (c: Buffer): void => {
       out += c.toString();
       const m = /"url":"(https?:\/\/[^"]+)"[^\n]*tsstore is serving/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`server exited with ${code} before serving:\n${out}`)); });
+    child.stderr!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before serving:\n${out}`));
+    });
   });
   return { child, url, output: () => out, exited };
 }

@@ -32,7 +32,10 @@ describe('REST batch insert', () => {
     assert.equal(res.json.accepted, 3);
     assert.equal(res.json.rejected, 4);
     const r = res.json.results;
-    assert.deepEqual(r.map((x: { index: number }) => x.index), [0, 1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      r.map((x: { index: number }) => x.index),
+      [0, 1, 2, 3, 4, 5, 6],
+    );
     assert.equal(r[0].timestamp, 1704067200000000001n);
     assert.equal(r[1].code, 'TSS_ERR_INVALID_JSON');
     assert.match(r[1].error, /^invalid JSON/);
@@ -47,7 +50,7 @@ describe('REST batch insert', () => {
     assert.ok(back.text.endsWith('"data":[1, 2,  3]}'), back.text);
   });
 
-  it('takes a JSON array; a malformed element is that element\'s error only', async () => {
+  it("takes a JSON array; a malformed element is that element's error only", async () => {
     const body = '[ {"timestamp": 1804067200000000001, "data": {"s": "a,]}\\"b"}}, {"data": }, 42, {"data": {"n": [1, {"x": 2}]}} ,, {"data": null} ]';
     const res = await post(body, 'application/json');
     assert.equal(res.status, 200, res.text);
@@ -65,7 +68,10 @@ describe('REST batch insert', () => {
   });
 
   it('answers an empty batch with no results', async () => {
-    for (const [body, type] of [['[]', 'application/json'], ['\n\n', 'application/x-ndjson']]) {
+    for (const [body, type] of [
+      ['[]', 'application/json'],
+      ['\n\n', 'application/x-ndjson'],
+    ]) {
       const res = await post(body, type);
       assert.equal(res.status, 200, res.text);
       assert.equal(res.text, '{"results":[],"accepted":0,"rejected":0}');
@@ -100,13 +106,22 @@ describe('REST batch insert', () => {
     assert.equal(res.json.accepted, 1000);
     const stamps = res.json.results.map((x: { timestamp: bigint }) => x.timestamp);
     for (let i = 1; i < stamps.length; i++) assert.ok(stamps[i] > stamps[i - 1]);
-    const read = await api(s.url, 'GET', `/api/stores/batch/data/range?start_time=${stamps[0]}&end_time=${stamps[999]}&limit=1000&include_data=true`, undefined, { 'X-API-Key': key });
+    const read = await api(
+      s.url,
+      'GET',
+      `/api/stores/batch/data/range?start_time=${stamps[0]}&end_time=${stamps[999]}&limit=1000&include_data=true`,
+      undefined,
+      { 'X-API-Key': key },
+    );
     assert.equal(read.status, 200, read.text);
     assert.equal(read.json.count, 1000);
-    assert.deepEqual(read.json.objects.map((o: { data: { seq: number } }) => o.data.seq), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      read.json.objects.map((o: { data: { seq: number } }) => o.data.seq),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
   });
 
-  it('takes text stores\' data as JSON strings', async () => {
+  it("takes text stores' data as JSON strings", async () => {
     const textKey = await s.createStore('notes', { data_type: 'text' });
     const res = await post('{"data": "hello"}\n{"data": 5}', 'application/x-ndjson', 'notes', textKey);
     assert.equal(res.status, 200);

@@ -8,8 +8,14 @@ export default defineInput<RestInputOptions>({
   description: 'REST insert: POST /api/stores/:store/data (and /data/batch) on the server port.',
   apiVersion: '^1.0.0',
   options: Joi.object({
-    body_limit: Joi.number().integer().min(64).default(1024 * 1024),
-    batch_body_limit: Joi.number().integer().min(64).default(64 * 1024 * 1024),
+    body_limit: Joi.number()
+      .integer()
+      .min(64)
+      .default(1024 * 1024),
+    batch_body_limit: Joi.number()
+      .integer()
+      .min(64)
+      .default(64 * 1024 * 1024),
   }),
   create: (options, ctx) => new RestInput(options, ctx),
 });

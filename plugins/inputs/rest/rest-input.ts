@@ -4,7 +4,27 @@
  * `?timestamp=`). Answers 201 `{timestamp, block_num, size}` once the record is durable.
  */
 import type { Context } from 'koa';
-import { acceptedJson, type DataType, decodeEnvelope, decodeJsonArray, decodeNdjson, type Emit, EmitBatcher, formatParam, type IngestRecord, type InputContext, type InputPlugin, mediaType, parseTimestampToken, readBody, type RecordResult, type Rejection, type Resource, type StoreView, TssError } from 'tsstore/plugin';
+import {
+  acceptedJson,
+  type DataType,
+  decodeEnvelope,
+  decodeJsonArray,
+  decodeNdjson,
+  type Emit,
+  EmitBatcher,
+  formatParam,
+  type IngestRecord,
+  type InputContext,
+  type InputPlugin,
+  mediaType,
+  parseTimestampToken,
+  readBody,
+  type RecordResult,
+  type Rejection,
+  type Resource,
+  type StoreView,
+  TssError,
+} from 'tsstore/plugin';
 
 export interface RestInputOptions {
   /** Largest single-record body in bytes (413 above). */
@@ -30,7 +50,10 @@ export class RestInput implements InputPlugin {
   private batcher?: EmitBatcher;
   private stopped = false;
 
-  constructor(private readonly options: RestInputOptions, private readonly ctx: InputContext) {}
+  constructor(
+    private readonly options: RestInputOptions,
+    private readonly ctx: InputContext,
+  ) {}
 
   resources(): Resource[] {
     // One claim stands for both routes (data and data/batch): they always come together.
@@ -56,7 +79,10 @@ export class RestInput implements InputPlugin {
     const expected = MEDIA_TYPE[store.dataType];
     const got = mediaType(ctx);
     if (got !== expected) {
-      throw new TssError('TSS_ERR_DATA_TYPE_MISMATCH', `data does not match store's data type: ${store.dataType} stores take Content-Type ${expected}, got ${got || 'none'}`);
+      throw new TssError(
+        'TSS_ERR_DATA_TYPE_MISMATCH',
+        `data does not match store's data type: ${store.dataType} stores take Content-Type ${expected}, got ${got || 'none'}`,
+      );
     }
     const body = await readBody(ctx, this.options.body_limit);
     const record = this.toRecord(ctx, store, body);
@@ -75,7 +101,10 @@ export class RestInput implements InputPlugin {
     const ndjson = NDJSON_TYPES.has(media);
     if (!ndjson && media !== 'application/json') {
       // The same status as a single insert with the wrong Content-Type (400, as the reference answers).
-      throw new TssError('TSS_ERR_DATA_TYPE_MISMATCH', `data does not match store's data type: a batch is application/x-ndjson (one envelope per line) or application/json (an array of envelopes), got ${media || 'none'}`);
+      throw new TssError(
+        'TSS_ERR_DATA_TYPE_MISMATCH',
+        `data does not match store's data type: a batch is application/x-ndjson (one envelope per line) or application/json (an array of envelopes), got ${media || 'none'}`,
+      );
     }
     const body = await readBody(ctx, this.options.batch_body_limit);
     const envelopes = ndjson ? decodeNdjson(body) : decodeJsonArray(body);
@@ -86,7 +115,10 @@ export class RestInput implements InputPlugin {
     const slots: number[] = [];
     for (let i = 0; i < envelopes.length; i++) {
       const env = envelopes[i];
-      if (!env.ok) { results[i] = env; continue; }
+      if (!env.ok) {
+        results[i] = env;
+        continue;
+      }
       records.push({ store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat, origin });
       slots.push(i);
     }
@@ -102,7 +134,15 @@ export class RestInput implements InputPlugin {
     if (store.dataType === 'json' || store.dataType === 'schema') {
       const env = decodeEnvelope(body);
       if (!env.ok) failWith(env);
-      return { store: store.name, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: formatParam(ctx.query), origin };
+      return {
+        store: store.name,
+        timestamp: env.timestamp,
+        payload: env.payload,
+        format: 'json',
+        wellFormed: true,
+        schemaFormat: formatParam(ctx.query),
+        origin,
+      };
     }
     if (body.length === 0) throw new TssError('TSS_ERR_DATA_REQUIRED', 'data is required: the body is empty');
     const q = ctx.query.timestamp;
@@ -124,7 +164,10 @@ export function batchJson(results: readonly RecordResult[]): string {
   let accepted = 0;
   for (let i = 0; i < results.length; i++) {
     const r = results[i];
-    if (r.ok) { accepted++; parts[i] = `{"index":${i},"timestamp":${r.timestamp},"block_num":${r.blockNum},"size":${r.size}}`; } else parts[i] = `{"index":${i},"error":${JSON.stringify(r.message)},"code":"${r.code}"}`;
+    if (r.ok) {
+      accepted++;
+      parts[i] = `{"index":${i},"timestamp":${r.timestamp},"block_num":${r.blockNum},"size":${r.size}}`;
+    } else parts[i] = `{"index":${i},"error":${JSON.stringify(r.message)},"code":"${r.code}"}`;
   }
   return `{"results":[${parts.join(',')}],"accepted":${accepted},"rejected":${results.length - accepted}}`;
 }

@@ -13,7 +13,20 @@
  * carries on.
  */
 import type net from 'node:net';
-import { decodeEnvelope, type EmitBatcher, ERRORS, type IngestRecord, LineSplitter, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type StoreAccess, type StoreSession, toTssError } from 'tsstore/plugin';
+import {
+  decodeEnvelope,
+  type EmitBatcher,
+  ERRORS,
+  type IngestRecord,
+  LineSplitter,
+  type Logger,
+  OrderedReplies,
+  type RecordOrigin,
+  type RecordResult,
+  type StoreAccess,
+  type StoreSession,
+  toTssError,
+} from 'tsstore/plugin';
 
 export interface ConnectionSettings {
   readonly maxLine: number;
@@ -70,11 +83,22 @@ export class SocketConnection {
     private readonly logger: Logger,
   ) {
     this.origin = { input: inputId, remote: 'unix' };
-    this.replies = new OrderedReplies(batcher, {
-      write: (lines) => this.write(lines),
-      pause: () => { this.socket.pause(); settings.onPause?.(this.store); },
-      resume: () => { if (!this.stopping && this.state !== 'closing') this.socket.resume(); },
-    }, renderResult, settings.highWater, settings.lowWater);
+    this.replies = new OrderedReplies(
+      batcher,
+      {
+        write: (lines) => this.write(lines),
+        pause: () => {
+          this.socket.pause();
+          settings.onPause?.(this.store);
+        },
+        resume: () => {
+          if (!this.stopping && this.state !== 'closing') this.socket.resume();
+        },
+      },
+      renderResult,
+      settings.highWater,
+      settings.lowWater,
+    );
     this.lines = new LineSplitter(settings.maxLine, { line: (line) => this.onLine(line), tooLong: (max) => this.tooLong(max) });
     this.done = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -99,7 +123,10 @@ export class SocketConnection {
   async shutdown(): Promise<void> {
     this.stopping = true;
     this.socket.pause();
-    if (this.state !== 'data') { this.socket.destroy(); return this.done; }
+    if (this.state !== 'data') {
+      this.socket.destroy();
+      return this.done;
+    }
     this.flushBatch();
     await this.replies.whenAnswered();
     this.endAndDrain();
@@ -124,12 +151,27 @@ export class SocketConnection {
 
   private onLine(line: Buffer): void {
     if (this.state === 'data') {
-      if (line.length === 0 || ((line[0] <= 0x20) && isBlank(line))) return;
-      if (line.length === 4 && line.toString('latin1') === 'QUIT') { this.quit(); return; }
+      if (line.length === 0 || (line[0] <= 0x20 && isBlank(line))) return;
+      if (line.length === 4 && line.toString('latin1') === 'QUIT') {
+        this.quit();
+        return;
+      }
       if (this.envelopes) {
         const env = decodeEnvelope(line);
-        if (!env.ok) { this.flushBatch(); this.replies.reply(`ERROR ${oneLine(env.message)}\n`); return; }
-        this.batch.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: 'full', origin: this.origin });
+        if (!env.ok) {
+          this.flushBatch();
+          this.replies.reply(`ERROR ${oneLine(env.message)}\n`);
+          return;
+        }
+        this.batch.push({
+          store: this.store,
+          timestamp: env.timestamp,
+          payload: env.payload,
+          format: 'json',
+          wellFormed: true,
+          schemaFormat: 'full',
+          origin: this.origin,
+        });
         return;
       }
       this.batch.push({ store: this.store, payload: line, format: 'json', schemaFormat: 'full', origin: this.origin });
@@ -137,12 +179,17 @@ export class SocketConnection {
     }
     if (isBlank(line)) return;
     const text = line.toString('utf8').trim();
-    if (text === 'QUIT') { this.quit(); return; }
+    if (text === 'QUIT') {
+      this.quit();
+      return;
+    }
     const m = /^AUTH\s+(\S+)\s+(\S+)(?:\s+(envelope))?$/.exec(text);
     if (!m) {
-      this.fail(/^AUTH\b/.test(text)
-        ? 'ERROR authentication failed: expected AUTH <store> <api-key> [envelope]'
-        : 'ERROR authentication required: the first line must be AUTH <store> <api-key>');
+      this.fail(
+        /^AUTH\b/.test(text)
+          ? 'ERROR authentication failed: expected AUTH <store> <api-key> [envelope]'
+          : 'ERROR authentication required: the first line must be AUTH <store> <api-key>',
+      );
       return;
     }
     let session: StoreSession;

@@ -10,8 +10,15 @@ import path from 'node:path';
 export function isLive(socketPath: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const probe = net.connect(socketPath);
-    const timer = setTimeout(() => { probe.destroy(); resolve(true); }, timeoutMs);
-    probe.once('connect', () => { clearTimeout(timer); probe.destroy(); resolve(true); });
+    const timer = setTimeout(() => {
+      probe.destroy();
+      resolve(true);
+    }, timeoutMs);
+    probe.once('connect', () => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(false);
@@ -25,7 +32,9 @@ export async function claimSocketPath(socketPath: string): Promise<void> {
   try {
     await fs.promises.mkdir(dir, { recursive: true });
   } catch (err) {
-    throw new Error(`cannot create the Unix socket directory ${dir}: ${(err as Error).message}; choose another path (TSSTORE_SOCKET_PATH, server.socket_path or serve --socket) or disable the socket (serve --no-socket)`);
+    throw new Error(
+      `cannot create the Unix socket directory ${dir}: ${(err as Error).message}; choose another path (TSSTORE_SOCKET_PATH, server.socket_path or serve --socket) or disable the socket (serve --no-socket)`,
+    );
   }
   let st: fs.Stats;
   try {
@@ -36,7 +45,11 @@ export async function claimSocketPath(socketPath: string): Promise<void> {
   }
   if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a Unix socket; refusing to replace it`);
   if (await isLive(socketPath)) {
-    throw new Error(`another server is listening on the Unix socket ${socketPath}; refusing to take it over (stop that server, or choose another path with TSSTORE_SOCKET_PATH / serve --socket, or serve --no-socket)`);
+    throw new Error(
+      `another server is listening on the Unix socket ${socketPath}; refusing to take it over (stop that server, or choose another path with TSSTORE_SOCKET_PATH / serve --socket, or serve --no-socket)`,
+    );
   }
-  await fs.promises.unlink(socketPath).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+  await fs.promises.unlink(socketPath).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }

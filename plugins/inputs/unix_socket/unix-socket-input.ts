@@ -36,7 +36,10 @@ export class UnixSocketInput implements InputPlugin {
   private stopping?: Promise<void>;
   private ino?: number;
 
-  constructor(private readonly options: UnixSocketInputOptions, private readonly ctx: InputContext) {}
+  constructor(
+    private readonly options: UnixSocketInputOptions,
+    private readonly ctx: InputContext,
+  ) {}
 
   resources(): Resource[] {
     return [{ kind: 'unix-socket', id: this.options.path }];
@@ -58,7 +61,10 @@ export class UnixSocketInput implements InputPlugin {
       onPause: pauses && ((store: string) => pauses.inc({ store })),
     };
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-      if (this.stopping) { socket.destroy(); return; }
+      if (this.stopping) {
+        socket.destroy();
+        return;
+      }
       const conn = new SocketConnection(socket, this.ctx.stores, batcher, settings, this.ctx.id, this.ctx.logger);
       this.connections.add(conn);
       void conn.done.then(() => {
@@ -72,7 +78,10 @@ export class UnixSocketInput implements InputPlugin {
         reject(new Error(`cannot listen on the Unix socket ${socketPath}: ${err.code === 'EADDRINUSE' ? 'the path is in use' : err.message}`));
       };
       server.once('error', onError);
-      server.listen(socketPath, () => { server.off('error', onError); resolve(); });
+      server.listen(socketPath, () => {
+        server.off('error', onError);
+        resolve();
+      });
     });
     this.server = server;
     const mode = parseMode(this.options.mode);
@@ -92,7 +101,9 @@ export class UnixSocketInput implements InputPlugin {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const all = Promise.all([...this.connections].map((c) => c.shutdown()));
     let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.options.shutdown_grace_ms); });
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.shutdown_grace_ms);
+    });
     await Promise.race([all, grace]);
     clearTimeout(timer);
     for (const c of this.connections) c.destroy();

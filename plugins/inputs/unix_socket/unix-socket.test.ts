@@ -67,7 +67,10 @@ describe('unix_socket input', () => {
     let last = 0n;
     const sample: [number, bigint][] = [];
     replies.forEach((r, i) => {
-      if (i % 100 === 50) { assert.match(r, /^ERROR invalid JSON/, `line ${i}`); return; }
+      if (i % 100 === 50) {
+        assert.match(r, /^ERROR invalid JSON/, `line ${i}`);
+        return;
+      }
       assert.match(r, /^OK \d+$/, `line ${i}`);
       const ts = BigInt(r.slice(3));
       assert.ok(ts > last, `timestamps increase at line ${i}`);
@@ -94,7 +97,12 @@ describe('unix_socket input', () => {
     c.close();
     const read = await api(s.url, 'GET', '/api/stores/envelopes/data/oldest', undefined, { 'X-API-Key': envKey });
     assert.equal(read.status, 200);
-    assert.match(read.text, new RegExp(`^\\{"objects":\\[\\{"timestamp":${t0},"block_num":\\d+,"size":8,"data":\\{"a": 1\\}\\},.*"data":"no ts"\\},.*"data":\\[3\\]\\}\\],"count":3\\}$`));
+    assert.match(
+      read.text,
+      new RegExp(
+        `^\\{"objects":\\[\\{"timestamp":${t0},"block_num":\\d+,"size":8,"data":\\{"a": 1\\}\\},.*"data":"no ts"\\},.*"data":\\[3\\]\\}\\],"count":3\\}$`,
+      ),
+    );
   });
 
   it('refuses bad AUTH lines with ERROR and closes', async () => {
@@ -117,7 +125,10 @@ describe('unix_socket input', () => {
   it('never loses a line split into many packets or trickling in over seconds', async () => {
     const c = await LineClient.auth(sock, 'sensors', key);
     const line = '{"sensor":"trickle","values":[1,2,3],"note":"byte by byte"}\n';
-    for (const ch of line) { c.send(ch); await sleep(4); }
+    for (const ch of line) {
+      c.send(ch);
+      await sleep(4);
+    }
     c.send('{"sensor":"sl');
     await sleep(1200);
     c.send('ow","n":2}');

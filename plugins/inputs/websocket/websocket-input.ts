@@ -6,7 +6,19 @@
  */
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
-import { type Emit, EmitBatcher, formatParam, type InputContext, type InputPlugin, type PluginCounter, type PluginGauge, type Resource, type StoreSession, TssError, upgradeOrClose } from 'tsstore/plugin';
+import {
+  type Emit,
+  EmitBatcher,
+  formatParam,
+  type InputContext,
+  type InputPlugin,
+  type PluginCounter,
+  type PluginGauge,
+  type Resource,
+  type StoreSession,
+  TssError,
+  upgradeOrClose,
+} from 'tsstore/plugin';
 import { WsWriteConnection, type WsSettings } from './ws-connection.js';
 
 export interface WebSocketInputOptions {
@@ -31,7 +43,10 @@ export class WebSocketInput implements InputPlugin {
   private openConnections?: PluginGauge;
   private pauses?: PluginCounter;
 
-  constructor(private readonly options: WebSocketInputOptions, private readonly ctx: InputContext) {
+  constructor(
+    private readonly options: WebSocketInputOptions,
+    private readonly ctx: InputContext,
+  ) {
     this.settings = { maxMessage: options.max_message, highWater: options.max_in_flight, lowWater: Math.floor(options.max_in_flight / 2) };
   }
 
@@ -46,7 +61,9 @@ export class WebSocketInput implements InputPlugin {
     const { router, storeAuth } = this.ctx.http;
     router.get(WS_WRITE_ROUTE, storeAuth, (ctx) => this.accept(ctx));
     if (this.options.ping_interval_ms > 0) {
-      this.pinger = setInterval(() => { for (const c of this.connections) c.ping(); }, this.options.ping_interval_ms);
+      this.pinger = setInterval(() => {
+        for (const c of this.connections) c.ping();
+      }, this.options.ping_interval_ms);
       this.pinger.unref();
     }
   }
@@ -61,13 +78,31 @@ export class WebSocketInput implements InputPlugin {
     const socket = ctx.req.socket;
     const ws = await upgradeOrClose(socket, upgrade);
     if (!ws) return;
-    if (this.stopping) { ws.on('error', () => undefined); ws.close(1001, 'server shutting down'); return; }
+    if (this.stopping) {
+      ws.on('error', () => undefined);
+      ws.close(1001, 'server shutting down');
+      return;
+    }
     const labels = { store: store.name };
     const pauses = this.pauses?.labels(labels);
-    const conn = new WsWriteConnection(ws, socket, store.name, session.signal, format, this.batcher, { ...this.settings, onPause: pauses && (() => pauses.inc()) }, this.ctx.id, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, this.ctx.logger);
+    const conn = new WsWriteConnection(
+      ws,
+      socket,
+      store.name,
+      session.signal,
+      format,
+      this.batcher,
+      { ...this.settings, onPause: pauses && (() => pauses.inc()) },
+      this.ctx.id,
+      `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`,
+      this.ctx.logger,
+    );
     this.connections.add(conn);
     this.openConnections?.inc(labels);
-    void conn.done.then(() => { this.connections.delete(conn); this.openConnections?.dec(labels); });
+    void conn.done.then(() => {
+      this.connections.delete(conn);
+      this.openConnections?.dec(labels);
+    });
   }
 
   stop(): Promise<void> {
@@ -79,7 +114,9 @@ export class WebSocketInput implements InputPlugin {
     if (this.pinger) clearInterval(this.pinger);
     const all = Promise.all([...this.connections].map((c) => c.shutdown()));
     let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.options.shutdown_grace_ms); });
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.shutdown_grace_ms);
+    });
     await Promise.race([all, grace]);
     clearTimeout(timer);
     for (const c of this.connections) c.terminate();

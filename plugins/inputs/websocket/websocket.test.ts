@@ -23,8 +23,15 @@ const frame = (text: string): Frame => parseJsonExact(text) as Frame;
 function handshakeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
-    ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); res.resume(); ws.terminate(); });
-    ws.on('open', () => { ws.close(); reject(new Error('handshake unexpectedly succeeded')); });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      ws.close();
+      reject(new Error('handshake unexpectedly succeeded'));
+    });
     ws.on('error', () => undefined);
   });
 }
@@ -56,7 +63,11 @@ describe('websocket input', () => {
   });
 
   it('takes the key from the query, X-API-Key or Authorization: Bearer', async () => {
-    for (const [u, headers] of [[url(), {}], [url('sensors', ''), { 'X-API-Key': key }], [url('sensors', ''), { Authorization: `Bearer ${key}` }]] as const) {
+    for (const [u, headers] of [
+      [url(), {}],
+      [url('sensors', ''), { 'X-API-Key': key }],
+      [url('sensors', ''), { Authorization: `Bearer ${key}` }],
+    ] as const) {
       const c = await WsClient.open(u, { headers });
       c.send('{"data": {"k": 1}}');
       assert.equal(frame((await c.take(1))[0]).type, 'ack');
@@ -80,10 +91,14 @@ describe('websocket input', () => {
       const reply = await new Promise<string>((resolve, reject) => {
         const sock = net.connect(Number(port), '127.0.0.1');
         let got = '';
-        sock.on('data', (c) => { got += c.toString(); });
+        sock.on('data', (c) => {
+          got += c.toString();
+        });
         sock.on('close', () => resolve(got));
         sock.on('error', reject);
-        sock.write(`GET /api/stores/sensors/ws/write?api_key=${key} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        sock.write(
+          `GET /api/stores/sensors/ws/write?api_key=${key} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
       });
       assert.match(reply, /^HTTP\/1\.1 400/);
     }
@@ -142,7 +157,9 @@ describe('websocket input', () => {
 
   it('serves 200 concurrent connections, each pipelining', async () => {
     const clients = await Promise.all(Array.from({ length: 200 }, () => WsClient.open(url())));
-    clients.forEach((c, k) => { for (let i = 0; i < 10; i++) c.send(`{"data": {"c": ${k}, "i": ${i}}}`); });
+    clients.forEach((c, k) => {
+      for (let i = 0; i < 10; i++) c.send(`{"data": {"c": ${k}, "i": ${i}}}`);
+    });
     const all = await Promise.all(clients.map((c) => c.take(10)));
     const stamps = new Set<bigint>();
     for (const frames of all) {
@@ -162,7 +179,25 @@ describe('websocket input', () => {
 describe('websocket input over TLS', () => {
   it('serves WSS on the HTTPS port, refusals included', async () => {
     const dir = tempDir('tss-tls-');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'k.pem'),
+        '-out',
+        path.join(dir, 'c.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const s = await startServer({ pipelines: pipelines(), config: { server: { tls: { cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem') } } } });
     try {
       assert.match(s.url, /^https:/);
@@ -175,7 +210,11 @@ describe('websocket input over TLS', () => {
       c.close();
       const refused = await new Promise<number>((resolve) => {
         const ws = new WebSocket(`${u}?api_key=tsstore_00000000-0000-4000-8000-000000000000`, { rejectUnauthorized: false });
-        ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); res.resume(); ws.terminate(); });
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          res.resume();
+          ws.terminate();
+        });
         ws.on('error', () => undefined);
       });
       assert.equal(refused, 401);
@@ -187,7 +226,7 @@ describe('websocket input over TLS', () => {
 });
 
 describe('websocket input liveness and shutdown', () => {
-  it('is not taken for a stalled HTTP request by node\'s request timeouts after it has talked', async () => {
+  it("is not taken for a stalled HTTP request by node's request timeouts after it has talked", async () => {
     // Node's timeout check runs every 20 ms here instead of every 30 s.
     const s = await startServer({ pipelines: pipelines({ ping_interval_ms: 0 }), nodeTimeouts: { connectionsCheckingInterval: 20 } });
     try {
@@ -228,7 +267,9 @@ describe('websocket input liveness and shutdown', () => {
     const idle = await WsClient.open(u);
     const threePings = new Promise<void>((resolve) => {
       let pings = 0;
-      idle.ws.on('ping', () => { if (++pings === 3) resolve(); });
+      idle.ws.on('ping', () => {
+        if (++pings === 3) resolve();
+      });
     });
     const dead = await WsClient.open(u, { autoPong: false });
     assert.equal(await dead.closed, 1006);

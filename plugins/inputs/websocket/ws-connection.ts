@@ -8,7 +8,19 @@
  */
 import type net from 'node:net';
 import type WebSocket from 'ws';
-import { decodeEnvelope, type EmitBatcher, type ErrorCode, ERRORS, type IngestRecord, type Logger, OrderedReplies, type RecordOrigin, type RecordResult, type SchemaFormat, toTssError } from 'tsstore/plugin';
+import {
+  decodeEnvelope,
+  type EmitBatcher,
+  type ErrorCode,
+  ERRORS,
+  type IngestRecord,
+  type Logger,
+  OrderedReplies,
+  type RecordOrigin,
+  type RecordResult,
+  type SchemaFormat,
+  toTssError,
+} from 'tsstore/plugin';
 
 export interface WsSettings {
   readonly maxMessage: number;
@@ -23,14 +35,17 @@ export function errorFrame(code: ErrorCode, message: string): string {
 }
 
 function renderResult(r: RecordResult): string {
-  return r.ok
-    ? `{"type":"ack","timestamp":${r.timestamp},"block_num":${r.blockNum},"size":${r.size}}`
-    : errorFrame(r.code, r.message);
+  return r.ok ? `{"type":"ack","timestamp":${r.timestamp},"block_num":${r.blockNum},"size":${r.size}}` : errorFrame(r.code, r.message);
 }
 
 /** A close reason fits in 123 bytes of UTF-8. */
 function closeReason(message: string): string {
-  return Buffer.byteLength(message) <= 123 ? message : Buffer.from(message).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+  return Buffer.byteLength(message) <= 123
+    ? message
+    : Buffer.from(message)
+        .subarray(0, 120)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '') + '...';
 }
 
 export class WsWriteConnection {
@@ -59,16 +74,35 @@ export class WsWriteConnection {
     private readonly logger: Logger,
   ) {
     this.origin = { input: inputId, remote };
-    this.replies = new OrderedReplies(batcher, {
-      write: (frames) => this.send(frames),
-      pause: () => { this.readPaused = true; this.ws.pause(); settings.onPause?.(); },
-      resume: () => { this.readPaused = false; if (!this.stopping) this.ws.resume(); },
-    }, renderResult, settings.highWater, settings.lowWater);
+    this.replies = new OrderedReplies(
+      batcher,
+      {
+        write: (frames) => this.send(frames),
+        pause: () => {
+          this.readPaused = true;
+          this.ws.pause();
+          settings.onPause?.();
+        },
+        resume: () => {
+          this.readPaused = false;
+          if (!this.stopping) this.ws.resume();
+        },
+      },
+      renderResult,
+      settings.highWater,
+      settings.lowWater,
+    );
     this.done = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
-    ws.on('pong', () => { this.alive = true; });
+    ws.on('pong', () => {
+      this.alive = true;
+    });
     ws.on('error', (err: Error) => this.logger.debug({ store, err: err.message }, 'WebSocket client error.'));
-    ws.on('close', () => { this.closed = true; this.replies.close(); session.removeEventListener('abort', onEnded); });
+    ws.on('close', () => {
+      this.closed = true;
+      this.replies.close();
+      session.removeEventListener('abort', onEnded);
+    });
     const onEnded = (): void => this.endSession(session.reason);
     if (session.aborted) onEnded();
     else session.addEventListener('abort', onEnded, { once: true });
@@ -132,9 +166,20 @@ export class WsWriteConnection {
       return;
     }
     const env = decodeEnvelope(data);
-    if (!env.ok) { this.fail(env.code, env.message); return; }
+    if (!env.ok) {
+      this.fail(env.code, env.message);
+      return;
+    }
     if (this.batch.length === 0) queueMicrotask(this.flushBatch);
-    this.batch.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: this.schemaFormat, origin: this.origin });
+    this.batch.push({
+      store: this.store,
+      timestamp: env.timestamp,
+      payload: env.payload,
+      format: 'json',
+      wellFormed: true,
+      schemaFormat: this.schemaFormat,
+      origin: this.origin,
+    });
   }
 
   private fail(code: ErrorCode, message: string): void {
@@ -155,12 +200,18 @@ export class WsWriteConnection {
     this.unconfirmed += n;
     const onSent = (): void => {
       this.unconfirmed -= n;
-      if (this.sendBlocked && this.unconfirmed <= this.settings.lowWater) { this.sendBlocked = false; this.replies.setWriteBlocked(false); }
+      if (this.sendBlocked && this.unconfirmed <= this.settings.lowWater) {
+        this.sendBlocked = false;
+        this.replies.setWriteBlocked(false);
+      }
     };
     this.socket.cork();
     for (let i = 0; i < n - 1; i++) this.ws.send(frames[i]);
     this.ws.send(frames[n - 1], onSent);
     this.socket.uncork();
-    if (!this.sendBlocked && this.unconfirmed > this.settings.highWater) { this.sendBlocked = true; this.replies.setWriteBlocked(true); }
+    if (!this.sendBlocked && this.unconfirmed > this.settings.highWater) {
+      this.sendBlocked = true;
+      this.replies.setWriteBlocked(true);
+    }
   }
 }

@@ -46,8 +46,14 @@ function checkEntry(e: unknown, i: number): PersistedConnection {
   const headers = (o.headers ?? {}) as Record<string, unknown>;
   if (typeof headers !== 'object' || Object.values(headers).some((v) => typeof v !== 'string')) throw new Error(`${at}.headers is not an object of strings`);
   return {
-    id: o.id as string, mode: 'pull', url: o.url as string, format: o.format, headers: headers as Record<string, string>,
-    created_at: o.created_at as string, cursor: toBigint(o.cursor, `${at}.cursor`), last_timestamp: toBigint(o.last_timestamp, `${at}.last_timestamp`),
+    id: o.id as string,
+    mode: 'pull',
+    url: o.url as string,
+    format: o.format,
+    headers: headers as Record<string, string>,
+    created_at: o.created_at as string,
+    cursor: toBigint(o.cursor, `${at}.cursor`),
+    last_timestamp: toBigint(o.last_timestamp, `${at}.last_timestamp`),
   };
 }
 
@@ -95,7 +101,10 @@ export class ConnectionFileWriter {
 
   /** Write now (after any write in progress); resolves when the file is on disk. */
   flush(): Promise<void> {
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.dirty = true;
     return this.writes.run(() => this.writeIfDirty());
   }
@@ -103,7 +112,10 @@ export class ConnectionFileWriter {
   /** No writes after this one (the store is gone or the input stopped). */
   close(): void {
     this.closed = true;
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 
   private async writeIfDirty(): Promise<void> {

@@ -48,18 +48,37 @@ export const DEFAULT_OPTIONS: WsPullOptions = {
 const ms = (min: number, max: number, dflt: number): Joi.NumberSchema => Joi.number().integer().min(min).max(max).default(dflt);
 
 export const wsPullOptionsSchema: Joi.ObjectSchema<WsPullOptions> = Joi.object<WsPullOptions>({
-  resume_param: Joi.string().allow('').pattern(/^[A-Za-z0-9_.~-]+$/).default(DEFAULT_OPTIONS.resume_param),
+  resume_param: Joi.string()
+    .allow('')
+    .pattern(/^[A-Za-z0-9_.~-]+$/)
+    .default(DEFAULT_OPTIONS.resume_param),
   backoff_min_ms: ms(1, 3_600_000, DEFAULT_OPTIONS.backoff_min_ms),
   backoff_max_ms: Joi.number().integer().min(Joi.ref('backoff_min_ms')).max(3_600_000).default(DEFAULT_OPTIONS.backoff_max_ms),
   ping_interval_ms: ms(10, 3_600_000, DEFAULT_OPTIONS.ping_interval_ms),
   pong_timeout_ms: ms(10, 3_600_000, DEFAULT_OPTIONS.pong_timeout_ms),
   handshake_timeout_ms: ms(10, 3_600_000, DEFAULT_OPTIONS.handshake_timeout_ms),
-  max_message_size: Joi.number().integer().min(64).max(1 << 30).default(DEFAULT_OPTIONS.max_message_size),
-  max_frame_size: Joi.number().integer().min(Joi.ref('max_message_size')).max(1 << 30).default(DEFAULT_OPTIONS.max_frame_size),
+  max_message_size: Joi.number()
+    .integer()
+    .min(64)
+    .max(1 << 30)
+    .default(DEFAULT_OPTIONS.max_message_size),
+  max_frame_size: Joi.number()
+    .integer()
+    .min(Joi.ref('max_message_size'))
+    .max(1 << 30)
+    .default(DEFAULT_OPTIONS.max_frame_size),
   batch_max_records: Joi.number().integer().min(1).max(100_000).default(DEFAULT_OPTIONS.batch_max_records),
-  batch_max_bytes: Joi.number().integer().min(1024).max(1 << 30).default(DEFAULT_OPTIONS.batch_max_bytes),
+  batch_max_bytes: Joi.number()
+    .integer()
+    .min(1024)
+    .max(1 << 30)
+    .default(DEFAULT_OPTIONS.batch_max_bytes),
   max_pending_messages: Joi.number().integer().min(1).max(1_000_000).default(DEFAULT_OPTIONS.max_pending_messages),
-  max_pending_bytes: Joi.number().integer().min(1024).max(1 << 30).default(DEFAULT_OPTIONS.max_pending_bytes),
+  max_pending_bytes: Joi.number()
+    .integer()
+    .min(1024)
+    .max(1 << 30)
+    .default(DEFAULT_OPTIONS.max_pending_bytes),
   persist_interval_ms: ms(0, 3_600_000, DEFAULT_OPTIONS.persist_interval_ms),
   max_connections_per_store: Joi.number().integer().min(1).max(10_000).default(DEFAULT_OPTIONS.max_connections_per_store),
 });

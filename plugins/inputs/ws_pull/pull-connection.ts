@@ -80,16 +80,25 @@ export class PullConnection {
   private closeWaiter?: () => void;
   private readonly log: Logger;
 
-  constructor(readonly store: string, readonly config: ConnectionConfig, saved: Pick<PersistedConnection, 'cursor' | 'last_timestamp'>, private readonly deps: ConnectionDeps) {
+  constructor(
+    readonly store: string,
+    readonly config: ConnectionConfig,
+    saved: Pick<PersistedConnection, 'cursor' | 'last_timestamp'>,
+    private readonly deps: ConnectionDeps,
+  ) {
     this.cursor = saved.cursor;
     this.lastTimestamp = saved.last_timestamp;
     this.log = deps.logger.child({ store, connection: config.id });
     deps.onState?.(undefined, this.stateValue);
   }
 
-  get id(): string { return this.config.id; }
+  get id(): string {
+    return this.config.id;
+  }
 
-  private get state(): ConnectionState { return this.stateValue; }
+  private get state(): ConnectionState {
+    return this.stateValue;
+  }
 
   private set state(next: ConnectionState) {
     if (next === this.stateValue) return;
@@ -107,19 +116,30 @@ export class PullConnection {
    */
   async stop(mode: 'shutdown' | 'discard'): Promise<void> {
     this.stopped = true;
-    if (mode === 'discard') { this.discarding = true; this.queue = []; this.queuedBytes = 0; }
+    if (mode === 'discard') {
+      this.discarding = true;
+      this.queue = [];
+      this.queuedBytes = 0;
+    }
     this.clearTimers();
-    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = undefined; }
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
     this.nextRetryAt = undefined;
     const ws = this.ws;
     if (ws) {
-      const closed = new Promise<void>((resolve) => { this.closeWaiter = resolve; });
+      const closed = new Promise<void>((resolve) => {
+        this.closeWaiter = resolve;
+      });
       if (ws.readyState === WebSocket.OPEN) ws.close(1001, 'tsstore is closing this connection');
       else ws.terminate();
       // A peer that never answers the close frame is cut; the 'close' event always follows.
       const hard = setTimeout(() => ws.terminate(), 1000);
       let giveUpTimer: NodeJS.Timeout | undefined;
-      const giveUp = new Promise<void>((resolve) => { giveUpTimer = setTimeout(resolve, 3000); });
+      const giveUp = new Promise<void>((resolve) => {
+        giveUpTimer = setTimeout(resolve, 3000);
+      });
       await Promise.race([closed, giveUp]);
       clearTimeout(hard);
       clearTimeout(giveUpTimer);
@@ -145,13 +165,26 @@ export class PullConnection {
   status(): Record<string, unknown> {
     const c = this.config;
     const doc: Record<string, unknown> = {
-      id: c.id, mode: c.mode, url: c.url, format: c.format, status: this.state, created_at: c.created_at,
-      last_timestamp: this.lastTimestamp, cursor: this.cursor,
-      messages_received: this.counters.messages_received, records_stored: this.counters.records_stored,
-      duplicates: this.counters.duplicates, ignored: this.counters.ignored, errors: this.counters.errors, batches: this.counters.batches,
-      last_error: this.lastError, last_error_at: this.lastErrorAt?.toISOString(),
-      connects: this.counters.connects, connected_at: this.connectedAt?.toISOString(),
-      retry_attempt: this.attempt, next_retry_at: this.nextRetryAt?.toISOString(),
+      id: c.id,
+      mode: c.mode,
+      url: c.url,
+      format: c.format,
+      status: this.state,
+      created_at: c.created_at,
+      last_timestamp: this.lastTimestamp,
+      cursor: this.cursor,
+      messages_received: this.counters.messages_received,
+      records_stored: this.counters.records_stored,
+      duplicates: this.counters.duplicates,
+      ignored: this.counters.ignored,
+      errors: this.counters.errors,
+      batches: this.counters.batches,
+      last_error: this.lastError,
+      last_error_at: this.lastErrorAt?.toISOString(),
+      connects: this.counters.connects,
+      connected_at: this.connectedAt?.toISOString(),
+      retry_attempt: this.attempt,
+      next_retry_at: this.nextRetryAt?.toISOString(),
       header_names: Object.keys(c.headers),
     };
     for (const k of Object.keys(doc)) if (doc[k] === undefined || doc[k] === null) delete doc[k];
@@ -174,12 +207,15 @@ export class PullConnection {
     this.dialFailed = false;
     const url = this.dialUrl();
     // Every dial is checked again: the host may resolve elsewhere now, or the config changed.
-    this.deps.outbound.check(url).then(() => this.connect(url), (err: unknown) => {
-      if (this.stopped) return;
-      this.fail(describeError(err));
-      this.state = 'error';
-      this.scheduleRetry();
-    });
+    this.deps.outbound.check(url).then(
+      () => this.connect(url),
+      (err: unknown) => {
+        if (this.stopped) return;
+        this.fail(describeError(err));
+        this.state = 'error';
+        this.scheduleRetry();
+      },
+    );
   }
 
   private connect(url: string): void {
@@ -188,7 +224,12 @@ export class PullConnection {
     let ws: WebSocket;
     try {
       // The lookup resolves, checks and hands the connect only the addresses it checked.
-      ws = new WebSocket(url, { headers: { ...this.config.headers }, maxPayload: options.max_frame_size, followRedirects: false, lookup: outbound.lookupFor(url) });
+      ws = new WebSocket(url, {
+        headers: { ...this.config.headers },
+        maxPayload: options.max_frame_size,
+        followRedirects: false,
+        lookup: outbound.lookupFor(url),
+      });
     } catch (err) {
       this.fail(`cannot dial: ${describeError(err)}`);
       this.state = 'error';
@@ -197,10 +238,16 @@ export class PullConnection {
     }
     this.ws = ws;
     // Without an 'error' listener a refused or reset connection would crash the process.
-    ws.on('error', (err) => { if (ws === this.ws && !this.stopped) this.fail(describeError(err)); });
+    ws.on('error', (err) => {
+      if (ws === this.ws && !this.stopped) this.fail(describeError(err));
+    });
     ws.on('open', () => this.opened(ws));
-    ws.on('message', (data, isBinary) => { if (ws === this.ws) this.received(data as Buffer, isBinary); });
-    ws.on('pong', () => { this.lastSeen = Date.now(); });
+    ws.on('message', (data, isBinary) => {
+      if (ws === this.ws) this.received(data as Buffer, isBinary);
+    });
+    ws.on('pong', () => {
+      this.lastSeen = Date.now();
+    });
     ws.on('close', (code, reason) => this.closed(ws, code, reason.toString('utf8')));
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = undefined;
@@ -212,7 +259,10 @@ export class PullConnection {
 
   private opened(ws: WebSocket): void {
     if (ws !== this.ws) return;
-    if (this.handshakeTimer) { clearTimeout(this.handshakeTimer); this.handshakeTimer = undefined; }
+    if (this.handshakeTimer) {
+      clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = undefined;
+    }
     this.state = 'connected';
     this.attempt = 0;
     this.counters.connects++;
@@ -260,8 +310,14 @@ export class PullConnection {
     const { backoff_min_ms, backoff_max_ms } = this.deps.options;
     const delay = backoffDelay(this.attempt++, backoff_min_ms, backoff_max_ms);
     this.nextRetryAt = new Date(Date.now() + delay);
-    this.log.warn({ url: loggableUrl(this.config.url), error: this.lastError, attempt: this.attempt, delayMs: delay }, 'Pull connection down; redialling after a delay.');
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.dial(); }, delay);
+    this.log.warn(
+      { url: loggableUrl(this.config.url), error: this.lastError, attempt: this.attempt, delayMs: delay },
+      'Pull connection down; redialling after a delay.',
+    );
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.dial();
+    }, delay);
   }
 
   private clearTimers(): void {
@@ -343,10 +399,21 @@ export class PullConnection {
         continue;
       }
       if (env.timestamp !== undefined) {
-        if (seen !== undefined && env.timestamp <= seen) { this.counters.duplicates++; continue; }
+        if (seen !== undefined && env.timestamp <= seen) {
+          this.counters.duplicates++;
+          continue;
+        }
         seen = env.timestamp;
       }
-      records.push({ store: this.store, timestamp: env.timestamp, payload: env.payload, format: 'json', wellFormed: true, schemaFormat: this.config.format, origin });
+      records.push({
+        store: this.store,
+        timestamp: env.timestamp,
+        payload: env.payload,
+        format: 'json',
+        wellFormed: true,
+        schemaFormat: this.config.format,
+        origin,
+      });
     }
     if (records.length === 0) return;
     let results: RecordResult[];

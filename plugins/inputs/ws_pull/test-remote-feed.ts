@@ -48,9 +48,15 @@ export class RemoteFeed {
     return feed;
   }
 
-  get url(): string { return `ws://127.0.0.1:${this.port}/feed`; }
-  get live(): number { return this.clients.size; }
-  get handshakes(): number { return this.resumeSeen.length; }
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/feed`;
+  }
+  get live(): number {
+    return this.clients.size;
+  }
+  get handshakes(): number {
+    return this.resumeSeen.length;
+  }
 
   /** Make `n` more records and send them to every streaming connection. */
   produce(n: number): void {
@@ -91,7 +97,9 @@ export class RemoteFeed {
   }
 
   private async listen(): Promise<void> {
-    const server = http.createServer((_req, res) => { res.writeHead(426).end(); });
+    const server = http.createServer((_req, res) => {
+      res.writeHead(426).end();
+    });
     const wss = new WebSocketServer({
       server,
       verifyClient: (_info, cb) => (this.mode === 'refuse' ? cb(false, 503, 'refusing for the test') : cb(true)),
@@ -100,7 +108,10 @@ export class RemoteFeed {
     wss.on('connection', (ws, req) => this.accepted(ws, req));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+      server.listen(this.port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
@@ -116,7 +127,9 @@ export class RemoteFeed {
     const client: Client = { ws, next, sent: 0 };
     this.clients.add(client);
     ws.on('error', () => undefined);
-    ws.on('ping', () => { this.pings++; });
+    ws.on('ping', () => {
+      this.pings++;
+    });
     ws.on('close', () => this.clients.delete(client));
     this.pump(client);
   }
@@ -130,14 +143,20 @@ export class RemoteFeed {
     let burst = 0;
     while (c.next <= this.produced) {
       // Yield now and then: the feed shares its process (and event loop) with tsstore in tests.
-      if (++burst > 1000) { setImmediate(() => this.pump(c)); return; }
+      if (++burst > 1000) {
+        setImmediate(() => this.pump(c));
+        return;
+      }
       if (this.closeAfter !== undefined && c.sent >= this.closeAfter) {
         c.ws.close(1000, 'feed closes after a batch');
         this.clients.delete(c);
         return;
       }
       // Bounded socket buffer: a fast feed must not hold the whole backlog in memory.
-      if (c.ws.bufferedAmount > 4 << 20) { setTimeout(() => this.pump(c), 2); return; }
+      if (c.ws.bufferedAmount > 4 << 20) {
+        setTimeout(() => this.pump(c), 2);
+        return;
+      }
       c.ws.send(feedMessage(c.next));
       c.next++;
       c.sent++;

@@ -45,7 +45,10 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export interface StoredRow { readonly timestamp: bigint; readonly data: unknown }
+export interface StoredRow {
+  readonly timestamp: bigint;
+  readonly data: unknown;
+}
 
 /** Every record of a store, oldest first (paged). */
 export async function allRecords(url: string, store: string, key: string): Promise<StoredRow[]> {

@@ -8,7 +8,8 @@ import { ADMIN_KEY, api, ROOT, startServer, tempDir, type TestServer } from '../
 import { RemoteFeed } from './test-remote-feed.js';
 import { connectionStatus, createConnection, LOOPBACK_ALLOWED, pullPipelines, sleep, waitFor } from './test-support.js';
 
-const post = (s: TestServer, store: string, key: string, body: unknown) => api(s.url, 'POST', `/api/stores/${store}/ws/connections`, body, { 'X-API-Key': key });
+const post = (s: TestServer, store: string, key: string, body: unknown) =>
+  api(s.url, 'POST', `/api/stores/${store}/ws/connections`, body, { 'X-API-Key': key });
 
 describe('ws_pull: connection API', () => {
   let s: TestServer;
@@ -22,7 +23,10 @@ describe('ws_pull: connection API', () => {
     key = await s.createStore('api-a');
     otherKey = await s.createStore('api-b');
   });
-  after(async () => { await s.stop(); await feed.stop(); });
+  after(async () => {
+    await s.stop();
+    await feed.stop();
+  });
 
   it('creates a connection: 201 with its status, dials the url with the headers, lists and gets it', async () => {
     const res = await post(s, 'api-a', key, { mode: 'pull', url: feed.url, format: 'full', headers: { Authorization: 'Bearer remote-secret' } });
@@ -42,12 +46,18 @@ describe('ws_pull: connection API', () => {
     await waitFor('the remote to be dialled', () => feed.handshakes >= 1);
     assert.equal(feed.headersSeen[0].authorization, 'Bearer remote-secret');
     assert.equal(feed.resumeSeen[0], null, 'no cursor yet: no resume parameter');
-    const live = await waitFor('connected', async () => { const c = await connectionStatus(s.url, 'api-a', key, st.id); return c.status === 'connected' && c; });
+    const live = await waitFor('connected', async () => {
+      const c = await connectionStatus(s.url, 'api-a', key, st.id);
+      return c.status === 'connected' && c;
+    });
     assert.equal(live.connects, 1);
 
     const list = await api(s.url, 'GET', '/api/stores/api-a/ws/connections', undefined, { 'X-API-Key': key });
     assert.equal(list.status, 200);
-    assert.deepEqual(list.json.connections.map((c: { id: string }) => c.id), [st.id]);
+    assert.deepEqual(
+      list.json.connections.map((c: { id: string }) => c.id),
+      [st.id],
+    );
     const none = await api(s.url, 'GET', '/api/stores/api-b/ws/connections', undefined, { 'X-API-Key': otherKey });
     assert.deepEqual(none.json.connections, []);
   });
@@ -94,7 +104,11 @@ describe('ws_pull: connection API', () => {
     assert.equal((await api(s.url, 'DELETE', '/api/stores/api-a/ws/connections/nope', undefined, { 'X-API-Key': key })).status, 404);
     const list = await api(s.url, 'GET', '/api/stores/api-a/ws/connections', undefined, { 'X-API-Key': key });
     const id = list.json.connections[0].id as string;
-    assert.equal((await api(s.url, 'GET', `/api/stores/api-b/ws/connections/${id}`, undefined, { 'X-API-Key': otherKey })).status, 404, 'an id of store A is not visible through store B');
+    assert.equal(
+      (await api(s.url, 'GET', `/api/stores/api-b/ws/connections/${id}`, undefined, { 'X-API-Key': otherKey })).status,
+      404,
+      'an id of store A is not visible through store B',
+    );
   });
 
   it('delete stops the connection and removes it from the file', async () => {
@@ -161,7 +175,10 @@ describe('ws_pull: connections start with the server', () => {
       // A connections file in a directory that is no store, and one that cannot be parsed.
       fs.mkdirSync(path.join(dataDir, 'ghost'));
       fs.writeFileSync(path.join(dataDir, 'ghost', 'connections.json'), fs.readFileSync(path.join(dataDir, 'boot', 'connections.json')));
-      const key2 = (await (async () => { s = await startServer({ dataDir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines() }); return s.createStore('broken'); })());
+      const key2 = await (async () => {
+        s = await startServer({ dataDir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines() });
+        return s.createStore('broken');
+      })();
       fs.writeFileSync(path.join(dataDir, 'broken', 'connections.json'), '{"connections": [tor');
       await s.stop();
       const handshakesBefore = feed.handshakes;
@@ -173,9 +190,12 @@ describe('ws_pull: connections start with the server', () => {
         const st = await connectionStatus(s.url, 'boot', key, c.id);
         assert.equal(st.url, feed.url);
         await sleep(300);
-        assert.equal(feed.live, 1, 'only the real store\'s connection runs (ghost skipped)');
+        assert.equal(feed.live, 1, "only the real store's connection runs (ghost skipped)");
         const names = fs.readdirSync(path.join(dataDir, 'broken'));
-        assert.ok(names.some((n) => n.startsWith('connections.json.unreadable-')), `unreadable file moved aside: ${names.join(', ')}`);
+        assert.ok(
+          names.some((n) => n.startsWith('connections.json.unreadable-')),
+          `unreadable file moved aside: ${names.join(', ')}`,
+        );
         const list = await api(s.url, 'GET', '/api/stores/broken/ws/connections', undefined, { 'X-API-Key': key2 });
         assert.deepEqual(list.json.connections, []);
       } finally {
@@ -194,14 +214,20 @@ describe('ws_pull: options and sample', () => {
     assert.equal(backoffDelay(0, 1000, 60_000, lo), 1000);
     assert.ok(backoffDelay(0, 1000, 60_000, hi) <= 1200);
     assert.equal(backoffDelay(1, 1000, 60_000, lo), 1600);
-    assert.equal(backoffDelay(3, 1000, 60_000, () => 0.5), 8000);
+    assert.equal(
+      backoffDelay(3, 1000, 60_000, () => 0.5),
+      8000,
+    );
     assert.equal(backoffDelay(10, 1000, 60_000, hi), 60_000);
     assert.equal(backoffDelay(500, 1000, 60_000, lo), 48_000);
   });
 
   it('sample.yaml is a valid configuration', async () => {
     const file = path.join(ROOT, 'plugins', 'inputs', 'ws_pull', 'sample.yaml');
-    const { problems, pipelines: [{ plan }] } = await checkConfig({ file, env: { TSSTORE_ADMIN_KEY: ADMIN_KEY } });
+    const {
+      problems,
+      pipelines: [{ plan }],
+    } = await checkConfig({ file, env: { TSSTORE_ADMIN_KEY: ADMIN_KEY } });
     assert.deepEqual(problems, []);
     const edge = plan.inputs.find((i) => i.id === 'edge');
     assert.equal(edge?.type, 'ws_pull');
@@ -210,10 +236,17 @@ describe('ws_pull: options and sample', () => {
 
   it('refuses bad options with their paths', async () => {
     const dir = tempDir();
-    await assert.rejects(startServer({ dataDir: dir, config: LOOPBACK_ALLOWED, pipelines: pullPipelines({ type: 'memory' }, { backoff_min_ms: 5000, backoff_max_ms: 100, resume_param: 'a b' }) }), (err: Error) => {
-      assert.match(err.message, /backoff_max_ms/);
-      assert.match(err.message, /resume_param/);
-      return true;
-    });
+    await assert.rejects(
+      startServer({
+        dataDir: dir,
+        config: LOOPBACK_ALLOWED,
+        pipelines: pullPipelines({ type: 'memory' }, { backoff_min_ms: 5000, backoff_max_ms: 100, resume_param: 'a b' }),
+      }),
+      (err: Error) => {
+        assert.match(err.message, /backoff_max_ms/);
+        assert.match(err.message, /resume_param/);
+        return true;
+      },
+    );
   });
 });

@@ -10,13 +10,28 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Emit, type InputContext, type InputPlugin, OutboundPolicy, type PluginCounter, type PluginGauge, type Resource, SerialQueue, TssError } from 'tsstore/plugin';
-import { CONNECTIONS_FILE, ConnectionFileWriter, connectionsFile, readConnections, type ConnectionConfig, type PersistedConnection } from './connection-file.js';
+import {
+  type Emit,
+  type InputContext,
+  type InputPlugin,
+  OutboundPolicy,
+  type PluginCounter,
+  type PluginGauge,
+  type Resource,
+  SerialQueue,
+  TssError,
+} from 'tsstore/plugin';
+import {
+  CONNECTIONS_FILE,
+  ConnectionFileWriter,
+  connectionsFile,
+  readConnections,
+  type ConnectionConfig,
+  type PersistedConnection,
+} from './connection-file.js';
 import { parseConnectionRequest } from './connection-request.js';
 import type { WsPullOptions } from './options.js';
 import { loggableUrl, PullConnection } from './pull-connection.js';
-
-
 
 interface StoreConnections {
   readonly conns: Map<string, PullConnection>;
@@ -36,7 +51,10 @@ export class WsPullInput implements InputPlugin {
   private readonly connectionsGauge: PluginGauge | undefined;
   private readonly reconnects: PluginCounter | undefined;
 
-  constructor(private readonly options: WsPullOptions, private readonly ctx: InputContext) {
+  constructor(
+    private readonly options: WsPullOptions,
+    private readonly ctx: InputContext,
+  ) {
     this.outbound = ctx.outbound ?? OutboundPolicy.from();
     this.connectionsGauge = ctx.metrics?.gauge('connections', 'Pull connections by state.', ['store', 'state']);
     this.reconnects = ctx.metrics?.counter('reconnects_total', 'Successful redials after a pull connection was lost.', ['store']);
@@ -61,11 +79,15 @@ export class WsPullInput implements InputPlugin {
   private async doStop(): Promise<void> {
     this.unsubscribe?.();
     this.unregister?.();
-    await Promise.all([...this.stores.values()].map((sc) => sc.queue.run(async () => {
-      await Promise.all([...sc.conns.values()].map((c) => c.stop('shutdown')));
-      if (!sc.dropped) await sc.writer.flush().catch(() => undefined);
-      sc.writer.close();
-    })));
+    await Promise.all(
+      [...this.stores.values()].map((sc) =>
+        sc.queue.run(async () => {
+          await Promise.all([...sc.conns.values()].map((c) => c.stop('shutdown')));
+          if (!sc.dropped) await sc.writer.flush().catch(() => undefined);
+          sc.writer.close();
+        }),
+      ),
+    );
   }
 
   private async loadAll(): Promise<void> {
@@ -93,7 +115,10 @@ export class WsPullInput implements InputPlugin {
       } catch (err) {
         const aside = path.join(path.dirname(file), `${CONNECTIONS_FILE}.unreadable-${Date.now()}`);
         await fs.promises.rename(file, aside).catch(() => undefined);
-        logger.error({ store, file, movedTo: aside, err: (err as Error).message }, 'Cannot read pull connections; moved the file aside and starting none for this store.');
+        logger.error(
+          { store, file, movedTo: aside, err: (err as Error).message },
+          'Cannot read pull connections; moved the file aside and starting none for this store.',
+        );
         continue;
       }
       const sc = this.storeConnections(store);
@@ -111,7 +136,12 @@ export class WsPullInput implements InputPlugin {
     let sc = this.stores.get(store);
     if (!sc) {
       const conns = new Map<string, PullConnection>();
-      const writer = new ConnectionFileWriter(connectionsFile(this.ctx.dataDir, store), () => [...conns.values()].map((c) => c.persisted()), this.options.persist_interval_ms, this.ctx.logger.child({ store }));
+      const writer = new ConnectionFileWriter(
+        connectionsFile(this.ctx.dataDir, store),
+        () => [...conns.values()].map((c) => c.persisted()),
+        this.options.persist_interval_ms,
+        this.ctx.logger.child({ store }),
+      );
       sc = { conns, writer, queue: new SerialQueue(), dropped: false };
       this.stores.set(store, sc);
     }
@@ -131,7 +161,9 @@ export class WsPullInput implements InputPlugin {
         if (from) this.connectionsGauge?.dec({ store, state: from });
         if (to) this.connectionsGauge?.inc({ store, state: to });
       },
-      onConnected: (first) => { if (!first) this.reconnects?.inc({ store }); },
+      onConnected: (first) => {
+        if (!first) this.reconnects?.inc({ store });
+      },
     });
   }
 
@@ -173,8 +205,19 @@ export class WsPullInput implements InputPlugin {
       if (sc.dropped || !this.ctx.stores.view(store)) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
       if (this.stopping) throw new TssError('TSS_ERR_SHUTTING_DOWN');
       const max = this.options.max_connections_per_store;
-      if (sc.conns.size >= max) throw new TssError('TSS_ERR_CONNECTION_LIMIT', `too many connections for this store: the limit is ${max} (max_connections_per_store); delete one first`);
-      const config: ConnectionConfig = { id: randomUUID(), mode: 'pull', url: req.url, format: req.format, headers: req.headers, created_at: new Date().toISOString() };
+      if (sc.conns.size >= max)
+        throw new TssError(
+          'TSS_ERR_CONNECTION_LIMIT',
+          `too many connections for this store: the limit is ${max} (max_connections_per_store); delete one first`,
+        );
+      const config: ConnectionConfig = {
+        id: randomUUID(),
+        mode: 'pull',
+        url: req.url,
+        format: req.format,
+        headers: req.headers,
+        created_at: new Date().toISOString(),
+      };
       const conn = this.newConnection(store, config, {});
       sc.conns.set(conn.id, conn);
       try {

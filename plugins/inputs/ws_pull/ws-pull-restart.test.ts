@@ -53,13 +53,20 @@ describe('ws_pull: exactly once across tsstore restarts (blockfile sink)', () =>
     const feed = await RemoteFeed.start();
     const dataDir = tempDir();
     const cfgDir = tempDir('tsstore-cfg-');
-    const config = writeConfig(cfgDir, { ...LOOPBACK_ALLOWED, pipelines: pullPipelines(BLOCKFILE, { persist_interval_ms: 200, ping_interval_ms: 1000, pong_timeout_ms: 5000 }) });
+    const config = writeConfig(cfgDir, {
+      ...LOOPBACK_ALLOWED,
+      pipelines: pullPipelines(BLOCKFILE, { persist_interval_ms: 200, ping_interval_ms: 1000, pong_timeout_ms: 5000 }),
+    });
     const env = { TSSTORE_DATA_PATH: dataDir, TSSTORE_CONFIG: config };
     try {
       feed.produce(20_000);
       let child = await spawnServer(['--no-socket'], env);
       try {
-        const res = await fetch(new URL('/api/stores', child.url), { method: 'POST', headers: { 'X-Admin-Key': 'test-admin-key-0123456789abcdef', 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'crash', num_blocks: 1024, data_block_size: 4096 }) });
+        const res = await fetch(new URL('/api/stores', child.url), {
+          method: 'POST',
+          headers: { 'X-Admin-Key': 'test-admin-key-0123456789abcdef', 'Content-Type': 'application/json' },
+          body: JSON.stringify({ name: 'crash', num_blocks: 1024, data_block_size: 4096 }),
+        });
         assert.equal(res.status, 201);
         const key = ((await res.json()) as { api_key: string }).api_key;
         const c = await createConnection(child.url, 'crash', key, { mode: 'pull', url: feed.url });

@@ -4,17 +4,39 @@ import { after, before, describe, it } from 'node:test';
 import { ADMIN_KEY, api, startServer, type TestServer } from '../../../test/support/server.js';
 import { loggableUrl } from './pull-connection.js';
 import { FEED_BASE, RemoteFeed } from './test-remote-feed.js';
-import { allRecords, connectionStatus, createConnection, feedProblems, LOOPBACK_ALLOWED, pullPipelines, waitFor, type ConnectionStatus } from './test-support.js';
+import {
+  allRecords,
+  connectionStatus,
+  createConnection,
+  feedProblems,
+  LOOPBACK_ALLOWED,
+  pullPipelines,
+  waitFor,
+  type ConnectionStatus,
+} from './test-support.js';
 
 describe('ws_pull: resume, dedupe and failures against a real remote', () => {
   let s: TestServer;
   const feeds: RemoteFeed[] = [];
-  const newFeed = async (): Promise<RemoteFeed> => { const f = await RemoteFeed.start(); feeds.push(f); return f; };
-  before(async () => { s = await startServer({ config: LOOPBACK_ALLOWED, pipelines: pullPipelines({ type: 'memory' }, { max_message_size: 1024 }) }); });
-  after(async () => { await s.stop(); for (const f of feeds) await f.stop(); });
+  const newFeed = async (): Promise<RemoteFeed> => {
+    const f = await RemoteFeed.start();
+    feeds.push(f);
+    return f;
+  };
+  before(async () => {
+    s = await startServer({ config: LOOPBACK_ALLOWED, pipelines: pullPipelines({ type: 'memory' }, { max_message_size: 1024 }) });
+  });
+  after(async () => {
+    await s.stop();
+    for (const f of feeds) await f.stop();
+  });
 
   /** A store with one connection to `url`; returns a status probe. */
-  async function connect(store: string, url: string, extra: Record<string, unknown> = {}): Promise<{ key: string; id: string; status: () => Promise<ConnectionStatus> }> {
+  async function connect(
+    store: string,
+    url: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ key: string; id: string; status: () => Promise<ConnectionStatus> }> {
     const key = await s.createStore(store, extra.data_type ? { data_type: extra.data_type } : {});
     const c = await createConnection(s.url, store, key, { mode: 'pull', url });
     return { key, id: c.id, status: () => connectionStatus(s.url, store, key, c.id) };
@@ -85,8 +107,14 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     const logged = loggableUrl(feed.url.replace('ws://', 'ws://user:secret@') + '?token=hush');
     assert.ok(!/secret|hush|user/.test(logged), logged);
     assert.match(logged, /^ws:\/\/127\.0\.0\.1:\d+\/feed$/);
-    const states = (await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text.split('\n').filter((l) => /^tsstore_input_connections\{.*store="r-metrics"/.test(l));
-    assert.equal(states.reduce((n, l) => n + Number(l.split(' ').pop()), 0), 1, 'one connection, counted in exactly one state');
+    const states = (await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text
+      .split('\n')
+      .filter((l) => /^tsstore_input_connections\{.*store="r-metrics"/.test(l));
+    assert.equal(
+      states.reduce((n, l) => n + Number(l.split(' ').pop()), 0),
+      1,
+      'one connection, counted in exactly one state',
+    );
   });
 
   it('retries refused connections with backoff and catches up when the remote is back', async () => {
@@ -95,7 +123,10 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     const c = await connect('r-refused', feed.url);
     await waitFor('20 records', async () => (await c.status()).records_stored === 20);
     await feed.stop();
-    const down = await waitFor('refused retries', async () => { const st = await c.status(); return st.errors >= 3 && /ECONNREFUSED/.test(String(st.last_error)) && st; });
+    const down = await waitFor('refused retries', async () => {
+      const st = await c.status();
+      return st.errors >= 3 && /ECONNREFUSED/.test(String(st.last_error)) && st;
+    });
     assert.ok(['error', 'connecting'].includes(down.status), down.status);
     feed.produce(30);
     await feed.restart();
@@ -107,7 +138,10 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     feed.setMode('refuse');
     await feed.stop();
     await feed.restart();
-    const refused = await waitFor('a refused handshake', async () => { const st = await c.status(); return /503/.test(String(st.last_error)) && st; });
+    const refused = await waitFor('a refused handshake', async () => {
+      const st = await c.status();
+      return /503/.test(String(st.last_error)) && st;
+    });
     assert.equal(refused.status === 'connected', false);
     feed.setMode('stream');
     feed.produce(5);
@@ -148,7 +182,10 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     assert.match(String(st.last_error), /text stores take a JSON string/);
     assert.equal(st.cursor, FEED_BASE + 3n);
     const rows = await allRecords(s.url, 'r-text', c.key);
-    assert.deepEqual(rows.map((r) => r.timestamp), [FEED_BASE + 1n, FEED_BASE + 3n]);
+    assert.deepEqual(
+      rows.map((r) => r.timestamp),
+      [FEED_BASE + 1n, FEED_BASE + 3n],
+    );
   });
 
   it('keeps a connection to a remote that stays silent far longer than the ping and pong timeouts', async () => {
@@ -175,7 +212,10 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     const c = await connect('r-dead', feed.url);
     await waitFor('5 records', async () => (await c.status()).records_stored === 5);
     feed.freeze();
-    const st = await waitFor('a redial after the dead peer', async () => { const x = await c.status(); return x.connects >= 2 && x; });
+    const st = await waitFor('a redial after the dead peer', async () => {
+      const x = await c.status();
+      return x.connects >= 2 && x;
+    });
     assert.match(String(st.last_error), /no pong/);
     feed.produce(5);
     await waitFor('10 records', async () => (await c.status()).records_stored === 10);
@@ -188,12 +228,22 @@ describe('ws_pull: resume, dedupe and failures against a real remote', () => {
     const dns = await connect('r-dns', 'ws://tsstore-pull-test.invalid:9/feed');
     const hung = net.createServer(() => undefined); // accepts TCP, never answers the upgrade
     const sockets = new Set<net.Socket>();
-    hung.on('connection', (sock) => { sockets.add(sock); sock.on('error', () => undefined); });
+    hung.on('connection', (sock) => {
+      sockets.add(sock);
+      sock.on('error', () => undefined);
+    });
     await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
     try {
       const hang = await connect('r-hang', `ws://127.0.0.1:${(hung.address() as net.AddressInfo).port}/feed`);
-      for (const [what, c] of [['tls', tls], ['dns', dns], ['hang', hang]] as const) {
-        const st = await waitFor(`${what} retried`, async () => { const x = await c.status(); return x.errors >= 2 && x; });
+      for (const [what, c] of [
+        ['tls', tls],
+        ['dns', dns],
+        ['hang', hang],
+      ] as const) {
+        const st = await waitFor(`${what} retried`, async () => {
+          const x = await c.status();
+          return x.errors >= 2 && x;
+        });
         assert.ok(['error', 'connecting'].includes(st.status), `${what}: ${st.status}`);
         assert.equal(st.connects, 0);
         assert.ok(st.last_error && st.last_error.length > 0, what);

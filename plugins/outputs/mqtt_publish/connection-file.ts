@@ -37,11 +37,18 @@ function checkEntry(e: unknown, i: number): MqttConnectionConfig {
   const from = o.from;
   if (typeof from !== 'bigint' && !(typeof from === 'number' && Number.isSafeInteger(from))) throw new Error(`${at}.from is not an integer`);
   if (typeof o.include_timestamp !== 'boolean') throw new Error(`${at}.include_timestamp is not a boolean`);
-  if (typeof o.cursor_persist_interval !== 'number' || !Number.isSafeInteger(o.cursor_persist_interval)) throw new Error(`${at}.cursor_persist_interval is not an integer`);
+  if (typeof o.cursor_persist_interval !== 'number' || !Number.isSafeInteger(o.cursor_persist_interval))
+    throw new Error(`${at}.cursor_persist_interval is not an integer`);
   return {
-    id: str(o, 'id', at)!, broker_url: str(o, 'broker_url', at)!, topic: str(o, 'topic', at)!,
-    client_id: str(o, 'client_id', at, true), username: str(o, 'username', at, true), password: str(o, 'password', at, true),
-    from: BigInt(from), include_timestamp: o.include_timestamp, cursor_persist_interval: o.cursor_persist_interval,
+    id: str(o, 'id', at)!,
+    broker_url: str(o, 'broker_url', at)!,
+    topic: str(o, 'topic', at)!,
+    client_id: str(o, 'client_id', at, true),
+    username: str(o, 'username', at, true),
+    password: str(o, 'password', at, true),
+    from: BigInt(from),
+    include_timestamp: o.include_timestamp,
+    cursor_persist_interval: o.cursor_persist_interval,
     created_at: str(o, 'created_at', at)!,
   };
 }

@@ -51,7 +51,8 @@ export function checkBrokerUrl(value: unknown): URL {
   }
   if (!BROKER_SCHEMES.includes(url.protocol)) throw bad(`broker_url must use tcp://, ssl://, mqtt:// or mqtts://, got ${url.protocol}//`);
   if (!url.hostname) throw bad('broker_url has no host');
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) throw bad('broker_url must be scheme://host[:port] without a path, query or fragment');
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash)
+    throw bad('broker_url must be scheme://host[:port] without a path, query or fragment');
   return url;
 }
 
@@ -83,7 +84,10 @@ export function parseMqttConnectionRequest(body: Record<string, unknown>): MqttC
   let cursor_persist_interval = 0;
   if (body.cursor_persist_interval !== undefined && body.cursor_persist_interval !== null) {
     const c = body.cursor_persist_interval;
-    if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < -1) throw bad('cursor_persist_interval must be an integer: > 0 to persist the cursor and resume after a restart, 0 for a cursor in memory, -1 for one attempt without reconnecting');
+    if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < -1)
+      throw bad(
+        'cursor_persist_interval must be an integer: > 0 to persist the cursor and resume after a restart, 0 for a cursor in memory, -1 for one attempt without reconnecting',
+      );
     cursor_persist_interval = c;
   }
   return { broker_url: body.broker_url as string, topic, client_id, username, password, from, include_timestamp, cursor_persist_interval };

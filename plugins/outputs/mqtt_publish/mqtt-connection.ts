@@ -46,10 +46,14 @@ function describe(err: unknown): string {
 /** The JSON text of a record's `data` (schema stores expanded to their field names). */
 function renderData(view: StoreView | undefined, data: Buffer): string {
   switch (view?.dataType) {
-    case 'schema': return view.schema ? expandCompact(view.schema, data) : data.toString('utf8');
-    case 'text': return JSON.stringify(data.toString('utf8'));
-    case 'binary': return JSON.stringify(data.toString('base64'));
-    default: return data.toString('utf8');
+    case 'schema':
+      return view.schema ? expandCompact(view.schema, data) : data.toString('utf8');
+    case 'text':
+      return JSON.stringify(data.toString('utf8'));
+    case 'binary':
+      return JSON.stringify(data.toString('base64'));
+    default:
+      return data.toString('utf8');
   }
 }
 
@@ -86,7 +90,9 @@ export class MqttConnection {
     this.logger = ctx.logger.child({ store, connection: config.id, broker: maskedUrl(config.broker_url) });
   }
 
-  get id(): string { return this.config.id; }
+  get id(): string {
+    return this.config.id;
+  }
 
   /** The persisted cursor's name, when the cursor is persisted. */
   get cursorName(): string | undefined {
@@ -103,9 +109,14 @@ export class MqttConnection {
       retry: { minMs: this.options.backoff_min_ms, maxMs: this.options.backoff_max_ms },
       deliver: (records) => this.publish(records),
       missed: (count) => this.logger.warn({ missed: count }, 'The ring overwrote records before they were published.'),
-      stopped: () => { void this.stop().then(() => this.onGone(this)); },
+      stopped: () => {
+        void this.stop().then(() => this.onGone(this));
+      },
     });
-    if (this.stopped) { await this.delivery.stop(); return; }
+    if (this.stopped) {
+      await this.delivery.stop();
+      return;
+    }
     this.dial();
   }
 
@@ -113,7 +124,10 @@ export class MqttConnection {
   async stop(): Promise<void> {
     if (this.stopped && this.state === 'stopped') return;
     this.stopped = true;
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     await this.delivery?.stop();
     this.closeClient();
     this.state = 'stopped';
@@ -122,7 +136,10 @@ export class MqttConnection {
   /** Stops and deletes the persisted cursor. */
   async remove(): Promise<void> {
     this.stopped = true;
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     await this.delivery?.remove();
     this.closeClient();
     this.state = 'stopped';
@@ -133,14 +150,20 @@ export class MqttConnection {
     const c = this.config;
     const d = this.delivery ? await this.delivery.status() : undefined;
     const s: Record<string, unknown> = {
-      id: c.id, broker_url: maskedUrl(c.broker_url), topic: c.topic,
+      id: c.id,
+      broker_url: maskedUrl(c.broker_url),
+      topic: c.topic,
       client_id: this.clientId(),
       ...(c.username !== undefined ? { username: c.username } : {}),
       ...(c.password !== undefined ? { password: MASK } : {}),
-      from: c.from, include_timestamp: c.include_timestamp, cursor_persist_interval: c.cursor_persist_interval,
-      status: this.state, created_at: c.created_at,
+      from: c.from,
+      include_timestamp: c.include_timestamp,
+      cursor_persist_interval: c.cursor_persist_interval,
+      status: this.state,
+      created_at: c.created_at,
       ...(d?.cursor !== undefined ? { last_timestamp: d.cursor } : {}),
-      messages_sent: this.sent, errors: this.errors,
+      messages_sent: this.sent,
+      errors: this.errors,
       ...(this.lastError !== undefined ? { last_error: this.lastError, last_error_at: this.lastErrorAt } : {}),
       ...(d ? { lag_records: d.lagRecords, missed: d.missed } : {}),
     };
@@ -161,10 +184,13 @@ export class MqttConnection {
     if (this.stopped) return;
     this.state = 'connecting';
     // Every dial is checked against the outbound allow-list: the host may resolve elsewhere now.
-    this.outbound.check(this.config.broker_url).then(() => this.connect(), (err: unknown) => {
-      if (this.stopped) return;
-      this.down(describe(err), true);
-    });
+    this.outbound.check(this.config.broker_url).then(
+      () => this.connect(),
+      (err: unknown) => {
+        if (this.stopped) return;
+        this.down(describe(err), true);
+      },
+    );
   }
 
   /** A new client on a socket tsstore opens itself, so the connect uses only checked addresses. */
@@ -187,9 +213,10 @@ export class MqttConnection {
       keepalive: this.options.keepalive_s,
       resubscribe: false,
     };
-    const open = (): net.Socket => (tlsWanted
-      ? tls.connect({ host, port, lookup, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: true })
-      : net.connect({ host, port, lookup }));
+    const open = (): net.Socket =>
+      tlsWanted
+        ? tls.connect({ host, port, lookup, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: true })
+        : net.connect({ host, port, lookup });
     const client = new MqttClient(open, opts);
     this.client = client;
     let refused: string | undefined;
@@ -228,7 +255,10 @@ export class MqttConnection {
     this.state = refused ? 'error' : 'disconnected';
     const delay = backoffDelay(this.attempt++, this.options.backoff_min_ms, this.options.backoff_max_ms);
     this.logger.warn({ err: reason, retryInMs: delay }, 'MQTT connection down; reconnecting.');
-    this.timer = setTimeout(() => { this.timer = undefined; this.dial(); }, delay);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.dial();
+    }, delay);
   }
 
   private closeClient(): void {

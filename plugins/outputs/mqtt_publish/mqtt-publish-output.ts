@@ -10,7 +10,18 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Context } from 'koa';
-import { OutboundPolicy, type OutputContext, type OutputPlugin, parseJsonExact, readBody, type Resource, SerialQueue, type StoreView, stringifyExact, TssError } from 'tsstore/plugin';
+import {
+  OutboundPolicy,
+  type OutputContext,
+  type OutputPlugin,
+  parseJsonExact,
+  readBody,
+  type Resource,
+  SerialQueue,
+  type StoreView,
+  stringifyExact,
+  TssError,
+} from 'tsstore/plugin';
 import { MQTT_CONNECTIONS_FILE, type MqttConnectionConfig, mqttConnectionsFile, readMqttConnections, writeMqttConnections } from './connection-file.js';
 import { parseMqttConnectionRequest } from './connection-request.js';
 import { maskedUrl, MqttConnection } from './mqtt-connection.js';
@@ -30,7 +41,10 @@ export class MqttPublishOutput implements OutputPlugin {
   private stopping?: Promise<void>;
   private unsubscribe?: () => void;
 
-  constructor(private readonly options: MqttPublishOptions, private readonly ctx: OutputContext) {}
+  constructor(
+    private readonly options: MqttPublishOptions,
+    private readonly ctx: OutputContext,
+  ) {}
 
   resources(): Resource[] {
     return [{ kind: 'http-route', id: `POST ${MQTT_ROUTE}` }];
@@ -45,9 +59,13 @@ export class MqttPublishOutput implements OutputPlugin {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.unsubscribe?.();
-      await Promise.all([...this.stores.values()].map((sc) => sc.queue.run(async () => {
-        await Promise.all([...sc.conns.values()].map((c) => c.stop()));
-      })));
+      await Promise.all(
+        [...this.stores.values()].map((sc) =>
+          sc.queue.run(async () => {
+            await Promise.all([...sc.conns.values()].map((c) => c.stop()));
+          }),
+        ),
+      );
     })();
     return this.stopping;
   }
@@ -86,7 +104,10 @@ export class MqttPublishOutput implements OutputPlugin {
       } catch (err) {
         const aside = path.join(path.dirname(file), `${MQTT_CONNECTIONS_FILE}.unreadable-${Date.now()}`);
         await fs.promises.rename(file, aside).catch(() => undefined);
-        logger.error({ store, file, movedTo: aside, err: (err as Error).message }, 'Cannot read MQTT connections; moved the file aside and starting none for this store.');
+        logger.error(
+          { store, file, movedTo: aside, err: (err as Error).message },
+          'Cannot read MQTT connections; moved the file aside and starting none for this store.',
+        );
         continue;
       }
       const sc = this.storeConnections(store);
@@ -108,7 +129,10 @@ export class MqttPublishOutput implements OutputPlugin {
   }
 
   private async save(store: string, sc: StoreConnections): Promise<void> {
-    await writeMqttConnections(mqttConnectionsFile(this.ctx.dataDir, store), [...sc.conns.values()].map((c) => c.config));
+    await writeMqttConnections(
+      mqttConnectionsFile(this.ctx.dataDir, store),
+      [...sc.conns.values()].map((c) => c.config),
+    );
   }
 
   private async storeDropped(store: string): Promise<void> {
@@ -135,7 +159,8 @@ export class MqttPublishOutput implements OutputPlugin {
       } catch (err) {
         throw new TssError('TSS_ERR_INVALID_JSON', `invalid JSON: ${(err as Error).message}`);
       }
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"broker_url","topic",...}');
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"broker_url","topic",...}');
       const req = parseMqttConnectionRequest(body as Record<string, unknown>);
       await (this.ctx.outbound ?? OutboundPolicy.from()).check(req.broker_url);
       const conn = await this.create(storeOf(ctx), req);
@@ -165,7 +190,11 @@ export class MqttPublishOutput implements OutputPlugin {
       if (sc.dropped || !this.ctx.stores.view(store)) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
       if (this.stopping) throw new TssError('TSS_ERR_SHUTTING_DOWN');
       const max = this.options.max_connections_per_store;
-      if (sc.conns.size >= max) throw new TssError('TSS_ERR_CONNECTION_LIMIT', `too many MQTT connections for this store: the limit is ${max} (max_connections_per_store); delete one first`);
+      if (sc.conns.size >= max)
+        throw new TssError(
+          'TSS_ERR_CONNECTION_LIMIT',
+          `too many MQTT connections for this store: the limit is ${max} (max_connections_per_store); delete one first`,
+        );
       const config: MqttConnectionConfig = { id: randomUUID(), ...req, created_at: new Date().toISOString() };
       const conn = this.newConnection(store, config);
       sc.conns.set(conn.id, conn);

@@ -42,9 +42,17 @@ function checkDelivered(got: Envelope[], want: bigint[], mayRepeat: (t: bigint) 
     assert.equal(m.timestamp - BASE, BigInt(m.data.n), 'payload and timestamp belong together');
     seen.set(m.timestamp, (seen.get(m.timestamp) ?? 0) + 1);
   }
-  assert.deepEqual([...seen.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), want, 'every record exactly, none invented');
+  assert.deepEqual(
+    [...seen.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+    want,
+    'every record exactly, none invented',
+  );
   let dups = 0;
-  for (const [t, n] of seen) if (n > 1) { assert.ok(mayRepeat(t), `record ${t} repeated ${n} times`); dups += n - 1; }
+  for (const [t, n] of seen)
+    if (n > 1) {
+      assert.ok(mayRepeat(t), `record ${t} repeated ${n} times`);
+      dups += n - 1;
+    }
   return dups;
 }
 
@@ -54,7 +62,17 @@ describe('mqtt_publish output', () => {
   before(async () => {
     broker = await startLocalBroker();
     // The brokers listen on 127.0.0.1, which the default outbound allow-list refuses.
-    srv = await startServer({ config: { outbound: { allow: ['127.0.0.1'] } }, pipelines: { main: { inputs: { api: { type: 'rest' } }, stages: [{ type: 'validate' }, { type: 'schema_format' }], sink: { type: 'blockfile' }, outputs: { mqtt: { type: 'mqtt_publish', backoff_min_ms: 50, backoff_max_ms: 500, batch: 200 } } } } });
+    srv = await startServer({
+      config: { outbound: { allow: ['127.0.0.1'] } },
+      pipelines: {
+        main: {
+          inputs: { api: { type: 'rest' } },
+          stages: [{ type: 'validate' }, { type: 'schema_format' }],
+          sink: { type: 'blockfile' },
+          outputs: { mqtt: { type: 'mqtt_publish', backoff_min_ms: 50, backoff_max_ms: 500, batch: 200 } },
+        },
+      },
+    });
   });
   after(async () => {
     await srv.stop();
@@ -96,7 +114,15 @@ describe('mqtt_publish output', () => {
     const key = await srv.createStore('pub');
     const ts = await post(srv.url, 'pub', key, records(0, 500));
     // `from` as a JSON number beyond 2^53: taken exactly.
-    const body = stringifyExact({ broker_url: broker.url.replace('mqtt:', 'tcp:'), topic: 'out/pub', from: ts[99], include_timestamp: true, cursor_persist_interval: 5, username: 'u', password: 's3cret-pw' });
+    const body = stringifyExact({
+      broker_url: broker.url.replace('mqtt:', 'tcp:'),
+      topic: 'out/pub',
+      from: ts[99],
+      include_timestamp: true,
+      cursor_persist_interval: 5,
+      username: 'u',
+      password: 's3cret-pw',
+    });
     const created = await api(srv.url, 'POST', ROUTE('pub'), body, { 'X-API-Key': key, 'Content-Type': 'application/json' });
     assert.equal(created.status, 201, created.text);
     const c = created.json as Record<string, unknown>;
@@ -132,13 +158,33 @@ describe('mqtt_publish output', () => {
 
   it('publishes schema stores expanded, text stores as their bytes', async () => {
     const skey = await srv.createStore('sch', { data_type: 'schema' });
-    const put = await api(srv.url, 'PUT', '/api/stores/sch/schema', { fields: [{ index: 1, name: 'temp', type: 'float64' }, { index: 2, name: 'room', type: 'string' }] }, { 'X-API-Key': skey });
+    const put = await api(
+      srv.url,
+      'PUT',
+      '/api/stores/sch/schema',
+      {
+        fields: [
+          { index: 1, name: 'temp', type: 'float64' },
+          { index: 2, name: 'room', type: 'string' },
+        ],
+      },
+      { 'X-API-Key': skey },
+    );
     assert.equal(put.status, 200, put.text);
     await post(srv.url, 'sch', skey, ['{"timestamp":5,"data":{"temp":21.5,"room":"lab"}}']);
     const tkey = await srv.createStore('txt', { data_type: 'text' });
     await post(srv.url, 'txt', tkey, ['{"timestamp":7,"data":"hello \\"world\\""}']);
-    for (const [store, k] of [['sch', skey], ['txt', tkey]]) {
-      const res = await api(srv.url, 'POST', ROUTE(store), { broker_url: broker.url, topic: `out/${store}`, include_timestamp: store === 'txt' }, { 'X-API-Key': k });
+    for (const [store, k] of [
+      ['sch', skey],
+      ['txt', tkey],
+    ]) {
+      const res = await api(
+        srv.url,
+        'POST',
+        ROUTE(store),
+        { broker_url: broker.url, topic: `out/${store}`, include_timestamp: store === 'txt' },
+        { 'X-API-Key': k },
+      );
       assert.equal(res.status, 201, res.text);
     }
     await until(() => broker.messages.some((m) => m.topic === 'out/sch') && broker.messages.some((m) => m.topic === 'out/txt'), 20_000, 'both messages');
@@ -151,7 +197,13 @@ describe('mqtt_publish output', () => {
     try {
       const key = await srv.createStore('auth');
       await post(srv.url, 'auth', key, records(0, 10));
-      const res = await api(srv.url, 'POST', ROUTE('auth'), { broker_url: strict.url, topic: 'out/auth', username: 'alice', password: 'wrong' }, { 'X-API-Key': key });
+      const res = await api(
+        srv.url,
+        'POST',
+        ROUTE('auth'),
+        { broker_url: strict.url, topic: 'out/auth', username: 'alice', password: 'wrong' },
+        { 'X-API-Key': key },
+      );
       assert.equal(res.status, 201, res.text);
       const id = (res.json as { id: string }).id;
       await until(() => strict.refused >= 2, 20_000, 'two refused attempts (it retries)');
@@ -170,7 +222,7 @@ describe('mqtt_publish output', () => {
     }
   });
 
-  it('ssl:// and mqtts:// speak TLS and verify the broker\'s certificate', async () => {
+  it("ssl:// and mqtts:// speak TLS and verify the broker's certificate", async () => {
     const cert = makeSelfSignedCert();
     const secure = await startLocalBroker({ tls: { cert: cert.cert, key: fs.readFileSync(cert.keyFile) } });
     try {
@@ -196,7 +248,11 @@ describe('mqtt_publish output', () => {
     await until(() => envelopes(broker, 'out/restart').length >= 300, 20_000, '300 messages');
     await broker.stop();
     const second = await post(srv.url, 'restart', key, records(3000, 1000));
-    await until(async () => ['disconnected', 'error', 'connecting'].includes((await status(srv.url, 'restart', key, id)).status as string), 20_000, 'disconnected');
+    await until(
+      async () => ['disconnected', 'error', 'connecting'].includes((await status(srv.url, 'restart', key, id)).status as string),
+      20_000,
+      'disconnected',
+    );
     await broker.restart();
     await until(() => new Set(envelopes(broker, 'out/restart').map((m) => m.timestamp)).size === 4000, 60_000, 'all 4000 records');
     const dups = checkDelivered(envelopes(broker, 'out/restart'), [...first, ...second], () => true);
@@ -209,7 +265,9 @@ describe('mqtt_publish output', () => {
 
 describe('mqtt_publish across kill -9', () => {
   let broker: LocalBroker;
-  before(async () => { broker = await startLocalBroker({ credentials: { username: 'edge', password: 'pw-never-logged' } }); });
+  before(async () => {
+    broker = await startLocalBroker({ credentials: { username: 'edge', password: 'pw-never-logged' } });
+  });
   after(() => broker.stop());
 
   it('resumes after the persisted cursor: nothing lost, repeats only after the saved cursor, password never logged', async () => {
@@ -222,8 +280,14 @@ describe('mqtt_publish across kill -9', () => {
       assert.equal(created.status, 201, created.text);
       const key = (created.json as { api_key: string }).api_key;
       const written: bigint[] = [];
-      for (let i = 0; i < 5; i++) written.push(...await post(server.url, 'k', key, records(i * 2000, 2000)));
-      const res = await api(server.url, 'POST', ROUTE('k'), { broker_url: broker.url, topic: 'out/k', include_timestamp: true, cursor_persist_interval: 1, username: 'edge', password: 'pw-never-logged' }, { 'X-API-Key': key });
+      for (let i = 0; i < 5; i++) written.push(...(await post(server.url, 'k', key, records(i * 2000, 2000))));
+      const res = await api(
+        server.url,
+        'POST',
+        ROUTE('k'),
+        { broker_url: broker.url, topic: 'out/k', include_timestamp: true, cursor_persist_interval: 1, username: 'edge', password: 'pw-never-logged' },
+        { 'X-API-Key': key },
+      );
       assert.equal(res.status, 201, res.text);
       const id = (res.json as { id: string }).id;
       await until(() => envelopes(broker, 'out/k').length >= 2000, 60_000, '2000 messages before the kill');
@@ -233,7 +297,7 @@ describe('mqtt_publish across kill -9', () => {
       const before = envelopes(broker, 'out/k').length;
       const saved = { cursor: BigInt((parseJsonExact(fs.readFileSync(path.join(dataDir, 'k', 'outputs', `mqtt-${id}.json`))) as { cursor: string }).cursor) };
       server = await spawnServer([], env);
-      written.push(...await post(server.url, 'k', key, records(10_000, 500)));
+      written.push(...(await post(server.url, 'k', key, records(10_000, 500))));
       await until(() => new Set(envelopes(broker, 'out/k').map((m) => m.timestamp)).size === written.length, 120_000, 'every record after the restart');
       const got = envelopes(broker, 'out/k');
       const receivedBeforeKill = new Set(got.slice(0, before).map((m) => m.timestamp));

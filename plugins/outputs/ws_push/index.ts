@@ -5,7 +5,8 @@ import { WsPushOutput } from './ws-push-output.js';
 
 export const wsPushOutput = defineOutput<WsPushOptions>({
   type: 'ws_push',
-  description: 'Outbound push: dials remote WebSocket servers (POST /api/stores/:store/ws/connections, mode push) and sends a store\'s records in order from a persisted cursor.',
+  description:
+    "Outbound push: dials remote WebSocket servers (POST /api/stores/:store/ws/connections, mode push) and sends a store's records in order from a persisted cursor.",
   apiVersion: '^1.3.0',
   options: wsPushOptionsSchema,
   create: (options, ctx) => new WsPushOutput(options, ctx),

@@ -44,7 +44,15 @@ export const wsPushOptionsSchema: Joi.ObjectSchema<WsPushOptions> = Joi.object<W
   ping_interval_ms: ms(10, DEFAULT_OPTIONS.ping_interval_ms),
   ack_timeout_ms: ms(10, DEFAULT_OPTIONS.ack_timeout_ms),
   batch: Joi.number().integer().min(1).max(100_000).default(DEFAULT_OPTIONS.batch),
-  max_buffered_bytes: Joi.number().integer().min(1024).max(1 << 30).default(DEFAULT_OPTIONS.max_buffered_bytes),
-  max_message_size: Joi.number().integer().min(64).max(1 << 30).default(DEFAULT_OPTIONS.max_message_size),
+  max_buffered_bytes: Joi.number()
+    .integer()
+    .min(1024)
+    .max(1 << 30)
+    .default(DEFAULT_OPTIONS.max_buffered_bytes),
+  max_message_size: Joi.number()
+    .integer()
+    .min(64)
+    .max(1 << 30)
+    .default(DEFAULT_OPTIONS.max_message_size),
   max_connections_per_store: Joi.number().integer().min(1).max(10_000).default(DEFAULT_OPTIONS.max_connections_per_store),
 });

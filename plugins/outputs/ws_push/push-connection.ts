@@ -18,7 +18,19 @@
  * a remote that stops reading for `ack_timeout_ms` is cut and redialled.
  */
 import WebSocket from 'ws';
-import { backoffDelay, type Deliveries, type Delivery, type DeliveryFrom, type DeliveryStatus, type Logger, type OutboundPolicy, type OutputRecord, renderData, type StoreView, substringFilter } from 'tsstore/plugin';
+import {
+  backoffDelay,
+  type Deliveries,
+  type Delivery,
+  type DeliveryFrom,
+  type DeliveryStatus,
+  type Logger,
+  type OutboundPolicy,
+  type OutputRecord,
+  renderData,
+  type StoreView,
+  substringFilter,
+} from 'tsstore/plugin';
 import type { WsPushOptions } from './options.js';
 import type { PushConfig } from './push-file.js';
 
@@ -100,13 +112,21 @@ export class PushConnection {
   private readonly match?: (text: string) => boolean;
   private readonly log: Logger;
 
-  constructor(readonly store: string, readonly config: PushConfig, private readonly deps: PushDeps) {
+  constructor(
+    readonly store: string,
+    readonly config: PushConfig,
+    private readonly deps: PushDeps,
+  ) {
     this.match = substringFilter(config.filter, config.filter_ignore_case);
     this.log = deps.logger.child({ store, connection: config.id });
   }
 
-  get id(): string { return this.config.id; }
-  get state(): PushState { return this.stateValue; }
+  get id(): string {
+    return this.config.id;
+  }
+  get state(): PushState {
+    return this.stateValue;
+  }
 
   /** Opens the delivery (resuming from its saved cursor) and dials the remote. */
   async start(): Promise<void> {
@@ -118,9 +138,16 @@ export class PushConnection {
       from: deliveryFrom(this.config.from),
       batch: options.batch,
       retry: { minMs: options.backoff_min_ms, maxMs: options.backoff_max_ms },
-      match: match && ((data) => { const v = this.deps.view(); return v ? match(renderData(v, data, this.config.format)) : true; }),
+      match:
+        match &&
+        ((data) => {
+          const v = this.deps.view();
+          return v ? match(renderData(v, data, this.config.format)) : true;
+        }),
       deliver: (records) => this.deliver(records),
-      missed: (count) => { this.log.warn({ missed: count }, 'The ring overwrote records before this push connection sent them.'); },
+      missed: (count) => {
+        this.log.warn({ missed: count }, 'The ring overwrote records before this push connection sent them.');
+      },
       stopped: (reason) => {
         void this.stop();
         this.deps.onStopped?.(reason);
@@ -134,7 +161,10 @@ export class PushConnection {
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimers();
-    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = undefined; }
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
     const err = new Error('the push connection was stopped');
     this.pendingPong?.reject(err);
     for (const w of this.connectedWaiters.splice(0)) w.reject(err);
@@ -167,21 +197,38 @@ export class PushConnection {
       d = undefined;
     }
     const doc: Record<string, unknown> = {
-      id: c.id, mode: c.mode, url: c.url, from: c.from === 0n ? undefined : c.from, format: c.format,
-      filter: c.filter, filter_ignore_case: c.filter_ignore_case || undefined,
-      status: this.stateValue, created_at: c.created_at,
-      last_timestamp: d?.cursor, messages_sent: this.counters.messages_sent, messages_received: this.counters.messages_received,
-      errors: this.counters.errors, last_error: this.lastError, last_error_at: this.lastErrorAt?.toISOString(),
-      connects: this.counters.connects, connected_at: this.connectedAt?.toISOString(),
-      retry_attempt: this.attempt || undefined, next_retry_at: this.nextRetryAt?.toISOString(),
-      delivery_state: d?.state, lag_records: d?.lagRecords, lag_seconds: d?.lagSeconds, missed: d?.missed,
+      id: c.id,
+      mode: c.mode,
+      url: c.url,
+      from: c.from === 0n ? undefined : c.from,
+      format: c.format,
+      filter: c.filter,
+      filter_ignore_case: c.filter_ignore_case || undefined,
+      status: this.stateValue,
+      created_at: c.created_at,
+      last_timestamp: d?.cursor,
+      messages_sent: this.counters.messages_sent,
+      messages_received: this.counters.messages_received,
+      errors: this.counters.errors,
+      last_error: this.lastError,
+      last_error_at: this.lastErrorAt?.toISOString(),
+      connects: this.counters.connects,
+      connected_at: this.connectedAt?.toISOString(),
+      retry_attempt: this.attempt || undefined,
+      next_retry_at: this.nextRetryAt?.toISOString(),
+      delivery_state: d?.state,
+      lag_records: d?.lagRecords,
+      lag_seconds: d?.lagSeconds,
+      missed: d?.missed,
       header_names: Object.keys(c.headers),
     };
     for (const k of Object.keys(doc)) if (doc[k] === undefined || doc[k] === null) delete doc[k];
     return doc;
   }
 
-  private set state(s: PushState) { this.stateValue = s; }
+  private set state(s: PushState) {
+    this.stateValue = s;
+  }
 
   private dial(): void {
     if (this.stopped) return;
@@ -190,12 +237,15 @@ export class PushConnection {
     this.dialFailed = false;
     const url = this.config.url;
     // Every dial is checked again: the host may resolve elsewhere now, or the config changed.
-    this.deps.outbound.check(url).then(() => this.connect(url), (err: unknown) => {
-      if (this.stopped) return;
-      this.fail(describeError(err));
-      this.state = 'error';
-      this.scheduleRetry();
-    });
+    this.deps.outbound.check(url).then(
+      () => this.connect(url),
+      (err: unknown) => {
+        if (this.stopped) return;
+        this.fail(describeError(err));
+        this.state = 'error';
+        this.scheduleRetry();
+      },
+    );
   }
 
   private connect(url: string): void {
@@ -204,7 +254,13 @@ export class PushConnection {
     let ws: WebSocket;
     try {
       // The lookup resolves, checks and hands the connect only the addresses it checked.
-      ws = new WebSocket(url, { headers: { ...this.config.headers }, maxPayload: options.max_message_size, followRedirects: false, perMessageDeflate: false, lookup: outbound.lookupFor(url) });
+      ws = new WebSocket(url, {
+        headers: { ...this.config.headers },
+        maxPayload: options.max_message_size,
+        followRedirects: false,
+        perMessageDeflate: false,
+        lookup: outbound.lookupFor(url),
+      });
     } catch (err) {
       this.fail(`cannot dial: ${describeError(err)}`);
       this.state = 'error';
@@ -212,10 +268,16 @@ export class PushConnection {
       return;
     }
     this.ws = ws;
-    ws.on('error', (err) => { if (ws === this.ws && !this.stopped) this.fail(describeError(err)); });
+    ws.on('error', (err) => {
+      if (ws === this.ws && !this.stopped) this.fail(describeError(err));
+    });
     ws.on('open', () => this.opened(ws));
-    ws.on('message', () => { if (ws === this.ws) this.counters.messages_received++; });
-    ws.on('pong', (data) => { if (ws === this.ws) this.ponged(data); });
+    ws.on('message', () => {
+      if (ws === this.ws) this.counters.messages_received++;
+    });
+    ws.on('pong', (data) => {
+      if (ws === this.ws) this.ponged(data);
+    });
     ws.on('close', (code, reason) => this.closed(ws, code, reason.toString('utf8')));
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = undefined;
@@ -227,7 +289,10 @@ export class PushConnection {
 
   private opened(ws: WebSocket): void {
     if (ws !== this.ws) return;
-    if (this.handshakeTimer) { clearTimeout(this.handshakeTimer); this.handshakeTimer = undefined; }
+    if (this.handshakeTimer) {
+      clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = undefined;
+    }
     this.state = 'connected';
     // The backoff starts over only once the remote proved it works (a batch or a ping answered):
     // a remote that accepts and closes at once is redialled ever more slowly.
@@ -259,8 +324,15 @@ export class PushConnection {
     const { backoff_min_ms, backoff_max_ms } = this.deps.options;
     const delay = backoffDelay(this.attempt++, backoff_min_ms, backoff_max_ms);
     this.nextRetryAt = new Date(Date.now() + delay);
-    if (this.attempt === 1 || this.attempt % 10 === 0) this.log.warn({ url: loggableUrl(this.config.url), error: this.lastError, attempt: this.attempt, delayMs: delay }, 'Push connection down; redialling after a delay.');
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.dial(); }, delay);
+    if (this.attempt === 1 || this.attempt % 10 === 0)
+      this.log.warn(
+        { url: loggableUrl(this.config.url), error: this.lastError, attempt: this.attempt, delayMs: delay },
+        'Push connection down; redialling after a delay.',
+      );
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.dial();
+    }, delay);
   }
 
   private clearTimers(): void {
@@ -290,13 +362,23 @@ export class PushConnection {
   }
 
   private disarm(): void {
-    if (this.watchdog) { clearTimeout(this.watchdog); this.watchdog = undefined; }
+    if (this.watchdog) {
+      clearTimeout(this.watchdog);
+      this.watchdog = undefined;
+    }
   }
 
   private keepAlive(ws: WebSocket): void {
     if (ws !== this.ws || this.pendingPong || this.watchdog) return;
     const seq = `k${++this.pingSeq}`;
-    this.pendingPong = { seq, resolve: () => { this.disarm(); this.attempt = 0; }, reject: () => undefined };
+    this.pendingPong = {
+      seq,
+      resolve: () => {
+        this.disarm();
+        this.attempt = 0;
+      },
+      reject: () => undefined,
+    };
     this.arm(ws, 'answer a ping');
     ws.ping(seq);
   }
@@ -363,7 +445,9 @@ export class PushConnection {
   private async acknowledged(ws: WebSocket, gone: Promise<never>): Promise<void> {
     // A keep-alive ping still in flight is replaced: its pong comes first and is ignored.
     const seq = `a${++this.pingSeq}`;
-    const pong = new Promise<void>((resolve, reject) => { this.pendingPong = { seq, resolve, reject }; });
+    const pong = new Promise<void>((resolve, reject) => {
+      this.pendingPong = { seq, resolve, reject };
+    });
     pong.catch(() => undefined);
     this.arm(ws, 'acknowledge a batch (answer the ping sent after it)');
     ws.ping(seq);

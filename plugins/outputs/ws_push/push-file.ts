@@ -33,8 +33,15 @@ function checkEntry(e: unknown, i: number): PushConfig {
   if (typeof headers !== 'object' || Object.values(headers).some((v) => typeof v !== 'string')) throw new Error(`${at}.headers is not an object of strings`);
   if (o.filter !== undefined && typeof o.filter !== 'string') throw new Error(`${at}.filter is not a string`);
   return {
-    id: o.id as string, mode: 'push', url: o.url as string, from, format: o.format, headers: headers as Record<string, string>,
-    filter: o.filter as string | undefined, filter_ignore_case: o.filter_ignore_case === true, created_at: o.created_at as string,
+    id: o.id as string,
+    mode: 'push',
+    url: o.url as string,
+    from,
+    format: o.format,
+    headers: headers as Record<string, string>,
+    filter: o.filter as string | undefined,
+    filter_ignore_case: o.filter_ignore_case === true,
+    created_at: o.created_at as string,
   };
 }
 

@@ -47,13 +47,15 @@ function fromOf(v: unknown): bigint {
   if (typeof v === 'bigint') t = v;
   else if (typeof v === 'number' && Number.isSafeInteger(v)) t = BigInt(v);
   else if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) t = BigInt(v);
-  if (t === undefined || t < -1n || t > MAX_TS) throw bad(`from must be 0 (the oldest record), -1 (now) or a timestamp in nanoseconds, got ${JSON.stringify(typeof v === 'bigint' ? v.toString() : v)}`);
+  if (t === undefined || t < -1n || t > MAX_TS)
+    throw bad(`from must be 0 (the oldest record), -1 (now) or a timestamp in nanoseconds, got ${JSON.stringify(typeof v === 'bigint' ? v.toString() : v)}`);
   return t;
 }
 
 export function parsePushRequest(body: Record<string, unknown>): PushRequest {
   const unknown = Object.keys(body).filter((k) => !FIELDS.includes(k));
-  if (unknown.length) throw bad(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; allowed for mode "push": ${FIELDS.join(', ')}`);
+  if (unknown.length)
+    throw bad(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; allowed for mode "push": ${FIELDS.join(', ')}`);
   const url = checkWsUrl(body.url);
   const from = fromOf(body.from);
   const format = body.format ?? 'full';
@@ -73,8 +75,10 @@ export function parsePushRequest(body: Record<string, unknown>): PushRequest {
       headers[name] = value;
     }
   }
-  if (body.filter !== undefined && body.filter !== null && typeof body.filter !== 'string') throw bad('filter must be a string (a substring the record\'s data must contain)');
-  if (body.filter_ignore_case !== undefined && body.filter_ignore_case !== null && typeof body.filter_ignore_case !== 'boolean') throw bad('filter_ignore_case must be true or false');
+  if (body.filter !== undefined && body.filter !== null && typeof body.filter !== 'string')
+    throw bad("filter must be a string (a substring the record's data must contain)");
+  if (body.filter_ignore_case !== undefined && body.filter_ignore_case !== null && typeof body.filter_ignore_case !== 'boolean')
+    throw bad('filter_ignore_case must be true or false');
   const filter = typeof body.filter === 'string' && body.filter !== '' ? body.filter : undefined;
   return { url, from, format, headers, filter, filter_ignore_case: body.filter_ignore_case === true };
 }

@@ -41,9 +41,15 @@ export class Receiver {
     return r;
   }
 
-  get url(): string { return `ws://127.0.0.1:${this.port}/ingest`; }
-  get connections(): number { return this.headersSeen.length; }
-  get live(): number { return this.sockets.size; }
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ingest`;
+  }
+  get connections(): number {
+    return this.headersSeen.length;
+  }
+  get live(): number {
+    return this.sockets.size;
+  }
 
   /** Stop reading every open connection (TCP fills up; pings go unanswered). */
   freeze(): void {
@@ -67,13 +73,18 @@ export class Receiver {
   }
 
   private async listen(): Promise<void> {
-    const server = http.createServer((_req, res) => { res.writeHead(426).end(); });
+    const server = http.createServer((_req, res) => {
+      res.writeHead(426).end();
+    });
     const wss = new WebSocketServer({ server, verifyClient: (_info, cb) => (this.refuse ? cb(false, 503, 'refusing for the test') : cb(true)) });
     wss.on('error', () => undefined);
     wss.on('connection', (ws, req) => this.accepted(ws, req));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+      server.listen(this.port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     this.port = (server.address() as AddressInfo).port;
     this.server = server;

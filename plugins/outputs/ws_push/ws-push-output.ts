@@ -32,7 +32,10 @@ export class WsPushOutput implements OutputPlugin {
 
   private readonly outbound: OutboundPolicy;
 
-  constructor(private readonly options: WsPushOptions, private readonly ctx: OutputContext) {
+  constructor(
+    private readonly options: WsPushOptions,
+    private readonly ctx: OutputContext,
+  ) {
     this.outbound = ctx.outbound ?? OutboundPolicy.from();
   }
 
@@ -96,7 +99,10 @@ export class WsPushOutput implements OutputPlugin {
       } catch (err) {
         const aside = path.join(path.dirname(file), `${PUSH_FILE}.unreadable-${Date.now()}`);
         await fs.promises.rename(file, aside).catch(() => undefined);
-        logger.error({ store, file, movedTo: aside, err: (err as Error).message }, 'Cannot read push connections; moved the file aside and starting none for this store.');
+        logger.error(
+          { store, file, movedTo: aside, err: (err as Error).message },
+          'Cannot read push connections; moved the file aside and starting none for this store.',
+        );
         continue;
       }
       const sp = this.storePushes(store);
@@ -131,7 +137,10 @@ export class WsPushOutput implements OutputPlugin {
   }
 
   private save(store: string, sp: StorePushes): Promise<void> {
-    return writePushConnections(pushFile(this.ctx.dataDir, store), [...sp.conns.values()].map((c) => c.config));
+    return writePushConnections(
+      pushFile(this.ctx.dataDir, store),
+      [...sp.conns.values()].map((c) => c.config),
+    );
   }
 
   private async storeDropped(store: string): Promise<void> {
@@ -153,7 +162,11 @@ export class WsPushOutput implements OutputPlugin {
       if (sp.dropped || !this.ctx.stores.view(store)) throw new TssError('TSS_ERR_STORE_NOT_FOUND', `store not found: ${store}`);
       if (this.stopping) throw new TssError('TSS_ERR_SHUTTING_DOWN');
       const max = this.options.max_connections_per_store;
-      if (sp.conns.size >= max) throw new TssError('TSS_ERR_CONNECTION_LIMIT', `too many push connections for this store: the limit is ${max} (max_connections_per_store); delete one first`);
+      if (sp.conns.size >= max)
+        throw new TssError(
+          'TSS_ERR_CONNECTION_LIMIT',
+          `too many push connections for this store: the limit is ${max} (max_connections_per_store); delete one first`,
+        );
       const config: PushConfig = { id: randomUUID(), mode: 'push', ...req, created_at: new Date().toISOString() };
       const conn = this.newConnection(store, config);
       sp.conns.set(conn.id, conn);

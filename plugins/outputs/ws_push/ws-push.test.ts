@@ -32,7 +32,14 @@ describe('ws_push output: API and delivery', () => {
 
   it('creates, lists (with pull connections), fetches and deletes push connections; persisted 0600', async () => {
     const key = await srv.createStore('api');
-    const c = await createPush(srv.url, 'api', key, { url: rx.url, from: 0, format: 'full', headers: { Authorization: 'Bearer secret' }, filter: 'x', filter_ignore_case: true });
+    const c = await createPush(srv.url, 'api', key, {
+      url: rx.url,
+      from: 0,
+      format: 'full',
+      headers: { Authorization: 'Bearer secret' },
+      filter: 'x',
+      filter_ignore_case: true,
+    });
     assert.equal(c.mode, 'push');
     assert.equal(c.url, rx.url);
     assert.equal(c.format, 'full');
@@ -70,7 +77,10 @@ describe('ws_push output: API and delivery', () => {
   it('refuses bad requests with a 400 naming the problem', async () => {
     const key = await srv.createStore('bad');
     const cases: [unknown, RegExp][] = [
-      [{ mode: 'sideways', url: rx.url }, /unsupported mode "sideways": supported modes are "pull", "push"|unsupported mode "sideways": supported modes are "push", "pull"/],
+      [
+        { mode: 'sideways', url: rx.url },
+        /unsupported mode "sideways": supported modes are "pull", "push"|unsupported mode "sideways": supported modes are "push", "pull"/,
+      ],
       [{ url: rx.url }, /mode is required/],
       [{ mode: 'push', url: 'not a url' }, /url is not a valid URL/],
       [{ mode: 'push', url: 'http://127.0.0.1:1/x' }, /ws:\/\/ or wss:\/\//],
@@ -104,8 +114,14 @@ describe('ws_push output: API and delivery', () => {
     await write(srv.url, 'order', key, lines(1000, 1000));
     await until(() => rx.unique.length - before >= 2000, 20_000, '2000 records at the receiver');
     const got = rx.unique.slice(before, before + 2000);
-    assert.deepEqual(got.map((m) => m.timestamp), tsRange(0, 2000));
-    assert.deepEqual(got.map((m) => (m.data as { n: number }).n), Array.from({ length: 2000 }, (_, i) => i));
+    assert.deepEqual(
+      got.map((m) => m.timestamp),
+      tsRange(0, 2000),
+    );
+    assert.deepEqual(
+      got.map((m) => (m.data as { n: number }).n),
+      Array.from({ length: 2000 }, (_, i) => i),
+    );
     assert.deepEqual(rx.outOfOrder, []);
     await until(async () => (await pushStatus(srv.url, 'order', key, c.id as string)).last_timestamp === T0 + 1999n, 10_000, 'the acknowledged cursor');
     const st = await pushStatus(srv.url, 'order', key, c.id as string);
@@ -114,17 +130,40 @@ describe('ws_push output: API and delivery', () => {
 
     // Schema store: full names the fields, compact keeps the indices; the filter sees the rendered data.
     const skey = await srv.createStore('sch', { data_type: 'schema' });
-    const put = await api(srv.url, 'PUT', '/api/stores/sch/schema', { fields: [{ index: 1, name: 'temp', type: 'float64' }, { index: 2, name: 'room', type: 'string' }] }, { 'X-API-Key': skey });
+    const put = await api(
+      srv.url,
+      'PUT',
+      '/api/stores/sch/schema',
+      {
+        fields: [
+          { index: 1, name: 'temp', type: 'float64' },
+          { index: 2, name: 'room', type: 'string' },
+        ],
+      },
+      { 'X-API-Key': skey },
+    );
     assert.equal(put.status, 200, put.text);
     const rxFull = await Receiver.start();
     const rxCompact = await Receiver.start();
     try {
       await createPush(srv.url, 'sch', skey, { url: rxFull.url, format: 'full', filter: 'KITCHEN', filter_ignore_case: true });
       await createPush(srv.url, 'sch', skey, { url: rxCompact.url, format: 'compact' });
-      await write(srv.url, 'sch', skey, [`{"timestamp":${T0 + 1n},"data":{"temp":21.5,"room":"kitchen"}}`, `{"timestamp":${T0 + 2n},"data":{"temp":19,"room":"hall"}}`]);
+      await write(srv.url, 'sch', skey, [
+        `{"timestamp":${T0 + 1n},"data":{"temp":21.5,"room":"kitchen"}}`,
+        `{"timestamp":${T0 + 2n},"data":{"temp":19,"room":"hall"}}`,
+      ]);
       await until(() => rxFull.unique.length >= 1 && rxCompact.unique.length >= 2, 10_000, 'schema records');
-      assert.deepEqual(rxFull.unique.map((m) => [m.timestamp, m.data]), [[T0 + 1n, { temp: 21.5, room: 'kitchen' }]]);
-      assert.deepEqual(rxCompact.unique.map((m) => [m.timestamp, m.data]), [[T0 + 1n, { 1: 21.5, 2: 'kitchen' }], [T0 + 2n, { 1: 19, 2: 'hall' }]]);
+      assert.deepEqual(
+        rxFull.unique.map((m) => [m.timestamp, m.data]),
+        [[T0 + 1n, { temp: 21.5, room: 'kitchen' }]],
+      );
+      assert.deepEqual(
+        rxCompact.unique.map((m) => [m.timestamp, m.data]),
+        [
+          [T0 + 1n, { 1: 21.5, 2: 'kitchen' }],
+          [T0 + 2n, { 1: 19, 2: 'hall' }],
+        ],
+      );
     } finally {
       await rxFull.stop();
       await rxCompact.stop();
@@ -143,8 +182,14 @@ describe('ws_push output: API and delivery', () => {
       await until(() => rxNow.live === 1, 10_000, 'the connection');
       await write(srv.url, 'from', key, lines(10, 5));
       await until(() => rxNow.unique.length >= 5 && rxAfter.unique.length >= 8, 10_000, 'records');
-      assert.deepEqual(rxNow.unique.map((m) => m.timestamp), tsRange(10, 5));
-      assert.deepEqual(rxAfter.unique.map((m) => m.timestamp), tsRange(7, 8));
+      assert.deepEqual(
+        rxNow.unique.map((m) => m.timestamp),
+        tsRange(10, 5),
+      );
+      assert.deepEqual(
+        rxAfter.unique.map((m) => m.timestamp),
+        tsRange(7, 8),
+      );
     } finally {
       await rxNow.stop();
       await rxAfter.stop();
@@ -160,10 +205,17 @@ describe('ws_push output: API and delivery', () => {
       await until(() => r.unique.length >= 500, 20_000, 'a part of the stream');
       await r.stop();
       await write(srv.url, 'remote-restart', key, lines(1500, 1500));
-      await until(async () => /ECONNREFUSED|closed/.test(String((await pushStatus(srv.url, 'remote-restart', key, c.id as string)).last_error)), 10_000, 'the connection lost');
+      await until(
+        async () => /ECONNREFUSED|closed/.test(String((await pushStatus(srv.url, 'remote-restart', key, c.id as string)).last_error)),
+        10_000,
+        'the connection lost',
+      );
       await r.restart();
       await until(() => r.unique.length >= 3000, 30_000, 'all 3000 records');
-      assert.deepEqual(r.unique.map((m) => m.timestamp), tsRange(0, 3000));
+      assert.deepEqual(
+        r.unique.map((m) => m.timestamp),
+        tsRange(0, 3000),
+      );
       const st = await pushStatus(srv.url, 'remote-restart', key, c.id as string);
       assert.ok((st.connects as number) >= 2, `connects ${st.connects}`);
       assert.ok((st.errors as number) >= 1);
@@ -196,7 +248,10 @@ describe('ws_push output: bad input', () => {
     assert.equal(st.messages_sent, 0);
     await r.restart();
     await until(() => r.unique.length >= 10, 10_000, 'the records once the remote listens');
-    assert.deepEqual(r.unique.map((m) => m.timestamp), tsRange(0, 10));
+    assert.deepEqual(
+      r.unique.map((m) => m.timestamp),
+      tsRange(0, 10),
+    );
     await r.stop();
   });
 
@@ -208,13 +263,20 @@ describe('ws_push output: bad input', () => {
       const c = await createPush(srv.url, 'stalled', key, { url: r.url });
       const big = Array.from({ length: 4000 }, (_, i) => `{"timestamp":${T0 + BigInt(i)},"data":{"n":${i},"pad":"${'x'.repeat(400)}"}}`);
       for (let i = 0; i < big.length; i += 1000) await write(srv.url, 'stalled', key, big.slice(i, i + 1000));
-      await until(async () => /did not (read|acknowledge|answer)/.test(String((await pushStatus(srv.url, 'stalled', key, c.id as string)).last_error)), 20_000, 'the stalled remote cut');
+      await until(
+        async () => /did not (read|acknowledge|answer)/.test(String((await pushStatus(srv.url, 'stalled', key, c.id as string)).last_error)),
+        20_000,
+        'the stalled remote cut',
+      );
       const st = await pushStatus(srv.url, 'stalled', key, c.id as string);
       assert.equal(st.messages_sent, 0, 'nothing counts as sent before the remote acknowledged it');
       r.frozen = false;
       r.freeze = () => undefined;
       await until(() => r.unique.length >= 4000, 40_000, 'all records once the remote reads');
-      assert.deepEqual(r.unique.map((m) => m.timestamp), tsRange(0, 4000));
+      assert.deepEqual(
+        r.unique.map((m) => m.timestamp),
+        tsRange(0, 4000),
+      );
     } finally {
       await r.stop();
     }
@@ -230,7 +292,10 @@ describe('ws_push output: bad input', () => {
       await until(async () => ((await pushStatus(srv.url, 'flappy', key, c.id as string)).retry_attempt as number) >= 4, 20_000, 'a growing backoff');
       r.closeAfter = undefined;
       await until(() => r.unique.length >= 50, 20_000, 'all records once the remote keeps the connection');
-      assert.deepEqual(r.unique.map((m) => m.timestamp), tsRange(0, 50));
+      assert.deepEqual(
+        r.unique.map((m) => m.timestamp),
+        tsRange(0, 50),
+      );
     } finally {
       await r.stop();
     }
@@ -279,7 +344,10 @@ describe('ws_push output: tsstore restarts', () => {
       child = await spawnServer(['--no-socket'], env);
       await write(child.url, 'crash', key, lines(6000, 500));
       await until(() => r.unique.length >= 6500, 40_000, 'all 6500 records after the restart');
-      assert.deepEqual(r.unique.map((m) => m.timestamp), tsRange(0, 6500));
+      assert.deepEqual(
+        r.unique.map((m) => m.timestamp),
+        tsRange(0, 6500),
+      );
       // Re-sent records (sent before the kill, acknowledgement not saved) carry their timestamps.
       const resent = r.all.length - r.unique.length;
       assert.ok(resent >= 0 && resent <= atKill, `re-sent ${resent}`);

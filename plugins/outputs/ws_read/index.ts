@@ -8,7 +8,11 @@ export default defineOutput<WsReadOptions>({
   apiVersion: '^1.0.0',
   options: Joi.object({
     batch: Joi.number().integer().min(1).max(100_000).default(500),
-    max_buffered_bytes: Joi.number().integer().min(1024).max(1 << 30).default(1024 * 1024),
+    max_buffered_bytes: Joi.number()
+      .integer()
+      .min(1024)
+      .max(1 << 30)
+      .default(1024 * 1024),
     max_readers: Joi.number().integer().min(1).max(1_000_000).default(1024),
     ping_interval_ms: Joi.number().integer().min(0).default(30_000),
   }),

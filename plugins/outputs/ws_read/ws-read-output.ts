@@ -13,7 +13,23 @@
  */
 import type { Context } from 'koa';
 import type WebSocket from 'ws';
-import { type Delivery, type DeliveryFrom, formatParam, type OutputContext, type OutputPlugin, type OutputRecord, parseTimestampToken, queryValue, renderData, type Resource, type SchemaFormat, type StoreView, substringFilter, TssError, upgradeOrClose } from 'tsstore/plugin';
+import {
+  type Delivery,
+  type DeliveryFrom,
+  formatParam,
+  type OutputContext,
+  type OutputPlugin,
+  type OutputRecord,
+  parseTimestampToken,
+  queryValue,
+  renderData,
+  type Resource,
+  type SchemaFormat,
+  type StoreView,
+  substringFilter,
+  TssError,
+  upgradeOrClose,
+} from 'tsstore/plugin';
 
 export interface WsReadOptions {
   /** Records read from the store and sent per round (the records of one reader in memory). */
@@ -39,7 +55,8 @@ function fromParam(q: Context['query']): DeliveryFrom {
 
 function filterOf(q: Context['query']): ((text: string) => boolean) | undefined {
   const ic = queryValue(q, 'filter_ignore_case');
-  if (ic !== undefined && ic !== '' && !/^(true|false|1|0|yes|no)$/i.test(ic)) throw new TssError('TSS_ERR_QUERY_INVALID', `invalid filter_ignore_case: must be true or false, got "${ic}"`);
+  if (ic !== undefined && ic !== '' && !/^(true|false|1|0|yes|no)$/i.test(ic))
+    throw new TssError('TSS_ERR_QUERY_INVALID', `invalid filter_ignore_case: must be true or false, got "${ic}"`);
   return substringFilter(queryValue(q, 'filter'), ic !== undefined && /^(true|1|yes)$/i.test(ic));
 }
 
@@ -54,7 +71,10 @@ export class WsReadOutput implements OutputPlugin {
   private pinger?: NodeJS.Timeout;
   private stopping = false;
 
-  constructor(private readonly options: WsReadOptions, private readonly ctx: OutputContext) {}
+  constructor(
+    private readonly options: WsReadOptions,
+    private readonly ctx: OutputContext,
+  ) {}
 
   resources(): Resource[] {
     return [{ kind: 'http-route', id: `GET ${WS_READ_ROUTE}` }];
@@ -72,15 +92,20 @@ export class WsReadOutput implements OutputPlugin {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.pinger) clearInterval(this.pinger);
-    await Promise.all([...this.readers].map(async (r) => {
-      await r.delivery?.stop();
-      r.ws.close(1001, 'server shutting down');
-    }));
+    await Promise.all(
+      [...this.readers].map(async (r) => {
+        await r.delivery?.stop();
+        r.ws.close(1001, 'server shutting down');
+      }),
+    );
   }
 
   private ping(): void {
     for (const r of this.readers) {
-      if (!r.alive) { r.ws.terminate(); continue; }
+      if (!r.alive) {
+        r.ws.terminate();
+        continue;
+      }
       r.alive = false;
       r.ws.ping();
     }
@@ -94,17 +119,27 @@ export class WsReadOutput implements OutputPlugin {
     const from = fromParam(ctx.query);
     const format = formatParam(ctx.query);
     const filter = filterOf(ctx.query);
-    if (this.readers.size >= this.options.max_readers) throw new TssError('TSS_ERR_CONNECTION_LIMIT', `too many live readers: the limit is ${this.options.max_readers} (max_readers)`);
+    if (this.readers.size >= this.options.max_readers)
+      throw new TssError('TSS_ERR_CONNECTION_LIMIT', `too many live readers: the limit is ${this.options.max_readers} (max_readers)`);
     const ws = await upgradeOrClose(ctx.req.socket, upgrade);
     if (!ws) return;
     ws.on('error', () => undefined);
-    if (this.stopping) { ws.close(1001, 'server shutting down'); return; }
+    if (this.stopping) {
+      ws.close(1001, 'server shutting down');
+      return;
+    }
     const reader: Reader = { ws, alive: true };
     this.readers.add(reader);
-    ws.on('pong', () => { reader.alive = true; });
-    ws.on('message', () => { reader.alive = true; });
+    ws.on('pong', () => {
+      reader.alive = true;
+    });
+    ws.on('message', () => {
+      reader.alive = true;
+    });
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    const gone = closed.then((): never => { throw new Error('the reader disconnected'); });
+    const gone = closed.then((): never => {
+      throw new Error('the reader disconnected');
+    });
     gone.catch(() => undefined);
     void closed.then(async () => {
       this.readers.delete(reader);

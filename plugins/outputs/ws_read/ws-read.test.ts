@@ -46,15 +46,32 @@ describe('ws_read output (live read stream)', () => {
     const more = await post(srv, 'live', key, Array.from({ length: 300 }, (_, i) => `{"data":{"n":${i}}}`).join('\n'));
     for (const client of [c, tail, after1]) {
       const got = parse(await client.take(300)) as { timestamp: bigint; data: { n: number } }[];
-      assert.deepEqual(got.map((m) => m.timestamp), more);
-      assert.deepEqual(got.map((m) => m.data.n), Array.from({ length: 300 }, (_, i) => i));
+      assert.deepEqual(
+        got.map((m) => m.timestamp),
+        more,
+      );
+      assert.deepEqual(
+        got.map((m) => m.data.n),
+        Array.from({ length: 300 }, (_, i) => i),
+      );
     }
     for (const client of [c, tail, after1]) client.close();
   });
 
   it('filters on the rendered data and renders schema stores full or compact', async () => {
     const skey = await srv.createStore('sch', { data_type: 'schema' });
-    const put = await api(srv.url, 'PUT', '/api/stores/sch/schema', { fields: [{ index: 1, name: 'temp', type: 'float64' }, { index: 2, name: 'room', type: 'string' }] }, { 'X-API-Key': skey });
+    const put = await api(
+      srv.url,
+      'PUT',
+      '/api/stores/sch/schema',
+      {
+        fields: [
+          { index: 1, name: 'temp', type: 'float64' },
+          { index: 2, name: 'room', type: 'string' },
+        ],
+      },
+      { 'X-API-Key': skey },
+    );
     assert.equal(put.status, 200, put.text);
     const full = await WsClient.open(wsUrl(srv, 'sch', `from=oldest&filter=KITCHEN&filter_ignore_case=true&api_key=${skey}`));
     const compact = await WsClient.open(wsUrl(srv, 'sch', `from=oldest&format=compact&api_key=${skey}`));
@@ -66,12 +83,20 @@ describe('ws_read output (live read stream)', () => {
   });
 
   it('refuses a bad key, a bad `from` and a plain HTTP request with clear errors', async () => {
-    const status = (url: string) => new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(url);
-      ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); res.resume(); ws.terminate(); });
-      ws.on('open', () => { ws.close(); reject(new Error('opened')); });
-      ws.on('error', () => undefined);
-    });
+    const status = (url: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(url);
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          res.resume();
+          ws.terminate();
+        });
+        ws.on('open', () => {
+          ws.close();
+          reject(new Error('opened'));
+        });
+        ws.on('error', () => undefined);
+      });
     assert.equal(await status(wsUrl(srv, 'live', 'api_key=tsstore_00000000-0000-4000-8000-000000000000')), 401);
     assert.equal(await status(wsUrl(srv, 'live', `from=yesterday&api_key=${key}`)), 400);
     assert.equal(await status(wsUrl(srv, 'nope', `api_key=${key}`)), 401);
@@ -89,23 +114,34 @@ describe('ws_read output (live read stream)', () => {
     const pad = 'x'.repeat(1000);
     const written: bigint[] = [];
     for (let i = 0; i < 30; i++) {
-      written.push(...await post(srv, 'ring', rkey, Array.from({ length: 1000 }, (_, k) => `{"data":{"n":${i * 1000 + k},"pad":"${pad}"}}`).join('\n')));
+      written.push(...(await post(srv, 'ring', rkey, Array.from({ length: 1000 }, (_, k) => `{"data":{"n":${i * 1000 + k},"pad":"${pad}"}}`).join('\n'))));
       // The fast reader keeps up while the slow one is stalled.
       const got = parse(await fast.take(1000)) as { timestamp: bigint }[];
-      assert.deepEqual(got.map((m) => m.timestamp), written.slice(i * 1000));
+      assert.deepEqual(
+        got.map((m) => m.timestamp),
+        written.slice(i * 1000),
+      );
     }
     slow.ws.resume();
     let received: bigint[] = [];
     let missed = 0;
-    await until(() => {
-      for (const m of parse(slow.frames.splice(0))) {
-        if ('type' in m) missed += m.count; else received.push(m.timestamp);
-      }
-      return received.length + missed >= written.length;
-    }, 60_000, 'the slow reader to get every record or a notice for it');
+    await until(
+      () => {
+        for (const m of parse(slow.frames.splice(0))) {
+          if ('type' in m) missed += m.count;
+          else received.push(m.timestamp);
+        }
+        return received.length + missed >= written.length;
+      },
+      60_000,
+      'the slow reader to get every record or a notice for it',
+    );
     assert.ok(missed > 0, 'the ring overwrote records the stalled reader had not taken');
     assert.equal(received.length + missed, written.length);
-    assert.ok(received.every((t, i) => i === 0 || t > received[i - 1]), 'in order');
+    assert.ok(
+      received.every((t, i) => i === 0 || t > received[i - 1]),
+      'in order',
+    );
     assert.deepEqual(received.slice(-100), written.slice(-100));
     received = [];
     slow.close();

@@ -8,10 +8,18 @@ import { assignTimestamp, type RecordResult, reject, type SinkRecord, toTssError
 import { BlockRing, NewBlock } from './block-ring.js';
 import { crc32 } from './crc32.js';
 import {
-  BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_CRC_FROM, RECORD_HEADER_SIZE, encodeBlockHeader, encodeRecordHeader,
-  forEachSpanPiece, payloadSize, recordHeaderCrc, spanBlocksFor,
+  BLOCK_HEADER_SIZE,
+  BlockKind,
+  Geometry,
+  RECORD_CRC_FROM,
+  RECORD_HEADER_SIZE,
+  encodeBlockHeader,
+  encodeRecordHeader,
+  forEachSpanPiece,
+  payloadSize,
+  recordHeaderCrc,
+  spanBlocksFor,
 } from './format.js';
-
 
 /** One write() call waiting in a store's queue. */
 export interface PendingWrite {
@@ -75,9 +83,20 @@ export function encodeBatch(queue: PendingWrite[], state: EncoderState, buffer: 
   const startSeq = appendable ? cur : ring.newestSeq + 1;
   const startOffset = appendable ? ring.endOffset(cur) : 0;
   const batch: EncodedBatch = {
-    buffer, length: 0, startSeq, startOffset, appendTo: appendable ? cur : undefined,
-    appendCount: 0, appendEnd: startOffset,
-    newBlocks: [], reclaimBelow: ring.oldestSeq, newestTs: state.newestTs, accepted: 0, acceptedBytes: 0, ranges: [], finished: [],
+    buffer,
+    length: 0,
+    startSeq,
+    startOffset,
+    appendTo: appendable ? cur : undefined,
+    appendCount: 0,
+    appendEnd: startOffset,
+    newBlocks: [],
+    reclaimBelow: ring.oldestSeq,
+    newestTs: state.newestTs,
+    accepted: 0,
+    acceptedBytes: 0,
+    ranges: [],
+    finished: [],
   };
   let buf = buffer;
   let nextSeq = ring.newestSeq + 1;

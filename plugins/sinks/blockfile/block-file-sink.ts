@@ -2,7 +2,19 @@
  * The `blockfile` sink: the Sink contract over one BlockFileStore per store. Argument and state
  * checks live here; the engine lives in block-file-store.ts.
  */
-import { type RecordResult, type ScanQuery, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type SinkSupports, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
+import {
+  type RecordResult,
+  type ScanQuery,
+  type Sink,
+  type SinkContext,
+  type SinkReader,
+  type SinkRecord,
+  type SinkStoreStats,
+  type SinkSupports,
+  type StoredRecord,
+  type StoreSpec,
+  TssError,
+} from 'tsstore/plugin';
 import { payloadSize, RECORD_HEADER_SIZE } from './format.js';
 import { BlockFileStore, RecordLayout, StoreSettings } from './block-file-store.js';
 import { type BlockFileIO, nodeIO } from './io.js';
@@ -23,7 +35,11 @@ export class BlockFileSink implements Sink {
   private readonly options: BlockFileOptions;
 
   /** @param io the file system the stores work on: node:fs unless a test injects faults. */
-  constructor(options: Partial<BlockFileOptions>, private readonly ctx: SinkContext, private readonly io: BlockFileIO = nodeIO) {
+  constructor(
+    options: Partial<BlockFileOptions>,
+    private readonly ctx: SinkContext,
+    private readonly io: BlockFileIO = nodeIO,
+  ) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
     this.reader = {
       get: (store, ts, withData) => this.get(store, ts, withData),
@@ -35,8 +51,13 @@ export class BlockFileSink implements Sink {
   private get settings(): StoreSettings {
     const o = this.options;
     return {
-      fsync: o.fsync, maxFlushBytes: o.max_flush_bytes, logger: this.ctx.logger, io: this.io,
-      checkpoint: o.checkpoint, checkpointBytes: o.checkpoint_bytes, checkpointIntervalMs: o.checkpoint_interval_ms,
+      fsync: o.fsync,
+      maxFlushBytes: o.max_flush_bytes,
+      logger: this.ctx.logger,
+      io: this.io,
+      checkpoint: o.checkpoint,
+      checkpointBytes: o.checkpoint_bytes,
+      checkpointIntervalMs: o.checkpoint_interval_ms,
     };
   }
 
@@ -51,9 +72,12 @@ export class BlockFileSink implements Sink {
       this.timer.unref();
     }
     if (this.options.checkpoint) {
-      this.checkpointTimer = setInterval(() => {
-        for (const s of this.stores.values()) s.checkpointIfDue();
-      }, Math.min(this.options.checkpoint_interval_ms, 5000));
+      this.checkpointTimer = setInterval(
+        () => {
+          for (const s of this.stores.values()) s.checkpointIfDue();
+        },
+        Math.min(this.options.checkpoint_interval_ms, 5000),
+      );
       this.checkpointTimer.unref();
     }
   }

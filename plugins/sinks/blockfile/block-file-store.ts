@@ -8,7 +8,19 @@
  * Flushes, removes and resets run one at a time (`exclusive`); reads run concurrently and only
  * see what `commit` published, re-checking after each read that the block was not reclaimed.
  */
-import { type Logger, type RecordResult, reject, type ScanQuery, type SinkRecord, type SinkStoreStats, type StoredRecord, type StoreSpec, SerialQueue, toTssError, TssError } from 'tsstore/plugin';
+import {
+  type Logger,
+  type RecordResult,
+  reject,
+  type ScanQuery,
+  type SinkRecord,
+  type SinkStoreStats,
+  type StoredRecord,
+  type StoreSpec,
+  SerialQueue,
+  toTssError,
+  TssError,
+} from 'tsstore/plugin';
 import { EncodedBatch, EncoderState, PendingWrite, encodeBatch } from './batch-encoder.js';
 import { RecordView, blockHeaderMatches, committedLength, packedRecords, spanRecord } from './block-reader.js';
 import { BlockRing, Reclaimed } from './block-ring.js';
@@ -108,7 +120,20 @@ export class BlockFileStore {
     const fh = await settings.io.open(dataPath(spec.dir), 'update');
     const ring = new BlockRing(geometry.numBlocks, geometry.blockSize, 0);
     const checkpoint = BlockFileStore.checkpointFor(spec.dir, geometry, settings);
-    const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, ring, undefined, { count: 0, deleted: 0, bytes: 0 }, settings, { discardedBlocks: 0, damagedBlocks: 0 }, checkpoint, 'created');
+    const store = new BlockFileStore(
+      spec.name,
+      spec.dir,
+      geometry,
+      meta,
+      fh,
+      ring,
+      undefined,
+      { count: 0, deleted: 0, bytes: 0 },
+      settings,
+      { discardedBlocks: 0, damagedBlocks: 0 },
+      checkpoint,
+      'created',
+    );
     await store.writeCheckpoint();
     return store;
   }
@@ -123,7 +148,10 @@ export class BlockFileStore {
     const dataBytes = spec.numBlocks * spec.dataBlockSize;
     const needed = dataBytes + META_SIZE * 2 + (settings.checkpoint ? 2 * (CHECKPOINT_HEADER_SIZE + 16 * spec.numBlocks) : 0);
     if (free < needed) {
-      throw new TssError('TSS_ERR_DISK_FULL', `not enough free disk space to create store ${spec.name}: it needs ${needed} bytes (a ${dataBytes}-byte ring), the file system of ${spec.dir} has ${free} bytes free`);
+      throw new TssError(
+        'TSS_ERR_DISK_FULL',
+        `not enough free disk space to create store ${spec.name}: it needs ${needed} bytes (a ${dataBytes}-byte ring), the file system of ${spec.dir} has ${free} bytes free`,
+      );
     }
   }
 
@@ -186,7 +214,20 @@ export class BlockFileStore {
         );
       }
       const fromCheckpoint = checkpoint !== undefined && 'tailBlocks' in rec;
-      const store = new BlockFileStore(spec.name, spec.dir, geometry, meta, fh, rec.ring, rec.newestTs, { ...rec.totals }, settings, lost, checkpoint, fromCheckpoint ? 'checkpoint' : 'scan');
+      const store = new BlockFileStore(
+        spec.name,
+        spec.dir,
+        geometry,
+        meta,
+        fh,
+        rec.ring,
+        rec.newestTs,
+        { ...rec.totals },
+        settings,
+        lost,
+        checkpoint,
+        fromCheckpoint ? 'checkpoint' : 'scan',
+      );
       // After a full scan, or blocks found after the checkpoint, record the index now.
       if (checkpoint && (!fromCheckpoint || tailBlocks > 0)) await store.writeCheckpoint();
       return store;
@@ -264,7 +305,10 @@ export class BlockFileStore {
       this.checkpoints++;
     } catch (err) {
       this.checkpointFailedAt = Date.now();
-      this.settings.logger.warn({ store: this.name, err: (err as Error).message }, 'Block-file checkpoint could not be written; the next open scans the data file.');
+      this.settings.logger.warn(
+        { store: this.name, err: (err as Error).message },
+        'Block-file checkpoint could not be written; the next open scans the data file.',
+      );
       await ck.invalidate().catch(() => undefined);
     }
   }
@@ -357,9 +401,13 @@ export class BlockFileStore {
   }
 
   private async syncForAck(): Promise<void> {
-    if (this.settings.fsync === 'always') { this.fsyncs++; await this.fh.sync(); }
-    else if (this.settings.fsync === 'batch') { this.fsyncs++; await this.fh.datasync(); }
-    else this.dirty = true;
+    if (this.settings.fsync === 'always') {
+      this.fsyncs++;
+      await this.fh.sync();
+    } else if (this.settings.fsync === 'batch') {
+      this.fsyncs++;
+      await this.fh.datasync();
+    } else this.dirty = true;
   }
 
   /** Publishes a written batch to readers and to the next batch. */
@@ -704,6 +752,3 @@ export class BlockFileStore {
     await removeStoreFiles(this.settings.io, this.dir);
   }
 }
-
-
-

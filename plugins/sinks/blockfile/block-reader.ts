@@ -5,8 +5,16 @@
  */
 import { crc32 } from './crc32.js';
 import {
-  BLOCK_HEADER_SIZE, BlockKind, DELETED_MARK, RECORD_HEADER_SIZE, RECORD_MAGIC, RECORD_MARK_OFFSET,
-  decodeBlockHeader, forEachSpanPiece, recordHeaderCrc, seqLow,
+  BLOCK_HEADER_SIZE,
+  BlockKind,
+  DELETED_MARK,
+  RECORD_HEADER_SIZE,
+  RECORD_MAGIC,
+  RECORD_MARK_OFFSET,
+  decodeBlockHeader,
+  forEachSpanPiece,
+  recordHeaderCrc,
+  seqLow,
 } from './format.js';
 
 /** One record as found in a block. */
@@ -32,7 +40,7 @@ export function blockHeaderMatches(buf: Buffer, seq: number, generation: number,
 export function packedRecords(buf: Buffer, endOffset: number, withData: boolean, seq: number): RecordView[] {
   const out: RecordView[] = [];
   const low = seqLow(seq);
-  for (let pos = BLOCK_HEADER_SIZE; pos + RECORD_HEADER_SIZE <= endOffset; ) {
+  for (let pos = BLOCK_HEADER_SIZE; pos + RECORD_HEADER_SIZE <= endOffset;) {
     const size = buf.readUInt32LE(pos + 8);
     const dataStart = pos + RECORD_HEADER_SIZE;
     if (buf[pos + 4] !== RECORD_MAGIC || buf.readUInt32LE(pos + 12) !== low || dataStart + size > endOffset) break;

@@ -49,7 +49,11 @@ export class BlockRing {
   oldestSeq: number;
   newestSeq: number;
 
-  constructor(readonly numBlocks: number, readonly blockSize: number, nextSeq: number) {
+  constructor(
+    readonly numBlocks: number,
+    readonly blockSize: number,
+    nextSeq: number,
+  ) {
     this.keys = new BigInt64Array(numBlocks);
     this.words = new Uint32Array(numBlocks);
     this.aux = new Uint32Array(numBlocks);
@@ -167,7 +171,9 @@ export class BlockRing {
 
   /** A live block turns empty (its bytes no longer verify); returns what it held. Its key stays, so keys keep their order. */
   discard(seq: number): Reclaimed {
-    const out: Reclaimed = this.holdsRecords(seq) ? { count: this.count(seq), deleted: this.deleted(seq), bytes: this.liveBytes(seq) } : { count: 0, deleted: 0, bytes: 0 };
+    const out: Reclaimed = this.holdsRecords(seq)
+      ? { count: this.count(seq), deleted: this.deleted(seq), bytes: this.liveBytes(seq) }
+      : { count: 0, deleted: 0, bytes: 0 };
     if (this.has(seq)) {
       this.deletions.delete(seq);
       this.setSlot(seq, BlockKind.Empty, 0, this.key(seq), 0, true);

@@ -34,7 +34,16 @@ describe('blockfile checkpoint under kill -9', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const fsync = policies[round % policies.length];
       const checkpointBytes = [2048, 8192, 65536][round % 3];
-      const { acked, errors } = await runAndKill(dataDir, fsync, 500 + round, 60 + Math.floor(rnd() * 240), [String(checkpointBytes)], 'ck', NUM_BLOCKS, BLOCK_SIZE);
+      const { acked, errors } = await runAndKill(
+        dataDir,
+        fsync,
+        500 + round,
+        60 + Math.floor(rnd() * 240),
+        [String(checkpointBytes)],
+        'ck',
+        NUM_BLOCKS,
+        BLOCK_SIZE,
+      );
       assert.deepEqual(errors, [], 'the writer saw no rejections');
       assert.ok(acked.length > 0, `round ${round}: the writer acknowledged something`);
 

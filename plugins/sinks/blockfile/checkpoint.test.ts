@@ -33,7 +33,7 @@ async function fill(sink: ReturnType<typeof newSink>, store: string, n: number, 
 async function assertSameAsFullScan(dataDir: string, spec: StoreSpec, expectFrom: string, tag: string): Promise<void> {
   const viaCheckpoint = await openCopy(dataDir, spec, {}, `${tag}-ckpt`);
   const fullScan = await openCopy(dataDir, spec, { checkpoint: false }, `${tag}-scan`);
-  assert.equal(viaCheckpoint.openedFrom, expectFrom, `${tag}: opened from (${viaCheckpoint.warnings.join("; ")})`);
+  assert.equal(viaCheckpoint.openedFrom, expectFrom, `${tag}: opened from (${viaCheckpoint.warnings.join('; ')})`);
   assert.equal(fullScan.openedFrom, 'scan');
   assert.deepEqual(viaCheckpoint.stats, fullScan.stats, `${tag}: stats`);
   assert.deepEqual(viaCheckpoint.records, fullScan.records, `${tag}: records`);
@@ -101,14 +101,21 @@ describe('blockfile checkpoint', () => {
     await sink.close();
     const good = fs.readFileSync(ckptFile(spec));
     const rnd = prng(77);
-    const variants: [string, (b: Buffer) => Buffer | null][] = [['missing', () => null], ['empty', () => Buffer.alloc(0)], ['garbage', (b) => Buffer.alloc(b.length, 0x5a)]];
+    const variants: [string, (b: Buffer) => Buffer | null][] = [
+      ['missing', () => null],
+      ['empty', () => Buffer.alloc(0)],
+      ['garbage', (b) => Buffer.alloc(b.length, 0x5a)],
+    ];
     for (let i = 0; i < 12; i++) variants.push([`truncated-${i}`, (b) => b.subarray(0, Math.floor(rnd() * b.length))]);
     for (let i = 0; i < 12; i++) {
-      variants.push([`flipped-${i}`, (b) => {
-        const c = Buffer.from(b);
-        c[Math.floor(rnd() * c.length)] ^= 1 + Math.floor(rnd() * 255);
-        return c;
-      }]);
+      variants.push([
+        `flipped-${i}`,
+        (b) => {
+          const c = Buffer.from(b);
+          c[Math.floor(rnd() * c.length)] ^= 1 + Math.floor(rnd() * 255);
+          return c;
+        },
+      ]);
     }
     let fellBack = 0;
     for (const [name, damage] of variants) {
@@ -117,12 +124,19 @@ describe('blockfile checkpoint', () => {
       else fs.writeFileSync(ckptFile(spec), d);
       const via = await openCopy(dataDir, spec, {}, name);
       const scan = await openCopy(dataDir, spec, { checkpoint: false }, `${name}-scan`);
-      assert.deepEqual(via.records.map((r) => r.split(":")[0]), scan.records.map((r) => r.split(":")[0]), `${name}: nothing lost (${via.openedFrom} ${via.warnings.join("; ")})`);
+      assert.deepEqual(
+        via.records.map((r) => r.split(':')[0]),
+        scan.records.map((r) => r.split(':')[0]),
+        `${name}: nothing lost (${via.openedFrom} ${via.warnings.join('; ')})`,
+      );
       assert.deepEqual(via.records, scan.records, `${name}: nothing lost`);
       assert.deepEqual(via.stats, scan.stats, `${name}: stats`);
       if (via.openedFrom === 'scan') {
         fellBack++;
-        assert.ok(via.warnings.some((w) => w.includes('checkpoint not used')), `${name}: warned`);
+        assert.ok(
+          via.warnings.some((w) => w.includes('checkpoint not used')),
+          `${name}: warned`,
+        );
       }
     }
     assert.ok(fellBack >= 3, 'missing, empty and garbage fall back');

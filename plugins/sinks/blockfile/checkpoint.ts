@@ -137,7 +137,11 @@ function entryViews(ring: BlockRing, from: number, to: number): Uint8Array[] {
   const start = from % ring.numBlocks;
   const first = Math.min(n, ring.numBlocks - start);
   const out: Uint8Array[] = [];
-  for (const [arr, size] of [[ring.keys, 8], [ring.words, 4], [ring.aux, 4]] as const) {
+  for (const [arr, size] of [
+    [ring.keys, 8],
+    [ring.words, 4],
+    [ring.aux, 4],
+  ] as const) {
     out.push(new Uint8Array(arr.buffer, arr.byteOffset + start * size, first * size));
     if (first < n) out.push(new Uint8Array(arr.buffer, arr.byteOffset, (n - first) * size));
   }
@@ -150,7 +154,7 @@ function deletionBytes(ring: BlockRing, seqs: Iterable<number>, recount: Readonl
   list.forEach((seq, i) => {
     const d = ring.deletions.get(seq);
     writeU53(b, seq, i * DELETION_SIZE);
-    b.writeUInt32LE(recount.has(seq) ? RECOUNT : d?.count ?? 0, i * DELETION_SIZE + 8);
+    b.writeUInt32LE(recount.has(seq) ? RECOUNT : (d?.count ?? 0), i * DELETION_SIZE + 8);
     b.writeUInt32LE(d?.bytes ?? 0, i * DELETION_SIZE + 12);
   });
   return b;
@@ -206,7 +210,11 @@ export class Checkpoint {
    */
   private limit = Infinity;
 
-  constructor(private readonly io: BlockFileIO, private readonly dir: string, private readonly geometry: Geometry) {}
+  constructor(
+    private readonly io: BlockFileIO,
+    private readonly dir: string,
+    private readonly geometry: Geometry,
+  ) {}
 
   get file(): string {
     return checkpointPath(this.dir);
@@ -277,7 +285,10 @@ export class Checkpoint {
           let crc = 0;
           let ok = true;
           for (const v of views) {
-            if (!(await readExactly(fh, v, off))) { ok = false; break; }
+            if (!(await readExactly(fh, v, off))) {
+              ok = false;
+              break;
+            }
             crc = crcOf([v], crc);
             off += v.length;
           }
@@ -334,8 +345,13 @@ export class Checkpoint {
     writeLimit = Math.min(Math.max(writeLimit, next), next + ring.numBlocks);
     for (const seq of this.pendingDeletions) if (!ring.has(seq)) this.pendingDeletions.delete(seq);
     const from = Math.max(ring.oldestSeq, this.nextSeqAtLast - 1);
-    const deltaBytes = CHECKPOINT_HEADER_SIZE + (ring.newestSeq + 1 - from) * ENTRY_SIZE + (this.changedDeletions.size + this.pendingDeletions.size) * DELETION_SIZE;
-    const useDelta = this.nextSeqAtLast >= 0 && this.validLength > 0 && from <= this.nextSeqAtLast && this.validLength - this.baseLength + deltaBytes <= Math.max(this.baseLength, 1 << 20);
+    const deltaBytes =
+      CHECKPOINT_HEADER_SIZE + (ring.newestSeq + 1 - from) * ENTRY_SIZE + (this.changedDeletions.size + this.pendingDeletions.size) * DELETION_SIZE;
+    const useDelta =
+      this.nextSeqAtLast >= 0 &&
+      this.validLength > 0 &&
+      from <= this.nextSeqAtLast &&
+      this.validLength - this.baseLength + deltaBytes <= Math.max(this.baseLength, 1 << 20);
     try {
       if (useDelta) await this.appendDelta(ring, newestTs, totals, meta, from, writeLimit);
       else await this.writeBase(ring, newestTs, totals, meta, writeLimit);
@@ -349,12 +365,34 @@ export class Checkpoint {
     this.changedDeletions.clear();
   }
 
-  private header(kind: number, ring: BlockRing, from: number, deletions: number, newestTs: bigint | undefined, totals: Totals, meta: Meta, bodyCrc: number, writeLimit: number): Buffer {
+  private header(
+    kind: number,
+    ring: BlockRing,
+    from: number,
+    deletions: number,
+    newestTs: bigint | undefined,
+    totals: Totals,
+    meta: Meta,
+    bodyCrc: number,
+    writeLimit: number,
+  ): Buffer {
     const entries = ring.newestSeq + 1 - from;
     return encodeHeader({
-      kind, generation: meta.generation, numBlocks: ring.numBlocks, blockSize: ring.blockSize, entries, firstSeq: from,
-      oldestSeq: ring.oldestSeq, nextSeq: ring.newestSeq + 1, newestTs, deletions, seqBase: meta.seqBase, totals,
-      bodyLength: entries * ENTRY_SIZE + deletions * DELETION_SIZE, bodyCrc, writeLimit,
+      kind,
+      generation: meta.generation,
+      numBlocks: ring.numBlocks,
+      blockSize: ring.blockSize,
+      entries,
+      firstSeq: from,
+      oldestSeq: ring.oldestSeq,
+      nextSeq: ring.newestSeq + 1,
+      newestTs,
+      deletions,
+      seqBase: meta.seqBase,
+      totals,
+      bodyLength: entries * ENTRY_SIZE + deletions * DELETION_SIZE,
+      bodyCrc,
+      writeLimit,
     });
   }
 

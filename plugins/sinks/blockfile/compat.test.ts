@@ -43,12 +43,20 @@ async function readBack(dataDir: string): Promise<{ records: Expected['records']
       assert.equal(got?.data?.toString('base64'), r.data, `get ${r.timestamp}`);
     }
     const desc = await sink.reader.scan('v1', { order: 'desc', limit: 1000, withData: false });
-    assert.deepEqual(desc.map((r) => String(r.timestamp)), expected.records.map((r) => r.timestamp).reverse());
+    assert.deepEqual(
+      desc.map((r) => String(r.timestamp)),
+      expected.records.map((r) => r.timestamp).reverse(),
+    );
     return {
       records: all.map((r) => ({ timestamp: String(r.timestamp), blockNum: Number(r.blockNum), size: r.size, data: (r.data as Buffer).toString('base64') })),
       stats: {
-        records: st.records, bytes: st.bytes, oldest: String(st.oldest), newest: String(st.newest), usedBlocks: Number(st.usedBlocks),
-        deletedRecords: Number(st.extra?.deletedRecords), generation: Number(st.extra?.generation),
+        records: st.records,
+        bytes: st.bytes,
+        oldest: String(st.oldest),
+        newest: String(st.newest),
+        usedBlocks: Number(st.usedBlocks),
+        deletedRecords: Number(st.extra?.deletedRecords),
+        generation: Number(st.extra?.generation),
       },
       deletedGone: (await sink.reader.get('v1', BigInt(expected.deleted), false)) === null,
       openedFrom: st.extra?.openedFrom,
@@ -73,7 +81,7 @@ describe('blockfile compatibility with stores of the released format', () => {
     }
   });
 
-  it('appends after the fixture\'s newest record and keeps the older ones', async () => {
+  it("appends after the fixture's newest record and keeps the older ones", async () => {
     const dataDir = copyFixture('append');
     const { numBlocks, blockSize } = expected.geometry;
     const sink = newSink(dataDir);

@@ -12,9 +12,20 @@ export interface RoundResult {
 }
 
 /** Runs crash-writer.js until `killAfterMs` after its first acknowledgement, then kill -9; what it acknowledged. */
-export function runAndKill(dataDir: string, fsync: string, seed: number, killAfterMs: number, extra: string[] = [], store = 'crash', numBlocks = NUM_BLOCKS, blockSize = BLOCK_SIZE): Promise<RoundResult> {
+export function runAndKill(
+  dataDir: string,
+  fsync: string,
+  seed: number,
+  killAfterMs: number,
+  extra: string[] = [],
+  store = 'crash',
+  numBlocks = NUM_BLOCKS,
+  blockSize = BLOCK_SIZE,
+): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dataDir, store, String(numBlocks), String(blockSize), fsync, String(seed), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WRITER, dataDir, store, String(numBlocks), String(blockSize), fsync, String(seed), ...extra], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let armed = false;
     let err = '';
@@ -40,4 +51,3 @@ export function runAndKill(dataDir: string, fsync: string, seed: number, killAft
     });
   });
 }
-

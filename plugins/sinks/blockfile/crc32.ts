@@ -37,8 +37,15 @@ export function crc32Portable(buf: Uint8Array, start: number, end: number, crc =
   for (; i + 8 <= end; i += 8) {
     c ^= buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
     const h = buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] << 24);
-    c = t[1792 + (c & 0xff)] ^ t[1536 + ((c >>> 8) & 0xff)] ^ t[1280 + ((c >>> 16) & 0xff)] ^ t[1024 + (c >>> 24)]
-      ^ t[768 + (h & 0xff)] ^ t[512 + ((h >>> 8) & 0xff)] ^ t[256 + ((h >>> 16) & 0xff)] ^ t[h >>> 24];
+    c =
+      t[1792 + (c & 0xff)] ^
+      t[1536 + ((c >>> 8) & 0xff)] ^
+      t[1280 + ((c >>> 16) & 0xff)] ^
+      t[1024 + (c >>> 24)] ^
+      t[768 + (h & 0xff)] ^
+      t[512 + ((h >>> 8) & 0xff)] ^
+      t[256 + ((h >>> 16) & 0xff)] ^
+      t[h >>> 24];
   }
   for (; i < end; i++) c = t[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

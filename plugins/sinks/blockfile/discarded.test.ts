@@ -76,7 +76,10 @@ describe('blockfile: data discarded at open is counted and reported', () => {
       assert.equal(st.records, got.length, 'stats count what reads return');
       assert.equal(st.extra?.discardedBlocksAtOpen, 4, 'the four overwritten blocks are counted');
       assert.equal(st.extra?.damagedBlocksAtOpen, 0);
-      assert.ok(logger.warnings.some((w) => w.includes('store s') && w.includes('4 whole block')), logger.warnings.join('\n'));
+      assert.ok(
+        logger.warnings.some((w) => w.includes('store s') && w.includes('4 whole block')),
+        logger.warnings.join('\n'),
+      );
     } finally {
       await sink.close();
     }
@@ -84,13 +87,18 @@ describe('blockfile: data discarded at open is counted and reported', () => {
 
   it('the full scan counts a block cut short by two flipped bytes inside a record', async () => {
     // Block 5: flip two bytes in the middle of its data (after the first record).
-    const { sink, logger } = await openDamaged(pristine, 'flip-scan', (fd) => {
-      const b = Buffer.alloc(2);
-      fs.readSync(fd, b, 0, 2, 5 * BS + 300);
-      b[0] ^= 0xff;
-      b[1] ^= 0x5a;
-      fs.writeSync(fd, b, 0, 2, 5 * BS + 300);
-    }, { checkpoint: false });
+    const { sink, logger } = await openDamaged(
+      pristine,
+      'flip-scan',
+      (fd) => {
+        const b = Buffer.alloc(2);
+        fs.readSync(fd, b, 0, 2, 5 * BS + 300);
+        b[0] ^= 0xff;
+        b[1] ^= 0x5a;
+        fs.writeSync(fd, b, 0, 2, 5 * BS + 300);
+      },
+      { checkpoint: false },
+    );
     try {
       const got = await scanAll(sink);
       const st = await sink.stats('s');
@@ -98,7 +106,10 @@ describe('blockfile: data discarded at open is counted and reported', () => {
       assert.equal(st.records, got.length);
       assert.equal(st.extra?.damagedBlocksAtOpen, 1);
       assert.equal(st.extra?.discardedBlocksAtOpen, 0);
-      assert.ok(logger.warnings.some((w) => w.includes('store s') && w.includes('1 block(s) were cut short')), logger.warnings.join('\n'));
+      assert.ok(
+        logger.warnings.some((w) => w.includes('store s') && w.includes('1 block(s) were cut short')),
+        logger.warnings.join('\n'),
+      );
     } finally {
       await sink.close();
     }
@@ -120,7 +131,10 @@ describe('blockfile: data discarded at open is counted and reported', () => {
       }
       assert.equal(st.records, got.length, 'stats count what reads return');
       assert.equal(st.extra?.discardedBlocksAtRead, 2);
-      assert.ok(logger.warnings.some((w) => w.includes('store s') && w.includes('no longer counted')), logger.warnings.join('\n'));
+      assert.ok(
+        logger.warnings.some((w) => w.includes('store s') && w.includes('no longer counted')),
+        logger.warnings.join('\n'),
+      );
       await sink.close();
       // The next checkpoint (at close) records it: the next open agrees at once.
       const again = new BlockFileSink({}, { id: 'test', logger: recordingLogger(), dataDir: dir });

@@ -13,7 +13,10 @@ export async function fullDiskScenario(dir: string, fillDisk: () => void): Promi
   await sink.open();
   const a = storeSpec(dir, 'a', 64, 4096);
   await sink.createStore(a);
-  const first = await sink.write('a', Array.from({ length: 100 }, (_, i) => ({ timestamp: BigInt(i + 1), data: Buffer.alloc(100, i) })));
+  const first = await sink.write(
+    'a',
+    Array.from({ length: 100 }, (_, i) => ({ timestamp: BigInt(i + 1), data: Buffer.alloc(100, i) })),
+  );
   assert.ok(first.every((r) => r.ok));
   fillDisk();
   const b = storeSpec(dir, 'b', 256, 4096);
@@ -22,7 +25,10 @@ export async function fullDiskScenario(dir: string, fillDisk: () => void): Promi
   await assert.rejects(sink.stats('b'), { code: 'TSS_ERR_STORE_NOT_FOUND' });
 
   // The preallocated store still takes writes on the full disk, and wraps.
-  const more = await sink.write('a', Array.from({ length: 3000 }, (_, i) => ({ timestamp: BigInt(1000 + i), data: Buffer.alloc(100, i % 256) })));
+  const more = await sink.write(
+    'a',
+    Array.from({ length: 3000 }, (_, i) => ({ timestamp: BigInt(1000 + i), data: Buffer.alloc(100, i % 256) })),
+  );
   assert.ok(more.every((r) => r.ok));
   assert.deepEqual((await sink.reader.get('a', 3999n, true))?.data, Buffer.alloc(100, 2999 % 256));
   await sink.close();
@@ -37,6 +43,9 @@ export async function fullDiskScenario(dir: string, fillDisk: () => void): Promi
 if (require.main === module) {
   fullDiskScenario(process.argv[2], () => undefined).then(
     () => process.stdout.write('scenario passed\n'),
-    (err: unknown) => { process.stderr.write(`${(err as Error).stack ?? String(err)}\n`); process.exit(1); },
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
   );
 }

@@ -84,7 +84,10 @@ describe('ring geometry', () => {
     assert.equal(fs.statSync(path.join(spec.dir, 'blockfile.data')).size, 8 * 256);
     const max = 8 * (256 - 32) - 24;
     const res = await sink.write('s', [{ data: Buffer.alloc(max + 1, 1) }, { data: Buffer.alloc(max, 2) }]);
-    assert.deepEqual(res.map((r) => (r.ok ? 'ok' : r.code)), ['TSS_ERR_RECORD_TOO_LARGE', 'ok']);
+    assert.deepEqual(
+      res.map((r) => (r.ok ? 'ok' : r.code)),
+      ['TSS_ERR_RECORD_TOO_LARGE', 'ok'],
+    );
     assert.ok(res[1].ok);
     assert.deepEqual((await sink.reader.get('s', res[1].timestamp, true))?.data, Buffer.alloc(max, 2));
     // The record fills the whole ring: the next one reclaims it.
@@ -124,16 +127,32 @@ describe('ring geometry', () => {
       assert.equal(st.records, live.length);
       assert.equal(st.newest, ts);
       const all = await sink.reader.scan('w', { order: 'asc', limit: 10_000, withData: true });
-      assert.deepEqual(all.map((r) => r.timestamp), live.map((w) => w.ts));
+      assert.deepEqual(
+        all.map((r) => r.timestamp),
+        live.map((w) => w.ts),
+      );
       all.forEach((r, i) => assert.deepEqual(r.data, live[i].data));
       const desc = await sink.reader.scan('w', { order: 'desc', limit: 10_000, withData: false });
-      assert.deepEqual(desc.map((r) => r.timestamp), live.map((w) => w.ts).reverse());
+      assert.deepEqual(
+        desc.map((r) => r.timestamp),
+        live.map((w) => w.ts).reverse(),
+      );
       for (const w of live) assert.deepEqual((await sink.reader.get('w', w.ts, true))?.data, w.data);
       assert.equal(await sink.reader.get('w', written[0].ts, false), null, 'overwritten records are gone');
       const mid = live[Math.floor(live.length / 2)].ts;
       const window = (rs: StoredRecord[]): bigint[] => rs.map((r) => r.timestamp);
-      assert.deepEqual(window(await sink.reader.scan('w', { order: 'asc', from: mid - 4n, to: mid + 7n, limit: 10, withData: false })), live.filter((w) => w.ts >= mid - 4n && w.ts <= mid + 7n).map((w) => w.ts));
-      assert.deepEqual(window(await sink.reader.scan('w', { order: 'desc', to: mid, limit: 3, withData: false })), live.filter((w) => w.ts <= mid).slice(-3).reverse().map((w) => w.ts));
+      assert.deepEqual(
+        window(await sink.reader.scan('w', { order: 'asc', from: mid - 4n, to: mid + 7n, limit: 10, withData: false })),
+        live.filter((w) => w.ts >= mid - 4n && w.ts <= mid + 7n).map((w) => w.ts),
+      );
+      assert.deepEqual(
+        window(await sink.reader.scan('w', { order: 'desc', to: mid, limit: 3, withData: false })),
+        live
+          .filter((w) => w.ts <= mid)
+          .slice(-3)
+          .reverse()
+          .map((w) => w.ts),
+      );
     };
     await verify();
     await sink.close();
@@ -156,7 +175,10 @@ describe('block index memory', () => {
     const before = (await sink.stats('m')).extra?.indexBytes;
     assert.equal(before, 4096 * 16);
     for (let i = 0; i < 20; i++) {
-      const res = await sink.write('m', Array.from({ length: 300 }, (_, j) => ({ data: Buffer.alloc((i + j) % 70, j) })));
+      const res = await sink.write(
+        'm',
+        Array.from({ length: 300 }, (_, j) => ({ data: Buffer.alloc((i + j) % 70, j) })),
+      );
       assert.ok(res.every((r) => r.ok));
     }
     assert.equal((await sink.stats('m')).extra?.indexBytes, 4096 * 16, 'a full, wrapped ring costs the same');

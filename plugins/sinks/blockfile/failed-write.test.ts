@@ -72,10 +72,22 @@ describe('blockfile: no failed write changes what reads return', () => {
     const before = await snapshot(sink, 'encode');
     // A record whose bytes cannot be copied: encoding throws midway through the batch, after
     // the first record (which needs a new block, reclaiming the oldest) was encoded.
-    const broken = { length: 10, copy: () => { throw new Error('unreadable record data'); } } as unknown as Buffer;
-    const records: SinkRecord[] = [{ timestamp: 100_000n, data: Buffer.alloc(200, 3) }, { timestamp: 100_001n, data: broken }];
+    const broken = {
+      length: 10,
+      copy: () => {
+        throw new Error('unreadable record data');
+      },
+    } as unknown as Buffer;
+    const records: SinkRecord[] = [
+      { timestamp: 100_000n, data: Buffer.alloc(200, 3) },
+      { timestamp: 100_001n, data: broken },
+    ];
     const res = await sink.write('encode', records);
-    assert.deepEqual(res.map((r) => r.ok), [false, false], 'the whole batch is rejected, the encoded record too');
+    assert.deepEqual(
+      res.map((r) => r.ok),
+      [false, false],
+      'the whole batch is rejected, the encoded record too',
+    );
     assert.deepEqual(await snapshot(sink, 'encode'), before, 'no block was dropped, nothing was published');
 
     const next = await sink.write('encode', [{ timestamp: 100_000n, data: Buffer.alloc(200, 4) }]);

@@ -102,11 +102,20 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** `timestamp` (0..2^63-1, checked by the caller) as a little-endian int64 at `off`. */
 function writeTimestamp(buf: Buffer, off: number, timestamp: bigint): void {
-  if (!LITTLE_ENDIAN) { buf.writeBigInt64LE(timestamp, off); return; }
+  if (!LITTLE_ENDIAN) {
+    buf.writeBigInt64LE(timestamp, off);
+    return;
+  }
   TS_SCRATCH[0] = timestamp;
   const b = TS_BYTES;
-  buf[off] = b[0]; buf[off + 1] = b[1]; buf[off + 2] = b[2]; buf[off + 3] = b[3];
-  buf[off + 4] = b[4]; buf[off + 5] = b[5]; buf[off + 6] = b[6]; buf[off + 7] = b[7];
+  buf[off] = b[0];
+  buf[off + 1] = b[1];
+  buf[off + 2] = b[2];
+  buf[off + 3] = b[3];
+  buf[off + 4] = b[4];
+  buf[off + 5] = b[5];
+  buf[off + 6] = b[6];
+  buf[off + 7] = b[7];
 }
 
 /** The record checksum covers the header from this offset (data length, seq, timestamp) and then the data. */
@@ -174,8 +183,13 @@ export function decodeMeta(buf: Buffer): Meta | null {
 export function isValidGeometry(g: Geometry): boolean {
   const { numBlocks, blockSize } = g;
   return (
-    Number.isInteger(numBlocks) && numBlocks >= 1 && numBlocks <= 0xffff_ffff &&
-    Number.isInteger(blockSize) && blockSize >= 64 && blockSize <= 1 << 30 && (blockSize & (blockSize - 1)) === 0 &&
+    Number.isInteger(numBlocks) &&
+    numBlocks >= 1 &&
+    numBlocks <= 0xffff_ffff &&
+    Number.isInteger(blockSize) &&
+    blockSize >= 64 &&
+    blockSize <= 1 << 30 &&
+    (blockSize & (blockSize - 1)) === 0 &&
     numBlocks * blockSize <= Number.MAX_SAFE_INTEGER
   );
 }

@@ -67,7 +67,10 @@ class NodeFileHandle implements BlockFileHandle {
 
   async write(buf: Buffer, offset: number, length: number, position: number): Promise<void> {
     while (length > 0) {
-      const bytesWritten = length <= SYNC_WRITE_MAX ? fsSync.writeSync(this.fh.fd, buf, offset, length, position) : (await this.fh.write(buf, offset, length, position)).bytesWritten;
+      const bytesWritten =
+        length <= SYNC_WRITE_MAX
+          ? fsSync.writeSync(this.fh.fd, buf, offset, length, position)
+          : (await this.fh.write(buf, offset, length, position)).bytesWritten;
       offset += bytesWritten;
       position += bytesWritten;
       length -= bytesWritten;

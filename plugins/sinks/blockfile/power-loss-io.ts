@@ -262,9 +262,10 @@ export class PowerLossDisk {
       remove: async (file) => {
         this.strike(boot);
         const inode = this.names.get(file);
-        if (inode) this.nameOp((names) => {
-          if (names.get(file) === inode) names.delete(file);
-        });
+        if (inode)
+          this.nameOp((names) => {
+            if (names.get(file) === inode) names.delete(file);
+          });
       },
       syncDir: async () => {
         this.strike(boot);

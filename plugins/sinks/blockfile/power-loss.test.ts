@@ -80,7 +80,9 @@ async function run(policy: FsyncPolicy, seed: number, fig: Figures, checkpoint: 
   const ckRnd = prng(seed ^ 0x5bd1e995); // its own stream: the runs' writes and cuts do not depend on it
   const ckBytes = process.env.TSS_POWER_CKPT_DEFAULT === '1' || ckRnd() < 1 / 3 ? undefined : 64 + Math.floor(ckRnd() * 8192);
   const options = {
-    fsync: policy, fsync_interval_ms: intervalMs, max_flush_bytes: 4096 + Math.floor(rnd() * 4) * 4096,
+    fsync: policy,
+    fsync_interval_ms: intervalMs,
+    max_flush_bytes: 4096 + Math.floor(rnd() * 4) * 4096,
     ...(checkpoint ? (ckBytes === undefined ? {} : { checkpoint_bytes: ckBytes }) : { checkpoint: false }),
   };
   const spec: StoreSpec = { name: STORE, dir: '/sim/s', dataType: 'binary', numBlocks, dataBlockSize: blockSize, indexBlockSize: 4096 };
@@ -97,7 +99,10 @@ async function run(policy: FsyncPolicy, seed: number, fig: Figures, checkpoint: 
   const onCut = (): void => {
     cutTime = now;
     // stats() reads the index synchronously: the figures are those of the cut's instant.
-    sink.stats(STORE).then((st) => (atCut = st), () => undefined);
+    sink.stats(STORE).then(
+      (st) => (atCut = st),
+      () => undefined,
+    );
   };
 
   const createCut = rnd() < 0.05;
@@ -140,7 +145,10 @@ async function run(policy: FsyncPolicy, seed: number, fig: Figures, checkpoint: 
       const w = sink;
       calls.push(
         w.write(STORE, records).then(
-          (results) => results.forEach((r) => { if (r.ok) acked.set(r.timestamp, now); }),
+          (results) =>
+            results.forEach((r) => {
+              if (r.ok) acked.set(r.timestamp, now);
+            }),
           () => undefined,
         ),
       );
@@ -158,7 +166,20 @@ async function run(policy: FsyncPolicy, seed: number, fig: Figures, checkpoint: 
   // The ring may have reclaimed acknowledged records before the cut (a write reclaims the oldest
   // blocks first): only those still in its index at the cut's instant are owed.
   const oldestAtCut = atCut !== undefined && atCut.records > 0 ? atCut.oldest : undefined;
-  trace({ policy, options, numBlocks, blockSize, intervalMs, cutTime, atCut, reopenAt, lastSyncedClose, created, counters: disk.counters, acked: [...acked.keys()].join(' ') });
+  trace({
+    policy,
+    options,
+    numBlocks,
+    blockSize,
+    intervalMs,
+    cutTime,
+    atCut,
+    reopenAt,
+    lastSyncedClose,
+    created,
+    counters: disk.counters,
+    acked: [...acked.keys()].join(' '),
+  });
   const stillLive = (t: bigint): boolean => oldestAtCut !== undefined && t >= oldestAtCut;
   disk.powerCycle();
 
@@ -171,7 +192,11 @@ async function run(policy: FsyncPolicy, seed: number, fig: Figures, checkpoint: 
   const st = await after.stats(STORE);
   trace({ recovered: asc.map((r) => r.timestamp).join(' '), stats: st });
   assert.equal(st.records, asc.length, 'stats count what scans return');
-  assert.deepEqual(desc.map((r) => r.timestamp), asc.map((r) => r.timestamp).reverse(), 'desc is asc reversed');
+  assert.deepEqual(
+    desc.map((r) => r.timestamp),
+    asc.map((r) => r.timestamp).reverse(),
+    'desc is asc reversed',
+  );
   const present = new Set<bigint>();
   const maxAcked = [...acked.keys()].reduce((m, t) => (t > m ? t : m), -1n);
   for (let i = 0; i < asc.length; i++) {
@@ -218,8 +243,15 @@ async function run(policy: FsyncPolicy, seed: number, fig: Figures, checkpoint: 
   await again.open();
   await again.openStore(spec);
   const asc2 = await again.reader.scan(STORE, { order: 'asc', limit: 1_000_000, withData: false });
-  const expected = asc.map((r) => r.timestamp).concat(next).slice(-asc2.length);
-  assert.deepEqual(asc2.map((r) => r.timestamp), expected, 'a second recovery keeps what the first found (less what the new record reclaimed)');
+  const expected = asc
+    .map((r) => r.timestamp)
+    .concat(next)
+    .slice(-asc2.length);
+  assert.deepEqual(
+    asc2.map((r) => r.timestamp),
+    expected,
+    'a second recovery keeps what the first found (less what the new record reclaimed)',
+  );
   const st2 = await again.stats(STORE);
   assert.equal(st2.records, asc2.length, 'stats count what scans return after the second recovery');
   if (asc2.length > 0) assert.equal(st2.oldest, asc2[0].timestamp, 'the oldest record is the first a scan returns');
@@ -229,7 +261,13 @@ async function run(policy: FsyncPolicy, seed: number, fig: Figures, checkpoint: 
 const POLICIES = ['always', 'batch', 'interval', 'never'] as const;
 
 describe(`blockfile under simulated power loss (seed ${BASE_SEED}, ${CUTS} cuts per policy with the checkpoint, ${Math.ceil(CUTS / 4)} without)`, () => {
-  for (const [policy, checkpoint] of POLICIES.flatMap((p) => [[p, true], [p, false]] as const)) {
+  for (const [policy, checkpoint] of POLICIES.flatMap(
+    (p) =>
+      [
+        [p, true],
+        [p, false],
+      ] as const,
+  )) {
     const cuts = checkpoint ? CUTS : Math.ceil(CUTS / 4);
     it(`fsync=${policy}${checkpoint ? '' : ', checkpoint: false'}`, async (t) => {
       if (policy === 'interval') mock.timers.enable({ apis: ['setInterval'] });
@@ -240,7 +278,8 @@ describe(`blockfile under simulated power loss (seed ${BASE_SEED}, ${CUTS} cuts 
           try {
             await run(policy, seed, fig, checkpoint);
           } catch (err) {
-            (err as Error).message = `fsync=${policy}${checkpoint ? '' : ' checkpoint=false'}, cut ${i} (TSS_POWER_SEED=${BASE_SEED}; replay this run alone with TSS_POWER_RUN=${seed}): ${(err as Error).message}`;
+            (err as Error).message =
+              `fsync=${policy}${checkpoint ? '' : ' checkpoint=false'}, cut ${i} (TSS_POWER_SEED=${BASE_SEED}; replay this run alone with TSS_POWER_RUN=${seed}): ${(err as Error).message}`;
             throw err;
           }
         }

@@ -57,10 +57,18 @@ async function runSeed(seed: number, steps: number): Promise<void> {
     assert.equal(st.extra?.overwrittenRecords, droppedSinceOpen, `${step}: overwritten count`);
     const live = model.filter((m) => !m.deleted);
     assert.equal(st.records, live.length, `${step}: record count`);
-    assert.equal(st.bytes, live.reduce((a, m) => a + m.data.length, 0), `${step}: bytes`);
+    assert.equal(
+      st.bytes,
+      live.reduce((a, m) => a + m.data.length, 0),
+      `${step}: bytes`,
+    );
     assert.equal(st.newest, newest, `${step}: newest`);
     const all = await sink.reader.scan('p', { order: 'asc', limit: 1_000_000, withData: true });
-    assert.deepEqual(all.map((r) => r.timestamp), live.map((m) => m.ts), `${step}: full scan`);
+    assert.deepEqual(
+      all.map((r) => r.timestamp),
+      live.map((m) => m.ts),
+      `${step}: full scan`,
+    );
     all.forEach((r, i) => assert.ok(r.data?.equals(live[i].data), `${step}: bytes of ${r.timestamp}`));
     if (model.length === 0) return;
     for (let k = 0; k < 3; k++) {
@@ -68,7 +76,7 @@ async function runSeed(seed: number, steps: number): Promise<void> {
       const got = await sink.reader.get('p', m.ts, rnd() < 0.5);
       if (m.deleted) assert.equal(got, null);
       else assert.equal(got?.timestamp, m.ts);
-      assert.equal(await sink.reader.get('p', m.ts + 1n, false) === null, !model.some((x) => x.ts === m.ts + 1n && !x.deleted));
+      assert.equal((await sink.reader.get('p', m.ts + 1n, false)) === null, !model.some((x) => x.ts === m.ts + 1n && !x.deleted));
     }
     const lo = model[int(model.length)].ts - BigInt(int(3));
     const hi = lo + BigInt(int(4000));
@@ -77,7 +85,11 @@ async function runSeed(seed: number, steps: number): Promise<void> {
     const expect = live.filter((m) => m.ts >= lo && m.ts <= hi).map((m) => m.ts);
     if (order === 'desc') expect.reverse();
     const got = await sink.reader.scan('p', { order, from: lo, to: hi, limit, withData: false });
-    assert.deepEqual(got.map((r) => r.timestamp), expect.slice(0, limit), `${step}: scan ${order} [${lo}, ${hi}] limit ${limit}`);
+    assert.deepEqual(
+      got.map((r) => r.timestamp),
+      expect.slice(0, limit),
+      `${step}: scan ${order} [${lo}, ${hi}] limit ${limit}`,
+    );
   };
 
   for (let i = 0; i < steps; i++) {
@@ -97,7 +109,8 @@ async function runSeed(seed: number, steps: number): Promise<void> {
           const r = results[ci][ri];
           const blocks = 24 + rec.data.length <= payload ? 1 : Math.ceil((24 + rec.data.length) / payload);
           if (blocks > numBlocks) return assert.equal(r.ok ? 'ok' : r.code, 'TSS_ERR_RECORD_TOO_LARGE');
-          if (rec.timestamp !== undefined && newest !== undefined && rec.timestamp <= newest) return assert.equal(r.ok ? 'ok' : r.code, 'TSS_ERR_TIMESTAMP_ORDER');
+          if (rec.timestamp !== undefined && newest !== undefined && rec.timestamp <= newest)
+            return assert.equal(r.ok ? 'ok' : r.code, 'TSS_ERR_TIMESTAMP_ORDER');
           assert.ok(r.ok, `step ${i}: accepted`);
           if (rec.timestamp !== undefined) assert.equal(r.timestamp, rec.timestamp);
           assert.ok(newest === undefined || r.timestamp > newest);

@@ -15,8 +15,17 @@ import { BlockRing } from './block-ring.js';
 import type { CheckpointImage } from './checkpoint.js';
 import { crc32 } from './crc32.js';
 import {
-  BLOCK_HEADER_SIZE, BlockKind, Geometry, RECORD_HEADER_SIZE,
-  decodeBlockHeader, decodeRecordHeader, forEachSpanPiece, RECORD_CRC_FROM, recordHeaderCrc, seqLow, spanBlocksFor,
+  BLOCK_HEADER_SIZE,
+  BlockKind,
+  Geometry,
+  RECORD_HEADER_SIZE,
+  decodeBlockHeader,
+  decodeRecordHeader,
+  forEachSpanPiece,
+  RECORD_CRC_FROM,
+  recordHeaderCrc,
+  seqLow,
+  spanBlocksFor,
 } from './format.js';
 import type { BlockFileHandle } from './io.js';
 
@@ -101,7 +110,8 @@ export async function spanIsValid(fh: BlockFileHandle, g: Geometry, seq: number,
   if (!rh || rh.seqLow !== seqLow(seq) || spanBlocksFor(rh.dataLength, g.blockSize) !== blocks) return false;
   for (let i = 0; generation !== undefined && i < blocks; i++) {
     const h = decodeBlockHeader(buf, i * g.blockSize);
-    if (!h || h.seq !== seq + i || h.generation !== generation || h.kind !== (i === 0 ? BlockKind.SpanHead : BlockKind.SpanCont) || h.spanIndex !== i) return false;
+    if (!h || h.seq !== seq + i || h.generation !== generation || h.kind !== (i === 0 ? BlockKind.SpanHead : BlockKind.SpanCont) || h.spanIndex !== i)
+      return false;
   }
   let crc = recordHeaderCrc(buf, BLOCK_HEADER_SIZE);
   forEachSpanPiece(rh.dataLength, g.blockSize, (block, offset, length) => {
@@ -332,7 +342,14 @@ export async function resumeStore(fh: BlockFileHandle, g: Geometry, generation: 
       if (blocks < 2 || blocks > numBlocks || !(await spanIsValid(fh, g, seq, blocks, generation))) break scan;
       for (let j = 0; j < blocks; j++) {
         reclaimFor(seq + j);
-        ring.push({ seq: seq + j, kind: j === 0 ? BlockKind.SpanHead : BlockKind.SpanCont, count: j === 0 ? 1 : 0, key: rh.timestamp, aux: j === 0 ? rh.dataLength : 0, sealed: true });
+        ring.push({
+          seq: seq + j,
+          kind: j === 0 ? BlockKind.SpanHead : BlockKind.SpanCont,
+          count: j === 0 ? 1 : 0,
+          key: rh.timestamp,
+          aux: j === 0 ? rh.dataLength : 0,
+          sealed: true,
+        });
       }
       if (rh.deleted) ring.deletions.set(seq, { count: 1, bytes: rh.dataLength });
       totals.count++;
@@ -370,7 +387,15 @@ export async function resumeStore(fh: BlockFileHandle, g: Geometry, generation: 
  * be trusted, or undefined: no slot holds a block written after the checkpoint, and every block
  * of the index in those slots (the checkpoint's, one lap earlier) is whole, as recorded.
  */
-async function verifyZone(fh: BlockFileHandle, g: Geometry, generation: number, ring: BlockRing, tailStart: number, from: number, to: number): Promise<string | undefined> {
+async function verifyZone(
+  fh: BlockFileHandle,
+  g: Geometry,
+  generation: number,
+  ring: BlockRing,
+  tailStart: number,
+  from: number,
+  to: number,
+): Promise<string | undefined> {
   const { numBlocks, blockSize } = g;
   const blocksPerChunk = Math.max(1, Math.floor(READ_CHUNK / blockSize));
   const spansChecked = new Set<number>();
@@ -380,7 +405,7 @@ async function verifyZone(fh: BlockFileHandle, g: Geometry, generation: number, 
     return spanIsValid(fh, g, head, ring.spanBlocks(head), generation);
   };
   let buf = Buffer.alloc(0);
-  for (let seq = from; seq < to; ) {
+  for (let seq = from; seq < to;) {
     const slot = seq % numBlocks;
     const count = Math.min(blocksPerChunk, numBlocks - slot, to - seq);
     if (buf.length < count * blockSize) buf = Buffer.alloc(count * blockSize);
@@ -419,7 +444,14 @@ async function verifyZone(fh: BlockFileHandle, g: Geometry, generation: number, 
  * Blocks the checkpoint listed for a recount (a soft delete was in flight): their deletion counts
  * are taken from the data file's marks. Returns why the checkpoint cannot be trusted, or undefined.
  */
-async function recountDeletions(fh: BlockFileHandle, g: Geometry, generation: number, ring: BlockRing, seqs: ReadonlySet<number>, totals: { count: number; deleted: number; bytes: number }): Promise<string | undefined> {
+async function recountDeletions(
+  fh: BlockFileHandle,
+  g: Geometry,
+  generation: number,
+  ring: BlockRing,
+  seqs: ReadonlySet<number>,
+  totals: { count: number; deleted: number; bytes: number },
+): Promise<string | undefined> {
   for (const seq of seqs) {
     if (!ring.holdsRecords(seq)) continue;
     const kind = ring.kind(seq);

@@ -20,7 +20,7 @@ export function metaPath(dir: string): string {
  */
 export async function zeroFill(fh: BlockFileHandle, from: number, to: number): Promise<void> {
   const zeros = Buffer.alloc(Math.min(ZERO_CHUNK, Math.max(0, to - from)));
-  for (let pos = from; pos < to; ) {
+  for (let pos = from; pos < to;) {
     const n = Math.min(zeros.length, to - pos);
     await fh.write(zeros, 0, n, pos);
     pos += n;

@@ -80,8 +80,13 @@ export async function storeImage(sink: BlockFileSink, store: string): Promise<St
   return {
     records: all.map((r) => `${r.timestamp}@${r.blockNum}:${(r.data as Buffer).toString('hex')}`),
     stats: {
-      records: st.records, bytes: st.bytes, oldest: st.oldest, newest: st.newest, usedBlocks: st.usedBlocks,
-      deletedRecords: st.extra?.deletedRecords, generation: st.extra?.generation,
+      records: st.records,
+      bytes: st.bytes,
+      oldest: st.oldest,
+      newest: st.newest,
+      usedBlocks: st.usedBlocks,
+      deletedRecords: st.extra?.deletedRecords,
+      generation: st.extra?.generation,
     },
   };
 }
@@ -90,7 +95,12 @@ export async function storeImage(sink: BlockFileSink, store: string): Promise<St
  * Opens a copy of `dataDir` (the store `spec.name`) with the given options and returns what it
  * serves and how it was opened; the copy is removed afterwards.
  */
-export async function openCopy(dataDir: string, spec: StoreSpec, options: Partial<BlockFileOptions>, tag: string): Promise<StoreImage & { openedFrom: unknown; warnings: string[] }> {
+export async function openCopy(
+  dataDir: string,
+  spec: StoreSpec,
+  options: Partial<BlockFileOptions>,
+  tag: string,
+): Promise<StoreImage & { openedFrom: unknown; warnings: string[] }> {
   const copy = `${dataDir}-${tag}`;
   fs.rmSync(copy, { recursive: true, force: true });
   fs.cpSync(dataDir, copy, { recursive: true });

@@ -67,7 +67,11 @@ describe('blockfile torn and damaged writes', () => {
         }
         const present = new Set(all.map((r) => r.timestamp));
         const lost = layout.filter((l) => !touches(l, from, from + length) && !present.has(l.timestamp));
-        assert.deepEqual(lost.map((l) => l.timestamp), [], `round ${round}: damage [${from}, ${from + length}) mode ${mode}`);
+        assert.deepEqual(
+          lost.map((l) => l.timestamp),
+          [],
+          `round ${round}: damage [${from}, ${from + length}) mode ${mode}`,
+        );
       };
       await check();
       // The store keeps working after recovery, and a second recovery agrees.

@@ -32,7 +32,11 @@ export async function readCursor(dir: string): Promise<ForwardCursor> {
 }
 
 export async function writeCursor(dir: string, c: ForwardCursor): Promise<void> {
-  await writeFileAtomic(path.join(dir, CURSOR_FILE), JSON.stringify({ cursor: c.cursor === undefined ? null : c.cursor.toString(), seq: c.seq ?? null, lost: c.lost }) + '\n', 0o644);
+  await writeFileAtomic(
+    path.join(dir, CURSOR_FILE),
+    JSON.stringify({ cursor: c.cursor === undefined ? null : c.cursor.toString(), seq: c.seq ?? null, lost: c.lost }) + '\n',
+    0o644,
+  );
 }
 
 export async function removeCursor(dir: string): Promise<void> {

@@ -76,8 +76,12 @@ const extra = (s: SinkStoreStats): Record<string, number | string> => s.extra as
 
 describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
   let nats: NatsServer;
-  before(async () => { nats = await NatsServer.start(); });
-  after(async () => { await nats?.dispose(); });
+  before(async () => {
+    nats = await NatsServer.start();
+  });
+  after(async () => {
+    await nats?.dispose();
+  });
 
   sinkSuite('blockfile_forward', {
     createSink: (dataDir) => forwardSink(nats.url, dataDir, { stream: `F${tag(dataDir)}`, subject: `f${tag(dataDir)}.<store>` }),
@@ -92,7 +96,16 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
     const acked: bigint[] = [];
     const writer = (async () => {
       for (let round = 0; round < 40; round++) {
-        const res = (await Promise.all(Array.from({ length: 10 }, (_, k) => sink.write('st', Array.from({ length: 50 }, (_, i) => ({ data: Buffer.from(`r${round}-${k}-${i}`) })))))).flat();
+        const res = (
+          await Promise.all(
+            Array.from({ length: 10 }, (_, k) =>
+              sink.write(
+                'st',
+                Array.from({ length: 50 }, (_, i) => ({ data: Buffer.from(`r${round}-${k}-${i}`) })),
+              ),
+            ),
+          )
+        ).flat();
         for (const r of res) {
           assert.ok(r.ok, 'local writes never depend on the uplink');
           acked.push(r.timestamp);
@@ -133,7 +146,10 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
       await sink.createStore(spec(dataDir, 'st', 8, 4096));
       const acked: bigint[] = [];
       for (let i = 0; i < 40; i++) {
-        const res = await sink.write('st', Array.from({ length: 25 }, () => ({ data: Buffer.alloc(100, i) })));
+        const res = await sink.write(
+          'st',
+          Array.from({ length: 25 }, () => ({ data: Buffer.alloc(100, i) })),
+        );
         for (const r of res) if (r.ok) acked.push(r.timestamp);
       }
       assert.equal(acked.length, 1000);
@@ -173,7 +189,10 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
     try {
       await sink.open();
       await sink.createStore(spec(dataDir, 'st'));
-      const res = await sink.write('st', Array.from({ length: 10 }, (_, i) => ({ data: Buffer.from(`x${i}`) })));
+      const res = await sink.write(
+        'st',
+        Array.from({ length: 10 }, (_, i) => ({ data: Buffer.from(`x${i}`) })),
+      );
       assert.ok(res.every((r) => r.ok));
       const failing = await until('the error to show', async () => {
         const x = extra(await sink.stats('st'));
@@ -188,7 +207,10 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
         return x.forwardLagRecords === 0 && x.forwardState === 'idle' ? x : undefined;
       });
       await sink.close();
-      assertExactlyOnce(await streamTimestamps(nats.url, 'LATE', 'late.st'), res.map((r) => (r.ok ? r.timestamp : -1n)));
+      assertExactlyOnce(
+        await streamTimestamps(nats.url, 'LATE', 'late.st'),
+        res.map((r) => (r.ok ? r.timestamp : -1n)),
+      );
     } finally {
       await sink.close();
       await nc.close();
@@ -208,14 +230,20 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
       const first = forwardSink(nats.url, dataDir, opts);
       await first.open();
       await first.createStore(s1);
-      const a = await first.write('st', Array.from({ length: 30 }, (_, i) => ({ data: Buffer.from(`a${i}`) })));
+      const a = await first.write(
+        'st',
+        Array.from({ length: 30 }, (_, i) => ({ data: Buffer.from(`a${i}`) })),
+      );
       await until('the first records to be forwarded', async () => extra(await first.stats('st')).forwardLagRecords === 0);
       await first.close();
       // Ten more records stored while the uplink is unreachable...
       const offline = forwardSink(dead.url, dataDir, opts);
       await offline.open();
       await offline.openStore(s1);
-      const b = await offline.write('st', Array.from({ length: 10 }, (_, i) => ({ data: Buffer.from(`b${i}`) })));
+      const b = await offline.write(
+        'st',
+        Array.from({ length: 10 }, (_, i) => ({ data: Buffer.from(`b${i}`) })),
+      );
       await offline.close();
       const ts = [...a, ...b].map((r) => (r.ok ? r.timestamp : -1n));
       // ...of which three reached the stream with gaps before a crash lost their PubAcks.
@@ -249,7 +277,10 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
       pipelines: {
         main: {
           inputs: { api: { type: 'rest' } },
-          sink: { type: 'blockfile_forward', forward: { servers: [nats.url], stream: 'KILL', subject: 'kill.<store>', create_stream: true, batch: 10, max_in_flight: 10, retry_max: '500ms' } },
+          sink: {
+            type: 'blockfile_forward',
+            forward: { servers: [nats.url], stream: 'KILL', subject: 'kill.<store>', create_stream: true, batch: 10, max_in_flight: 10, retry_max: '500ms' },
+          },
         },
       },
     });
@@ -262,7 +293,11 @@ describe('blockfile_forward sink', { skip: NATS_SKIP }, () => {
     const key = (created.json as { api_key: string }).api_key;
     const acked: bigint[] = [];
     for (let round = 0; round < 100; round++) {
-      const res = await Promise.all(Array.from({ length: 20 }, (_, i) => api(srv.url, 'POST', '/api/stores/plant/data', `{"data":{"n":${round * 20 + i}}}`, { 'X-API-Key': key, 'Content-Type': 'application/json' })));
+      const res = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          api(srv.url, 'POST', '/api/stores/plant/data', `{"data":{"n":${round * 20 + i}}}`, { 'X-API-Key': key, 'Content-Type': 'application/json' }),
+        ),
+      );
       for (const r of res) {
         assert.equal(r.status, 201, r.text);
         acked.push(r.json.timestamp as bigint);

@@ -3,7 +3,17 @@
  * and serves reads (a record is acknowledged once the ring has it); one StoreForwarder per store
  * drains the ring to NATS JetStream behind the client's back.
  */
-import { type RecordResult, type Sink, type SinkContext, type SinkReader, type SinkRecord, type SinkStoreStats, type SinkSupports, type StoreSpec, TssError } from 'tsstore/plugin';
+import {
+  type RecordResult,
+  type Sink,
+  type SinkContext,
+  type SinkReader,
+  type SinkRecord,
+  type SinkStoreStats,
+  type SinkSupports,
+  type StoreSpec,
+  TssError,
+} from 'tsstore/plugin';
 import { BlockFileSink } from '../blockfile/block-file-sink.js';
 import { JetStreamLink } from '../nats_jetstream/jetstream-link.js';
 import { removeCursor } from './forward-cursor.js';
@@ -20,7 +30,10 @@ export class BlockFileForwardSink implements Sink {
   private readonly forwarders = new Map<string, StoreForwarder>();
   private closed = false;
 
-  constructor(private readonly options: BlockFileForwardOptions, private readonly ctx: SinkContext) {
+  constructor(
+    private readonly options: BlockFileForwardOptions,
+    private readonly ctx: SinkContext,
+  ) {
     const { forward, ...engineOptions } = options;
     this.engine = new BlockFileSink(engineOptions, ctx);
     this.supports = this.engine.supports;

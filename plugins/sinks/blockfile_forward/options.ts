@@ -15,7 +15,9 @@ export interface BlockFileForwardOptions extends BlockFileOptions {
 export const forwardOptionsSchema: Joi.ObjectSchema<ForwardOptions> = Joi.object<ForwardOptions>({
   ...jetStreamKeys,
   batch: Joi.number().integer().min(1).max(100_000).default(1000),
-}).and('user', 'pass').oxor('token', 'user', 'creds_file');
+})
+  .and('user', 'pass')
+  .oxor('token', 'user', 'creds_file');
 
 export const blockFileForwardOptionsSchema: Joi.ObjectSchema<BlockFileForwardOptions> = (blockFileOptionsSchema as Joi.ObjectSchema).keys({
   forward: forwardOptionsSchema.required(),

@@ -76,7 +76,10 @@ export class StoreForwarder {
   /** Loads the cursor and starts draining in the background. */
   async start(): Promise<void> {
     const saved = await readCursor(this.dir).catch((err: unknown) => {
-      this.logger.warn({ store: this.name, err: (err as Error).message }, 'Forward cursor file unreadable; forwarding the ring from its start (de-duplication drops what the stream has within its window).');
+      this.logger.warn(
+        { store: this.name, err: (err as Error).message },
+        'Forward cursor file unreadable; forwarding the ring from its start (de-duplication drops what the stream has within its window).',
+      );
       return { cursor: undefined, seq: undefined, lost: 0 };
     });
     this.cursor = saved.cursor;
@@ -140,7 +143,10 @@ export class StoreForwarder {
     if (gone <= 0) return;
     this.lostSinceBase += gone;
     this.lost += gone;
-    this.logger.error({ store: this.name, lost: gone, lostTotal: this.lost, cursor: String(this.cursor ?? '') }, 'The ring wrapped before these records were forwarded: they are lost to JetStream.');
+    this.logger.error(
+      { store: this.name, lost: gone, lostTotal: this.lost, cursor: String(this.cursor ?? '') },
+      'The ring wrapped before these records were forwarded: they are lost to JetStream.',
+    );
     await this.saveCursor();
   }
 
@@ -193,7 +199,11 @@ export class StoreForwarder {
         }
         this.state = 'forwarding';
         const known = this.remoteKnown;
-        const acks = await Promise.allSettled(batch.map((r) => (known?.has(r.timestamp) ? Promise.resolve(undefined) : this.link.publish(js, { store: this.name, timestamp: r.timestamp, data: r.data as Buffer }))));
+        const acks = await Promise.allSettled(
+          batch.map((r) =>
+            known?.has(r.timestamp) ? Promise.resolve(undefined) : this.link.publish(js, { store: this.name, timestamp: r.timestamp, data: r.data as Buffer }),
+          ),
+        );
         let ok = 0;
         while (ok < acks.length && acks[ok].status === 'fulfilled') ok++;
         // A lower bound of the sequences of this batch's new messages: everything of ours after the

@@ -2,7 +2,9 @@ import Joi from 'joi';
 import { defineSink } from 'tsstore/plugin';
 import { MemorySink } from './memory-sink.js';
 
-export interface MemorySinkOptions { readonly max_records: number }
+export interface MemorySinkOptions {
+  readonly max_records: number;
+}
 
 /** `memory`: records in RAM, gone at restart. Tests and demos only. */
 export default defineSink<MemorySinkOptions>({

@@ -2,9 +2,25 @@
  * A sink that keeps records in memory: nothing survives a restart. For tests, demos and as the
  * smallest complete example of the Sink contract (reads included).
  */
-import { assignTimestamp, type RecordResult, type ScanQuery, type Sink, type SinkReader, type SinkRecord, type SinkStoreStats, type SinkSupports, type StoredRecord, type StoreSpec, TssError } from 'tsstore/plugin';
+import {
+  assignTimestamp,
+  type RecordResult,
+  type ScanQuery,
+  type Sink,
+  type SinkReader,
+  type SinkRecord,
+  type SinkStoreStats,
+  type SinkSupports,
+  type StoredRecord,
+  type StoreSpec,
+  TssError,
+} from 'tsstore/plugin';
 
-interface Row { readonly timestamp: bigint; readonly data: Buffer; deleted: boolean }
+interface Row {
+  readonly timestamp: bigint;
+  readonly data: Buffer;
+  deleted: boolean;
+}
 
 export class MemorySink implements Sink, SinkReader {
   readonly reader: SinkReader = this;
@@ -16,9 +32,15 @@ export class MemorySink implements Sink, SinkReader {
 
   constructor(private readonly maxRecords: number) {}
 
-  async open(): Promise<void> { this.open_ = true; }
-  async close(): Promise<void> { this.open_ = false; }
-  isOpen(): boolean { return this.open_; }
+  async open(): Promise<void> {
+    this.open_ = true;
+  }
+  async close(): Promise<void> {
+    this.open_ = false;
+  }
+  isOpen(): boolean {
+    return this.open_;
+  }
 
   async createStore(spec: StoreSpec): Promise<void> {
     this.check();
@@ -31,9 +53,18 @@ export class MemorySink implements Sink, SinkReader {
     if (!this.stores.has(spec.name)) this.stores.set(spec.name, this.closed.get(spec.name) ?? []);
     this.closed.delete(spec.name);
   }
-  async closeStore(name: string): Promise<void> { this.closed.set(name, this.rows(name)); this.stores.delete(name); }
-  async dropStore(name: string): Promise<void> { this.check(); this.stores.delete(name); this.closed.delete(name); }
-  async resetStore(name: string): Promise<void> { this.rows(name).length = 0; }
+  async closeStore(name: string): Promise<void> {
+    this.closed.set(name, this.rows(name));
+    this.stores.delete(name);
+  }
+  async dropStore(name: string): Promise<void> {
+    this.check();
+    this.stores.delete(name);
+    this.closed.delete(name);
+  }
+  async resetStore(name: string): Promise<void> {
+    this.rows(name).length = 0;
+  }
 
   async write(store: string, records: readonly SinkRecord[]): Promise<RecordResult[]> {
     const rows = this.rows(store);

@@ -53,7 +53,12 @@ export function messageId(store: string, timestamp: bigint): string {
   return `${store}:${timestamp}`;
 }
 
-interface NatsLikeError { code?: string; message?: string; api_error?: { err_code?: number; description?: string }; chainedError?: Error }
+interface NatsLikeError {
+  code?: string;
+  message?: string;
+  api_error?: { err_code?: number; description?: string };
+  chainedError?: Error;
+}
 
 export class JetStreamLink {
   private nc: NatsConnection | undefined;
@@ -74,11 +79,20 @@ export class JetStreamLink {
   duplicates = 0;
   failures = 0;
 
-  constructor(private readonly opts: JetStreamOptions, private readonly logger: Logger) {}
+  constructor(
+    private readonly opts: JetStreamOptions,
+    private readonly logger: Logger,
+  ) {}
 
-  get state(): LinkState { return this.state_; }
-  get lastError(): string | undefined { return this.lastError_; }
-  get stream(): string { return this.opts.stream; }
+  get state(): LinkState {
+    return this.state_;
+  }
+  get lastError(): string | undefined {
+    return this.lastError_;
+  }
+  get stream(): string {
+    return this.opts.stream;
+  }
 
   /** The subject a store's records go to. */
   subjectOf(store: string): string {
@@ -119,7 +133,10 @@ export class JetStreamLink {
       timeout: Math.max(1000, durationMs(o.ack_timeout)),
     };
     if (o.token) co.token = o.token;
-    if (o.user) { co.user = o.user; co.pass = o.pass; }
+    if (o.user) {
+      co.user = o.user;
+      co.pass = o.pass;
+    }
     if (o.creds_file) {
       const file = o.creds_file;
       co.authenticator = credsAuthenticator(() => fs.readFileSync(file));
@@ -140,7 +157,10 @@ export class JetStreamLink {
     while (!this.stopped) {
       try {
         const nc = await connect(this.connectionOptions());
-        if (this.stopped) { await nc.close(); return; }
+        if (this.stopped) {
+          await nc.close();
+          return;
+        }
         const jsm = await nc.jetstreamManager({ timeout: durationMs(this.opts.ack_timeout) }).catch(async (err: unknown) => {
           await nc.close().catch(() => undefined);
           throw err;
@@ -301,7 +321,10 @@ export class JetStreamLink {
     return this.getRecord(jsm, { seq });
   }
 
-  private async getRecord(jsm: JetStreamManager, query: { seq: number } | { last_by_subj: string } | { seq: number; next_by_subj: string }): Promise<StreamRecord | null> {
+  private async getRecord(
+    jsm: JetStreamManager,
+    query: { seq: number } | { last_by_subj: string } | { seq: number; next_by_subj: string },
+  ): Promise<StreamRecord | null> {
     let m: StoredMsg;
     try {
       m = await jsm.streams.getMessage(this.opts.stream, query as { seq: number });
@@ -310,7 +333,8 @@ export class JetStreamLink {
       throw this.upstream(err);
     }
     const ts = m.header?.get(HDR_TIMESTAMP);
-    if (!ts || !/^\d+$/.test(ts)) throw new TssError('TSS_ERR_UPSTREAM', `message ${m.seq} on ${m.subject} has no ${HDR_TIMESTAMP} header: the subject is not written by tsstore alone`);
+    if (!ts || !/^\d+$/.test(ts))
+      throw new TssError('TSS_ERR_UPSTREAM', `message ${m.seq} on ${m.subject} has no ${HDR_TIMESTAMP} header: the subject is not written by tsstore alone`);
     return { seq: m.seq, timestamp: BigInt(ts), size: m.data.length, bytesSum: Number(m.header.get(HDR_BYTES_SUM) || m.data.length) };
   }
 
@@ -374,15 +398,19 @@ export function describeNatsError(err: unknown, o: Pick<JetStreamOptions, 'serve
   }
   if (api?.description) return `JetStream error ${api.err_code ?? api.description}: ${api.description}`;
   switch (e.code) {
-    case 'TIMEOUT': return `JetStream did not acknowledge within ack_timeout ${o.ack_timeout}`;
-    case '503': return `no JetStream stream answers on this subject (is stream '${o.stream}' there and does it capture the subject?)`;
-    case 'CONNECTION_REFUSED': return `cannot connect to NATS at ${o.servers.join(', ')}: connection refused`;
+    case 'TIMEOUT':
+      return `JetStream did not acknowledge within ack_timeout ${o.ack_timeout}`;
+    case '503':
+      return `no JetStream stream answers on this subject (is stream '${o.stream}' there and does it capture the subject?)`;
+    case 'CONNECTION_REFUSED':
+      return `cannot connect to NATS at ${o.servers.join(', ')}: connection refused`;
     case 'AUTHORIZATION_VIOLATION':
     case 'BAD_AUTHENTICATION':
     case 'AUTHENTICATION_EXPIRED':
     case 'BAD_CREDS':
       return `NATS authentication failed (${e.message ?? e.code}): check token, user/pass or creds_file`;
-    case 'PERMISSIONS_VIOLATION': return `NATS permissions violation: ${e.message ?? ''}`;
+    case 'PERMISSIONS_VIOLATION':
+      return `NATS permissions violation: ${e.message ?? ''}`;
     case 'CONNECTION_CLOSED':
     case 'CONNECTION_DRAINING':
     case 'DISCONNECT':

@@ -6,7 +6,17 @@
  *
  * No `reader`: JetStream has no index by record timestamp, so the query routes answer 501.
  */
-import { assignTimestamp, type RecordResult, reject, type Sink, type SinkContext, type SinkRecord, type SinkStoreStats, type StoreSpec, TssError } from 'tsstore/plugin';
+import {
+  assignTimestamp,
+  type RecordResult,
+  reject,
+  type Sink,
+  type SinkContext,
+  type SinkRecord,
+  type SinkStoreStats,
+  type StoreSpec,
+  TssError,
+} from 'tsstore/plugin';
 import { JetStreamLink } from './jetstream-link.js';
 import type { JetStreamOptions } from './options.js';
 
@@ -33,7 +43,10 @@ export class NatsJetStreamSink implements Sink {
   private readonly writes = new Set<Promise<unknown>>();
   private state: State = 'new';
 
-  constructor(options: JetStreamOptions, private readonly ctx: SinkContext) {
+  constructor(
+    options: JetStreamOptions,
+    private readonly ctx: SinkContext,
+  ) {
     this.link = new JetStreamLink(options, ctx.logger);
   }
 
@@ -156,7 +169,15 @@ export class NatsJetStreamSink implements Sink {
     return Promise.all(results);
   }
 
-  private async publishOne(js: Parameters<JetStreamLink['publish']>[0], store: string, s: StoreState, timestamp: bigint, r: SinkRecord, bytesSum: number | undefined, retry: boolean): Promise<RecordResult> {
+  private async publishOne(
+    js: Parameters<JetStreamLink['publish']>[0],
+    store: string,
+    s: StoreState,
+    timestamp: bigint,
+    r: SinkRecord,
+    bytesSum: number | undefined,
+    retry: boolean,
+  ): Promise<RecordResult> {
     try {
       const ack = await this.link.publish(js, { store, timestamp, data: r.data, bytesSum });
       if (ack.duplicate && !retry && !(await this.isOurs(ack.seq, timestamp))) {

@@ -89,11 +89,17 @@ describe('nats_jetstream sink', { skip: NATS_SKIP }, () => {
     assert.ok(ok[0].ok);
     await nats.stop();
     const down = sink.write('s', [{ timestamp: 200n, data: Buffer.from('b') }]);
-    await assert.rejects(down.then((r) => { if (!r[0].ok) throw Object.assign(new Error(r[0].message), { code: r[0].code }); return r; }), (e: { code?: string; message: string }) => {
-      assert.equal(e.code, 'TSS_ERR_UPSTREAM');
-      assert.match(e.message, /not connected|disconnected|acknowledge|connection/i);
-      return true;
-    });
+    await assert.rejects(
+      down.then((r) => {
+        if (!r[0].ok) throw Object.assign(new Error(r[0].message), { code: r[0].code });
+        return r;
+      }),
+      (e: { code?: string; message: string }) => {
+        assert.equal(e.code, 'TSS_ERR_UPSTREAM');
+        assert.match(e.message, /not connected|disconnected|acknowledge|connection/i);
+        return true;
+      },
+    );
     await nats.resume();
     let again: Awaited<ReturnType<typeof sink.write>> | undefined;
     for (let i = 0; i < 100 && !again?.[0].ok; i++) {
@@ -124,8 +130,14 @@ describe('nats_jetstream sink', { skip: NATS_SKIP }, () => {
     const full = new NatsJetStreamSink(jetStreamTestOptions(nats.url, { stream: 'FULL', subject: 'full.<store>', create_stream: false }), ctx());
     await full.open();
     await full.openStore(specOf('s'));
-    const res = await full.write('s', [1, 2, 3, 4].map((i) => ({ timestamp: BigInt(i), data: Buffer.from('x') })));
-    assert.deepEqual(res.map((r) => r.ok), [true, true, true, false]);
+    const res = await full.write(
+      's',
+      [1, 2, 3, 4].map((i) => ({ timestamp: BigInt(i), data: Buffer.from('x') })),
+    );
+    assert.deepEqual(
+      res.map((r) => r.ok),
+      [true, true, true, false],
+    );
     assert.ok(!res[3].ok && res[3].code === 'TSS_ERR_UPSTREAM');
     assert.match(!res[3].ok ? res[3].message : '', /stream 'FULL' is full: maximum messages exceeded/);
     await full.close();
@@ -159,7 +171,23 @@ describe('nats_jetstream sink', { skip: NATS_SKIP }, () => {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=tss-test-ca']);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
     fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf']);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '1',
+      '-extfile',
+      'ext.cnf',
+    ]);
     const secure = await NatsServer.start({ args: ['--tls', '--tlscert', path.join(dir, 'server.pem'), '--tlskey', path.join(dir, 'server.key')] });
     try {
       const good = new NatsJetStreamSink(jetStreamTestOptions(secure.url, { tls: { ca_file: path.join(dir, 'ca.pem') } }), ctx());
@@ -183,10 +211,20 @@ describe('nats_jetstream sink', { skip: NATS_SKIP }, () => {
   });
 
   it('serves a pipeline from config: REST insert acknowledged after the PubAck, queries 501', async () => {
-    const s = await startServer({ pipelines: { main: { inputs: { api: { type: 'rest' } }, sink: { type: 'nats_jetstream', servers: [nats.url], stream: 'E2E', subject: 'e2e.<store>', create_stream: true } } } as never });
+    const s = await startServer({
+      pipelines: {
+        main: {
+          inputs: { api: { type: 'rest' } },
+          sink: { type: 'nats_jetstream', servers: [nats.url], stream: 'E2E', subject: 'e2e.<store>', create_stream: true },
+        },
+      } as never,
+    });
     try {
       const key = await s.createStore('plant');
-      const res = await api(s.url, 'POST', '/api/stores/plant/data', '{"timestamp": 1704067200000000001, "data": {"t": 1.50}}', { 'X-API-Key': key, 'Content-Type': 'application/json' });
+      const res = await api(s.url, 'POST', '/api/stores/plant/data', '{"timestamp": 1704067200000000001, "data": {"t": 1.50}}', {
+        'X-API-Key': key,
+        'Content-Type': 'application/json',
+      });
       assert.equal(res.status, 201, res.text);
       const jsm = await nc.jetstreamManager();
       const m = await jsm.streams.getMessage('E2E', { last_by_subj: 'e2e.plant' });

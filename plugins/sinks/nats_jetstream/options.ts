@@ -33,7 +33,8 @@ export interface JetStreamOptions {
   readonly retry_max: string;
 }
 
-const duration = Joi.string().custom((v: string, helpers) => (parseDurationNs(v) === undefined ? helpers.error('any.invalid') : v), 'duration')
+const duration = Joi.string()
+  .custom((v: string, helpers) => (parseDurationNs(v) === undefined ? helpers.error('any.invalid') : v), 'duration')
   .messages({ 'any.invalid': '{{#label}} must be a duration like 500ms, 30s, 2m, 7d' });
 
 export const jetStreamKeys = {
@@ -43,7 +44,9 @@ export const jetStreamKeys = {
   pass: Joi.string().min(1),
   creds_file: Joi.string().min(1),
   tls: Joi.alternatives(Joi.boolean(), Joi.object({ ca_file: Joi.string(), cert_file: Joi.string(), key_file: Joi.string() }).and('cert_file', 'key_file')),
-  stream: Joi.string().pattern(/^[A-Za-z0-9_-]{1,64}$/).default('TSS'),
+  stream: Joi.string()
+    .pattern(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('TSS'),
   subject: Joi.string()
     .pattern(/^([A-Za-z0-9_-]+\.)*<store>$/)
     .default('tsstore.<store>')
@@ -58,7 +61,9 @@ export const jetStreamKeys = {
   retry_max: duration.default('10s'),
 };
 
-export const jetStreamOptionsSchema: Joi.ObjectSchema<JetStreamOptions> = Joi.object<JetStreamOptions>(jetStreamKeys).and('user', 'pass').oxor('token', 'user', 'creds_file');
+export const jetStreamOptionsSchema: Joi.ObjectSchema<JetStreamOptions> = Joi.object<JetStreamOptions>(jetStreamKeys)
+  .and('user', 'pass')
+  .oxor('token', 'user', 'creds_file');
 
 export function durationMs(text: string): number {
   return Number((parseDurationNs(text) ?? 0n) / 1_000_000n);

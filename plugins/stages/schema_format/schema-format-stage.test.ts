@@ -52,7 +52,14 @@ describe('schema_format stage', () => {
   });
 
   it('stores present fields in index order with the value bytes verbatim', () => {
-    const s: StoreSchema = { version: 1, fields: [{ index: 3, name: 'room', type: 'string' }, { index: 1, name: 'temp', type: 'float64' }, { index: 2, name: 'n', type: 'uint64' }] };
+    const s: StoreSchema = {
+      version: 1,
+      fields: [
+        { index: 3, name: 'room', type: 'string' },
+        { index: 1, name: 'temp', type: 'float64' },
+        { index: 2, name: 'n', type: 'uint64' },
+      ],
+    };
     const v: StoreView = { name: 'o', dataType: 'schema', schema: s };
     const out = run('{"data": { "n" : 18446744073709551615 , "room":"a\\u00e9\\"b", "temp": 72.50 } }', 'full', v);
     assert.ok('store' in out);
@@ -64,7 +71,13 @@ describe('schema_format stage', () => {
   });
 
   it('matches escaped and non-ASCII keys exactly', () => {
-    const s: StoreSchema = { version: 1, fields: [{ index: 1, name: 'température', type: 'int16' }, { index: 2, name: 'a"b', type: 'bool' }] };
+    const s: StoreSchema = {
+      version: 1,
+      fields: [
+        { index: 1, name: 'température', type: 'int16' },
+        { index: 2, name: 'a"b', type: 'bool' },
+      ],
+    };
     const v: StoreView = { name: 'u', dataType: 'schema', schema: s };
     const raw = run('{"data":{"température":-5,"a\\"b":true}}', 'full', v);
     assert.ok('store' in raw);
@@ -92,7 +105,7 @@ describe('schema_format stage', () => {
     const line = (text: string): IngestRecord | Rejection => {
       const rec: IngestRecord = { store: 's', payload: Buffer.from(text), format: 'json', schemaFormat: 'full', origin: { input: 'test' } };
       const [after] = validate.process([rec], view);
-      return 'store' in after ? stage.process([after], view)[0] as IngestRecord | Rejection : after;
+      return 'store' in after ? (stage.process([after], view)[0] as IngestRecord | Rejection) : after;
     };
     const good = line(' {"f_int8":-1, "f_string":"a\\u00e9"} ');
     assert.ok('store' in good);
@@ -100,7 +113,17 @@ describe('schema_format stage', () => {
     const broken = line('{"f_int8":1');
     assert.ok(!('store' in broken));
     assert.equal(broken.code, 'TSS_ERR_INVALID_JSON');
-    assert.equal(broken.message, (() => { try { JSON.parse('{"f_int8":1'); return ''; } catch (err) { return `invalid JSON: ${(err as Error).message}`; } })());
+    assert.equal(
+      broken.message,
+      (() => {
+        try {
+          JSON.parse('{"f_int8":1');
+          return '';
+        } catch (err) {
+          return `invalid JSON: ${(err as Error).message}`;
+        }
+      })(),
+    );
     const nested = line('{"f_int8":{"a":[1]}}');
     assert.ok(!('store' in nested));
     assert.equal(nested.message, 'data does not match schema: field "f_int8" (int8): nested objects are not allowed (data is a flat object of scalar values)');
@@ -117,7 +140,13 @@ describe('schema_format stage', () => {
   });
 
   it('judges each record of a batch on its own', () => {
-    const recs = ['{"f_int8":1}', '{"f_int8":300}', '{"f_bool":true}'].map((d): IngestRecord => ({ store: 's', payload: Buffer.from(d), parsed: JSON.parse(d), format: 'json', origin: { input: 't' } }));
+    const recs = ['{"f_int8":1}', '{"f_int8":300}', '{"f_bool":true}'].map((d): IngestRecord => ({
+      store: 's',
+      payload: Buffer.from(d),
+      parsed: JSON.parse(d),
+      format: 'json',
+      origin: { input: 't' },
+    }));
     const out = stage.process(recs, view);
     assert.equal((out[0] as IngestRecord).payload.toString(), '{"1":1}');
     assert.equal((out[1] as Rejection).message, 'data does not match schema: field "f_int8" (int8): 300 is out of range -128..127');
@@ -125,8 +154,14 @@ describe('schema_format stage', () => {
   });
 
   it('sample.yaml is a valid config', async () => {
-    const { problems, pipelines: [{ plan }] } = await checkConfig({ file: path.join(SRC_DIR, 'sample.yaml'), env: {} });
+    const {
+      problems,
+      pipelines: [{ plan }],
+    } = await checkConfig({ file: path.join(SRC_DIR, 'sample.yaml'), env: {} });
     assert.deepEqual(problems, []);
-    assert.deepEqual(plan.stages.map((s) => s.type), ['validate', 'schema_format']);
+    assert.deepEqual(
+      plan.stages.map((s) => s.type),
+      ['validate', 'schema_format'],
+    );
   });
 });

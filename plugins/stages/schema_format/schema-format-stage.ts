@@ -10,10 +10,25 @@
  * from the raw token bytes, never from a parsed value, whose numbers may be rounded. Other stores
  * pass through untouched.
  */
-import { type IngestRecord, layoutOf, memberKey, type MemberSpan, nextMember, objectStart, reject, type Rejection, type SchemaLayout, type Stage, type StoreSchema, type StoreView } from 'tsstore/plugin';
+import {
+  type IngestRecord,
+  layoutOf,
+  memberKey,
+  type MemberSpan,
+  nextMember,
+  objectStart,
+  reject,
+  type Rejection,
+  type SchemaLayout,
+  type Stage,
+  type StoreSchema,
+  type StoreView,
+} from 'tsstore/plugin';
 import { checkValue, fieldCheck, shown, type FieldCheck } from './value-check.js';
 
-const LBRACE = 0x7b, RBRACE = 0x7d, COMMA = 0x2c;
+const LBRACE = 0x7b,
+  RBRACE = 0x7d,
+  COMMA = 0x2c;
 const MAX_LISTED = 10;
 
 function violation(why: string): Rejection {
@@ -79,7 +94,10 @@ export class SchemaFormatStage implements Stage {
     if (store.dataType !== 'schema') return records;
     const schema = store.schema;
     if (!schema) {
-      const r = reject('TSS_ERR_SCHEMA_REQUIRED', `store has no schema: set one with PUT /api/stores/${store.name}/schema or with tsstore schema set ${store.name} FILE, before inserting`);
+      const r = reject(
+        'TSS_ERR_SCHEMA_REQUIRED',
+        `store has no schema: set one with PUT /api/stores/${store.name}/schema or with tsstore schema set ${store.name} FILE, before inserting`,
+      );
       return records.map(() => r);
     }
     const layout = layoutOf(schema);
@@ -105,7 +123,10 @@ export class SchemaFormatStage implements Stage {
     let present = 0;
     let next = 0;
     for (let i = nextMember(b, objectStart(b), m); i !== -1; i = nextMember(b, i, m)) {
-      const ks = m.keyStart, ke = m.keyEnd, s = m.valueStart, e = m.valueEnd;
+      const ks = m.keyStart,
+        ke = m.keyEnd,
+        s = m.valueStart,
+        e = m.valueEnd;
       let pos = findKey(keys, b, ks, ke, next);
       if (pos === -1 && hasBackslash(b, ks, ke)) {
         const key = memberKey(b, ks, ke);
@@ -113,9 +134,11 @@ export class SchemaFormatStage implements Stage {
       }
       if (pos === -1) {
         const key = JSON.stringify(shown(memberKey(b, ks, ke)));
-        return violation(compact
-          ? `unknown field index ${key} (compact data is keyed by the schema's field indices: ${listed(fields.map((f) => String(f.index)))})`
-          : `unknown field ${key} (the schema's fields are ${listed(schema.fields.map((f) => f.name))})`);
+        return violation(
+          compact
+            ? `unknown field index ${key} (compact data is keyed by the schema's field indices: ${listed(fields.map((f) => String(f.index)))})`
+            : `unknown field ${key} (the schema's fields are ${listed(schema.fields.map((f) => f.name))})`,
+        );
       }
       const field = fields[pos];
       if (starts[pos] !== -1) return violation(`field "${field.name}" appears more than once`);

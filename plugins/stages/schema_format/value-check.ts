@@ -34,8 +34,18 @@ const INT_RANGES: Partial<Record<FieldType, IntRange>> = {
   uint64: range(0n, 18446744073709551615n),
 };
 
-const QUOTE = 0x22, LBRACE = 0x7b, LBRACKET = 0x5b, T = 0x74, F = 0x66, N = 0x6e, MINUS = 0x2d;
-const DOT = 0x2e, E_LOWER = 0x65, E_UPPER = 0x45, ZERO = 0x30, NINE = 0x39;
+const QUOTE = 0x22,
+  LBRACE = 0x7b,
+  LBRACKET = 0x5b,
+  T = 0x74,
+  F = 0x66,
+  N = 0x6e,
+  MINUS = 0x2d;
+const DOT = 0x2e,
+  E_LOWER = 0x65,
+  E_UPPER = 0x45,
+  ZERO = 0x30,
+  NINE = 0x39;
 
 /** A token as an error message shows it: cut short so a huge value cannot flood the reply. */
 export function shown(token: string): string {
@@ -80,7 +90,10 @@ function checkFloat(type: 'float32' | 'float64', b: Buffer, s: number, e: number
   let exponent = false;
   for (let i = b[s] === MINUS ? s + 1 : s; i < e; i++) {
     const c = b[i];
-    if (c === E_LOWER || c === E_UPPER) { exponent = true; break; }
+    if (c === E_LOWER || c === E_UPPER) {
+      exponent = true;
+      break;
+    }
     if (c === DOT) inInteger = false;
     else if (inInteger) intDigits++;
   }

@@ -69,7 +69,10 @@ export class ValidateStage implements Stage {
     const v = parsedValue(r);
     if ('ok' in v) return v;
     if (typeof v.value !== 'string' || !BASE64.test(v.value)) {
-      return reject('TSS_ERR_DATA_TYPE_MISMATCH', `data does not match store's data type: binary stores take a base64 string, got ${typeof v.value === 'string' ? 'a string that is not base64' : describe(v.value)}`);
+      return reject(
+        'TSS_ERR_DATA_TYPE_MISMATCH',
+        `data does not match store's data type: binary stores take a base64 string, got ${typeof v.value === 'string' ? 'a string that is not base64' : describe(v.value)}`,
+      );
     }
     r.payload = Buffer.from(v.value, 'base64');
     r.format = 'raw';

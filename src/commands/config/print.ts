@@ -5,7 +5,8 @@ import { checkConfig } from '../../pipeline/check-config.js';
 import { planPipelines } from '../../pipeline/pipeline-builder.js';
 
 export default class ConfigPrint extends BaseCommand<typeof ConfigPrint> {
-  static override description = 'Print the effective configuration as JSON: built-in defaults, the config file, TSSTORE_* environment overrides and plugin option defaults applied; secrets masked.';
+  static override description =
+    'Print the effective configuration as JSON: built-in defaults, the config file, TSSTORE_* environment overrides and plugin option defaults applied; secrets masked.';
   static override examples = ['<%= config.bin %> config print', 'TSSTORE_PORT=8080 <%= config.bin %> config print --config ./tsstore.config.yaml'];
 
   async run(): Promise<void> {

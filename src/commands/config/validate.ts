@@ -3,7 +3,8 @@ import { BaseCommand } from '../../cli/base-command.js';
 import { checkConfig } from '../../pipeline/check-config.js';
 
 export default class ConfigValidate extends BaseCommand<typeof ConfigValidate> {
-  static override description = 'Check a config file (plugins, pipelines, options, port and socket claims) without starting anything; prints every problem with its path, or "ok".';
+  static override description =
+    'Check a config file (plugins, pipelines, options, port and socket claims) without starting anything; prints every problem with its path, or "ok".';
   static override examples = ['<%= config.bin %> config validate ./tsstore.config.yaml', '<%= config.bin %> config validate'];
   static override args = { file: Args.string({ required: false, description: 'Config file (default: --config, TSSTORE_CONFIG, or the usual search)' }) };
 

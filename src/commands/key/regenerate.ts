@@ -8,7 +8,10 @@ export default class KeyRegenerate extends BaseCommand<typeof KeyRegenerate> {
 
   async run(): Promise<void> {
     const key = await this.withAdmin((admin) => admin.regenerate(this.args.store));
-    if (this.flags.json) { this.log(JSON.stringify(key)); return; }
+    if (this.flags.json) {
+      this.log(JSON.stringify(key));
+      return;
+    }
     this.log(`API key: ${key.api_key}`);
     this.log(`Key id:  ${key.key_id}`);
     this.log('Save the API key now: it cannot be shown again. Older keys of this store no longer work.');

@@ -4,7 +4,8 @@ import { BaseCommand } from '../../cli/base-command.js';
 import { TssError } from '../../plugin/errors.js';
 
 export default class SchemaSet extends BaseCommand<typeof SchemaSet> {
-  static override description = "Set a schema store's schema from a JSON file ({\"fields\":[{\"index\",\"name\",\"type\"}, ...]}). Schemas are append-only: a new version may only add fields with new indices. Works against a running server on the same data path.";
+  static override description =
+    'Set a schema store\'s schema from a JSON file ({"fields":[{"index","name","type"}, ...]}). Schemas are append-only: a new version may only add fields with new indices. Works against a running server on the same data path.';
   static override examples = ['<%= config.bin %> schema set sensors sensors-schema.json'];
   static override args = {
     store: Args.string({ required: true, description: 'Store name (created with --type schema)' }),
@@ -27,7 +28,10 @@ export default class SchemaSet extends BaseCommand<typeof SchemaSet> {
       throw new TssError('TSS_ERR_SCHEMA_INVALID', `schema file ${file} is not valid JSON: ${(err as Error).message}`);
     }
     const schema = await this.withAdmin((admin) => admin.setSchema(store, body));
-    if (this.flags.json) { this.log(JSON.stringify(schema)); return; }
+    if (this.flags.json) {
+      this.log(JSON.stringify(schema));
+      return;
+    }
     this.log(`Schema of store "${store}" is version ${schema.version} with ${schema.fields.length} field${schema.fields.length === 1 ? '' : 's'}.`);
   }
 }

@@ -4,7 +4,8 @@ import { Command, Flags } from '@oclif/core';
 import { systemdUnit } from '../../cli/systemd-unit.js';
 
 export default class ServicePrint extends Command {
-  static override description = 'Print a systemd unit that runs this tsstore as a service: an unprivileged user, the socket in /run/tsstore, data in /var/lib/tsstore, the admin key from an environment file, restart on failure.';
+  static override description =
+    'Print a systemd unit that runs this tsstore as a service: an unprivileged user, the socket in /run/tsstore, data in /var/lib/tsstore, the admin key from an environment file, restart on failure.';
   static override examples = [
     '<%= config.bin %> service print | sudo tee /etc/systemd/system/tsstore.service',
     '<%= config.bin %> service print --user edge --config /etc/tsstore/tsstore.config.yaml',
@@ -23,10 +24,18 @@ export default class ServicePrint extends Command {
     const { flags } = await this.parse(ServicePrint);
     const script = fs.realpathSync(path.join(this.config.root, 'bin', 'run.js'));
     try {
-      this.log(systemdUnit({
-        node: process.execPath, script, user: flags.user, group: flags.group ?? flags.user, name: flags.name,
-        envFile: flags['environment-file'], config: flags.config && path.resolve(flags.config), memoryMax: flags['memory-max'],
-      }).trimEnd());
+      this.log(
+        systemdUnit({
+          node: process.execPath,
+          script,
+          user: flags.user,
+          group: flags.group ?? flags.user,
+          name: flags.name,
+          envFile: flags['environment-file'],
+          config: flags.config && path.resolve(flags.config),
+          memoryMax: flags['memory-max'],
+        }).trimEnd(),
+      );
     } catch (err) {
       this.error((err as Error).message, { exit: 2 });
     }

@@ -45,7 +45,11 @@ export interface AggregatorOptions {
   readonly withData?: boolean;
 }
 
-interface Span { buf: Buffer; s: number; e: number }
+interface Span {
+  buf: Buffer;
+  s: number;
+  e: number;
+}
 
 /** One output field (a dotted path) and its state in the current window. */
 class FieldState {
@@ -113,7 +117,11 @@ export class WindowAggregator {
   private touched: FieldState[] = [];
   private recTouched: FieldState[] = [];
 
-  constructor(private readonly spec: AggregationSpec, private readonly view: StoreView, options: AggregatorOptions) {
+  constructor(
+    private readonly spec: AggregationSpec,
+    private readonly view: StoreView,
+    options: AggregatorOptions,
+  ) {
     this.desc = options.order === 'desc';
     this.withData = options.withData ?? true;
     this.windowNs = spec.windowNs;
@@ -251,35 +259,59 @@ export class WindowAggregator {
   }
 
   private pending(f: FieldState, b: Buffer, s: number, e: number): void {
-    if (f.pendGen !== this.recGen) { f.pendGen = this.recGen; this.recTouched.push(f); }
+    if (f.pendGen !== this.recGen) {
+      f.pendGen = this.recGen;
+      this.recTouched.push(f);
+    }
     f.pend = { buf: b, s, e };
   }
 
   // ---- folding one value into its field ----
 
   private offer(f: FieldState): void {
-    if (f.gen !== this.gen) { f.reset(this.gen); this.touched.push(f); }
+    if (f.gen !== this.gen) {
+      f.reset(this.gen);
+      this.touched.push(f);
+    }
     const v = f.pend;
     f.count++;
     // In time order: `first` is the earliest record's value, `last` the latest's.
-    if (this.desc) { if (f.last === undefined) f.last = v; f.first = v; }
-    else { if (f.first === undefined) f.first = v; f.last = v; }
+    if (this.desc) {
+      if (f.last === undefined) f.last = v;
+      f.first = v;
+    } else {
+      if (f.first === undefined) f.first = v;
+      f.last = v;
+    }
     if (!isNumberStart(v.buf[v.s])) return;
     parseNumberToken(v.buf, v.s, v.e, scratch);
     f.numCount++;
     if (scratch.isInt) f.intSum.add(scratch);
-    else { f.hasFloat = true; f.floatSum.add(scratch.num); }
+    else {
+      f.hasFloat = true;
+      f.floatSum.add(scratch.num);
+    }
     // Ties keep the earliest record's text (1 and 1.0 are equal): scanning newest first, an equal value replaces.
     const text = spanText(v);
-    if (f.min === undefined) { f.min = v; copy(scratch, f.minV); }
-    else {
+    if (f.min === undefined) {
+      f.min = v;
+      copy(scratch, f.minV);
+    } else {
       const c = compareNumbers(scratch, text, f.minV, spanText(f.min));
-      if (c < 0 || (c === 0 && this.desc)) { f.min = v; copy(scratch, f.minV); }
+      if (c < 0 || (c === 0 && this.desc)) {
+        f.min = v;
+        copy(scratch, f.minV);
+      }
     }
-    if (f.max === undefined) { f.max = v; copy(scratch, f.maxV); }
-    else {
+    if (f.max === undefined) {
+      f.max = v;
+      copy(scratch, f.maxV);
+    } else {
       const c = compareNumbers(scratch, text, f.maxV, spanText(f.max));
-      if (c > 0 || (c === 0 && this.desc)) { f.max = v; copy(scratch, f.maxV); }
+      if (c > 0 || (c === 0 && this.desc)) {
+        f.max = v;
+        copy(scratch, f.maxV);
+      }
     }
   }
 
@@ -326,11 +358,16 @@ function total(f: FieldState): number {
 
 function valueOf(f: FieldState, fn: AggFunction): string {
   switch (fn) {
-    case 'count': return String(f.count);
-    case 'first': return text(f.first);
-    case 'last': return text(f.last);
-    case 'min': return text(f.min);
-    case 'max': return text(f.max);
+    case 'count':
+      return String(f.count);
+    case 'first':
+      return text(f.first);
+    case 'last':
+      return text(f.last);
+    case 'min':
+      return text(f.min);
+    case 'max':
+      return text(f.max);
     case 'sum':
       if (f.numCount === 0) return 'null';
       return f.hasFloat ? doubleJson(total(f)) : f.intSum.text();

@@ -4,7 +4,10 @@
  * to the same double are still ordered exactly by their decimal text.
  */
 
-const MINUS = 0x2d, ZERO = 0x30, NINE = 0x39, DOT = 0x2e;
+const MINUS = 0x2d,
+  ZERO = 0x30,
+  NINE = 0x39,
+  DOT = 0x2e;
 
 /** A parsed number token. `big` is set for integers a double cannot hold exactly. */
 export interface NumberValue {
@@ -34,9 +37,17 @@ export function parseNumberToken(b: Uint8Array, s: number, e: number, out: Numbe
   if (i === e) {
     out.isInt = true;
     const digits = e - s - (neg ? 1 : 0);
-    if (digits <= 15) { out.num = neg ? -n : n; out.big = undefined; return; }
+    if (digits <= 15) {
+      out.num = neg ? -n : n;
+      out.big = undefined;
+      return;
+    }
     const big = BigInt(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1'));
-    if (big >= -9007199254740991n && big <= 9007199254740991n) { out.num = Number(big); out.big = undefined; return; }
+    if (big >= -9007199254740991n && big <= 9007199254740991n) {
+      out.num = Number(big);
+      out.big = undefined;
+      return;
+    }
     out.num = Number(big);
     out.big = big;
     return;
@@ -71,7 +82,8 @@ function decimalParts(t: string): { neg: boolean; digits: string; point: number 
 
 /** Exact order of two JSON number texts: negative, 0 or positive like a - b. */
 export function compareDecimalText(a: string, b: string): number {
-  const x = decimalParts(a), y = decimalParts(b);
+  const x = decimalParts(a),
+    y = decimalParts(b);
   const sx = x.digits.length === 0 ? 0 : x.neg ? -1 : 1;
   const sy = y.digits.length === 0 ? 0 : y.neg ? -1 : 1;
   if (sx !== sy) return sx - sy;
@@ -89,7 +101,8 @@ export function compareDecimalText(a: string, b: string): number {
 export function compareNumbers(a: NumberValue, aText: () => string, b: NumberValue, bText: () => string): number {
   if (a.isInt && b.isInt) {
     if (a.big === undefined && b.big === undefined) return a.num - b.num;
-    const x = a.big ?? BigInt(a.num), y = b.big ?? BigInt(b.num);
+    const x = a.big ?? BigInt(a.num),
+      y = b.big ?? BigInt(b.num);
     return x === y ? 0 : x > y ? 1 : -1;
   }
   if (a.num !== b.num) {
@@ -114,11 +127,17 @@ export class IntegerSum {
   private big: bigint | undefined;
 
   add(v: NumberValue): void {
-    if (this.big !== undefined) { this.big += v.big ?? BigInt(v.num); return; }
+    if (this.big !== undefined) {
+      this.big += v.big ?? BigInt(v.num);
+      return;
+    }
     if (v.big === undefined) {
       const t = this.small + v.num;
       // Both addends are safe integers, so an in-range result is exact; out of range, redo it exactly.
-      if (t <= Number.MAX_SAFE_INTEGER && t >= -Number.MAX_SAFE_INTEGER) { this.small = t; return; }
+      if (t <= Number.MAX_SAFE_INTEGER && t >= -Number.MAX_SAFE_INTEGER) {
+        this.small = t;
+        return;
+      }
       this.big = BigInt(this.small) + BigInt(v.num);
       return;
     }
@@ -147,8 +166,8 @@ export class FloatSum {
 
   add(x: number): void {
     const t = this.sum + x;
-    if (Math.abs(this.sum) >= Math.abs(x)) this.comp += (this.sum - t) + x;
-    else this.comp += (x - t) + this.sum;
+    if (Math.abs(this.sum) >= Math.abs(x)) this.comp += this.sum - t + x;
+    else this.comp += x - t + this.sum;
     this.sum = t;
   }
 

@@ -66,12 +66,16 @@ export function parseAggregation(p: AggregationParams): AggregationSpec | undefi
     for (const raw of entries) {
       const entry = raw.trim();
       const colon = entry.lastIndexOf(':');
-      if (colon <= 0 || colon === entry.length - 1) throw bad('agg_fields', `expected field:function (e.g. temperature:avg or temperature:avg+max), got "${entry}"`);
+      if (colon <= 0 || colon === entry.length - 1)
+        throw bad('agg_fields', `expected field:function (e.g. temperature:avg or temperature:avg+max), got "${entry}"`);
       const field = entry.slice(0, colon).trim();
       if (field === '') throw bad('agg_fields', `empty field name in "${entry}"`);
       const list = fields.get(field) ?? [];
       // `+` joins functions; in a query string an unescaped `+` arrives as a space, which joins them too.
-      for (const f of entry.slice(colon + 1).trim().split(/[+\s]+/)) {
+      for (const f of entry
+        .slice(colon + 1)
+        .trim()
+        .split(/[+\s]+/)) {
         const g = fn('agg_fields', f.trim());
         if (!list.includes(g)) list.push(g);
       }
@@ -100,14 +104,16 @@ export function isNumericFieldType(t: FieldType): boolean {
  * listed field must exist, and numeric functions need a numeric field.
  */
 export function checkAggregationFor(spec: AggregationSpec, view: StoreView): void {
-  if (view.dataType !== 'json' && view.dataType !== 'schema') throw bad('agg_window', `aggregation needs a json or schema store; "${view.name}" is a ${view.dataType} store`);
+  if (view.dataType !== 'json' && view.dataType !== 'schema')
+    throw bad('agg_window', `aggregation needs a json or schema store; "${view.name}" is a ${view.dataType} store`);
   if (view.dataType !== 'schema' || !view.schema) return;
   const types = new Map(view.schema.fields.map((f) => [f.name, f.type]));
   for (const [field, fns] of spec.fields) {
     const type = types.get(field);
     if (type === undefined) throw bad('agg_fields', `the schema of "${view.name}" has no field "${field}"`);
     const numeric = fns.find((f) => NUMERIC_FUNCTIONS.has(f));
-    if (numeric && !isNumericFieldType(type)) throw bad('agg_fields', `${numeric} needs a numeric field; "${field}" is ${type} (first, last and count take any field)`);
+    if (numeric && !isNumericFieldType(type))
+      throw bad('agg_fields', `${numeric} needs a numeric field; "${field}" is ${type} (first, last and count take any field)`);
   }
 }
 
@@ -121,6 +127,9 @@ export function windowsInSpan(windowNs: bigint, lo: bigint, hi: bigint): bigint 
 export function checkWindowCount(spec: AggregationSpec, lo: bigint, hi: bigint): void {
   const n = windowsInSpan(spec.windowNs, lo, hi);
   if (n > BigInt(MAX_AGG_WINDOWS)) {
-    throw bad('agg_window', `${spec.windowText} windows over the span read (${lo} to ${hi}) would be ${n} windows, more than the maximum of ${MAX_AGG_WINDOWS}; use a longer window or a narrower range (since, start_time, end_time)`);
+    throw bad(
+      'agg_window',
+      `${spec.windowText} windows over the span read (${lo} to ${hi}) would be ${n} windows, more than the maximum of ${MAX_AGG_WINDOWS}; use a longer window or a narrower range (since, start_time, end_time)`,
+    );
   }
 }

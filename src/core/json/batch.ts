@@ -40,7 +40,8 @@ const EMPTY_ELEMENT = reject('TSS_ERR_INVALID_JSON', 'invalid JSON: empty array 
 export function decodeJsonArray(body: Buffer): (Envelope | Rejection)[] {
   const n = body.length;
   let i = skipWs(body, 0, n);
-  if (body[i] !== LBRACKET) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: a batch body must be a JSON array of envelopes or NDJSON (Content-Type: application/x-ndjson)');
+  if (body[i] !== LBRACKET)
+    throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: a batch body must be a JSON array of envelopes or NDJSON (Content-Type: application/x-ndjson)');
   const out: (Envelope | Rejection)[] = [];
   i = skipWs(body, i + 1, n);
   if (i < n && body[i] === RBRACKET) return closed(body, i, out);
@@ -61,6 +62,7 @@ export function decodeJsonArray(body: Buffer): (Envelope | Rejection)[] {
 }
 
 function closed(body: Buffer, at: number, out: (Envelope | Rejection)[]): (Envelope | Rejection)[] {
-  if (skipWs(body, at + 1, body.length) !== body.length) throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: unexpected content after the closing ] of the batch array');
+  if (skipWs(body, at + 1, body.length) !== body.length)
+    throw new TssError('TSS_ERR_INVALID_JSON', 'invalid JSON: unexpected content after the closing ] of the batch array');
   return out;
 }

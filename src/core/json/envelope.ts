@@ -7,7 +7,22 @@
  */
 import { MAX_TIMESTAMP } from '../../plugin/clock.js';
 import { reject, type Rejection } from '../../plugin/errors.js';
-import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, hasByte, invalidJsonMessage, isJson, memberKey, scanString, scanValue, skipWs } from './scan.js';
+import {
+  BACKSLASH,
+  COLON,
+  COMMA,
+  LBRACE,
+  LBRACKET,
+  QUOTE,
+  RBRACE,
+  hasByte,
+  invalidJsonMessage,
+  isJson,
+  memberKey,
+  scanString,
+  scanValue,
+  skipWs,
+} from './scan.js';
 
 /** The one timestamp maximum (2^63-1 ns) every sink applies too. */
 export const INT64_MAX = MAX_TIMESTAMP;
@@ -30,10 +45,16 @@ class DecodedEnvelope implements Envelope {
   readonly ok = true as const;
   private value: unknown;
   private hasValue = false;
-  constructor(readonly timestamp: bigint | undefined, readonly payload: Buffer) {}
+  constructor(
+    readonly timestamp: bigint | undefined,
+    readonly payload: Buffer,
+  ) {}
 
   get parsed(): unknown {
-    if (!this.hasValue) { this.value = JSON.parse(this.payload.toString('utf8')); this.hasValue = true; }
+    if (!this.hasValue) {
+      this.value = JSON.parse(this.payload.toString('utf8'));
+      this.hasValue = true;
+    }
     return this.value;
   }
 }
@@ -70,11 +91,25 @@ function timestampAt(b: Buffer, s: number, e: number): bigint | undefined | Reje
   const n = e - s;
   if (n <= 19) {
     const split = n > 9 ? e - 9 : s;
-    let hi = 0, lo = 0, i = s;
-    for (; i < split; i++) { const d = b[i] - 0x30; if (d < 0 || d > 9) break; hi = hi * 10 + d; }
-    if (i === split) for (; i < e; i++) { const d = b[i] - 0x30; if (d < 0 || d > 9) break; lo = lo * 10 + d; }
+    let hi = 0,
+      lo = 0,
+      i = s;
+    for (; i < split; i++) {
+      const d = b[i] - 0x30;
+      if (d < 0 || d > 9) break;
+      hi = hi * 10 + d;
+    }
+    if (i === split)
+      for (; i < e; i++) {
+        const d = b[i] - 0x30;
+        if (d < 0 || d > 9) break;
+        lo = lo * 10 + d;
+      }
     if (i === e) {
-      if (n <= 15) { const v = hi * 1e9 + lo; return v === 0 ? undefined : BigInt(v); }
+      if (n <= 15) {
+        const v = hi * 1e9 + lo;
+        return v === 0 ? undefined : BigInt(v);
+      }
       const ts = BigInt(hi) * 1_000_000_000n + BigInt(lo);
       return ts <= INT64_MAX ? ts : outOfRange();
     }
@@ -86,7 +121,8 @@ function notAnInteger(what: string): Rejection {
   return reject('TSS_ERR_TIMESTAMP_INVALID', `invalid timestamp: must be an integer, not a ${what}`);
 }
 
-const DATA = 1, TIMESTAMP = 2;
+const DATA = 1,
+  TIMESTAMP = 2;
 const TIMESTAMP_BYTES = Buffer.from('timestamp');
 
 function bytesAre(b: Buffer, at: number, word: Buffer): boolean {
@@ -116,7 +152,10 @@ export function decodeEnvelopeAt(b: Buffer, start: number, end: number): Envelop
     return isJson(b, start, end) ? reject('TSS_ERR_INVALID_JSON', 'invalid JSON: expected an object {"timestamp"?, "data"}') : invalid(b, start, end);
   }
   // Last occurrence wins, as in JSON.parse.
-  let dataStart = -1, dataEnd = -1, tsStart = -1, tsEnd = -1;
+  let dataStart = -1,
+    dataEnd = -1,
+    tsStart = -1,
+    tsEnd = -1;
   i = skipWs(b, i + 1, end);
   if (i < end && b[i] === RBRACE) i++;
   else {
@@ -132,10 +171,22 @@ export function decodeEnvelopeAt(b: Buffer, start: number, end: number): Envelop
       i = scanValue(b, vs, end);
       if (i < 0) return invalid(b, start, end);
       const which = memberOf(b, ks, ke);
-      if (which === DATA) { dataStart = vs; dataEnd = i; } else if (which === TIMESTAMP) { tsStart = vs; tsEnd = i; }
+      if (which === DATA) {
+        dataStart = vs;
+        dataEnd = i;
+      } else if (which === TIMESTAMP) {
+        tsStart = vs;
+        tsEnd = i;
+      }
       i = skipWs(b, i, end);
-      if (i < end && b[i] === COMMA) { i = skipWs(b, i + 1, end); continue; }
-      if (i < end && b[i] === RBRACE) { i++; break; }
+      if (i < end && b[i] === COMMA) {
+        i = skipWs(b, i + 1, end);
+        continue;
+      }
+      if (i < end && b[i] === RBRACE) {
+        i++;
+        break;
+      }
       return invalid(b, start, end);
     }
   }

@@ -27,12 +27,15 @@ class ValueBuilder implements JsonBuilder {
   constructor(private readonly b: Buffer) {}
 
   private string(s: number, e: number): string {
-    return hasByte(this.b, BACKSLASH, s, e) ? JSON.parse(this.b.toString('utf8', s, e)) as string : this.b.toString('utf8', s + 1, e - 1);
+    return hasByte(this.b, BACKSLASH, s, e) ? (JSON.parse(this.b.toString('utf8', s, e)) as string) : this.b.toString('utf8', s + 1, e - 1);
   }
 
   private add(value: unknown): void {
     const n = this.containers.length;
-    if (n === 0) { this.result = value; return; }
+    if (n === 0) {
+      this.result = value;
+      return;
+    }
     const parent = this.containers[n - 1];
     if (Array.isArray(parent)) parent.push(value);
     else setMember(parent, this.pendingKey as string, value);
@@ -40,11 +43,21 @@ class ValueBuilder implements JsonBuilder {
 
   scalar(kind: Scalar, s: number, e: number): void {
     switch (kind) {
-      case Scalar.String: this.add(this.string(s, e)); break;
-      case Scalar.Number: this.add(exactNumber(this.b.toString('latin1', s, e))); break;
-      case Scalar.True: this.add(true); break;
-      case Scalar.False: this.add(false); break;
-      case Scalar.Null: this.add(null); break;
+      case Scalar.String:
+        this.add(this.string(s, e));
+        break;
+      case Scalar.Number:
+        this.add(exactNumber(this.b.toString('latin1', s, e)));
+        break;
+      case Scalar.True:
+        this.add(true);
+        break;
+      case Scalar.False:
+        this.add(false);
+        break;
+      case Scalar.Null:
+        this.add(null);
+        break;
     }
   }
 
@@ -106,11 +119,18 @@ function render(value: unknown, key: string, indent: string, at: string, ancesto
   }
   if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) value = value.valueOf();
   switch (typeof value) {
-    case 'string': return JSON.stringify(value);
-    case 'number': return Number.isFinite(value) ? String(value) : 'null';
-    case 'bigint': return value.toString();
-    case 'boolean': return value ? 'true' : 'false';
-    case 'undefined': case 'function': case 'symbol': return undefined;
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
   }
   if (value === null) return 'null';
   const obj = value as object;

@@ -16,9 +16,19 @@
  * allocating. A string is always told from a number by its opening quote, never by its content.
  */
 
-export const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a;
-export const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
-const MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39;
+export const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c,
+  COLON = 0x3a;
+export const LBRACE = 0x7b,
+  RBRACE = 0x7d,
+  LBRACKET = 0x5b,
+  RBRACKET = 0x5d;
+const MINUS = 0x2d,
+  PLUS = 0x2b,
+  DOT = 0x2e,
+  ZERO = 0x30,
+  NINE = 0x39;
 
 export function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -92,13 +102,22 @@ export function scanString(b: Uint8Array, i: number, end: number): number {
   i++;
   while (i < end) {
     const k = STR[b[i]];
-    if (k === 0) { i++; continue; }
+    if (k === 0) {
+      i++;
+      continue;
+    }
     if (k === 1) return i + 1;
     if (k === 2) {
       if (i + 1 >= end) break;
       const d = b[i + 1];
-      if (ESCAPE[d] === 1) { i += 2; continue; }
-      if (d === 0x75 && i + 5 < end && HEX[b[i + 2]] === 1 && HEX[b[i + 3]] === 1 && HEX[b[i + 4]] === 1 && HEX[b[i + 5]] === 1) { i += 6; continue; }
+      if (ESCAPE[d] === 1) {
+        i += 2;
+        continue;
+      }
+      if (d === 0x75 && i + 5 < end && HEX[b[i + 2]] === 1 && HEX[b[i + 3]] === 1 && HEX[b[i + 4]] === 1 && HEX[b[i + 5]] === 1) {
+        i += 6;
+        continue;
+      }
       return fail(i, 'bad escape in a string');
     }
     if (k === 3) return fail(i, 'control character in a string');
@@ -124,7 +143,8 @@ export function scanNumber(b: Uint8Array, i: number, end: number): number {
     while (i < end && (c = b[i]) >= ZERO && c <= NINE) i++;
     if (i === s) return fail(i, 'bad number');
   }
-  if (i < end && (b[i] | 0x20) === 0x65) { // e or E
+  if (i < end && (b[i] | 0x20) === 0x65) {
+    // e or E
     i++;
     if (i < end && (b[i] === PLUS || b[i] === MINUS)) i++;
     const s = i;
@@ -187,7 +207,11 @@ export function scanValue(b: Uint8Array, i: number, end: number, build?: JsonBui
         i++;
         build?.close();
       } else {
-        if (depth === stack.length) { const bigger = new Uint8Array(depth * 2); bigger.set(stack); stack = bigger; }
+        if (depth === stack.length) {
+          const bigger = new Uint8Array(depth * 2);
+          bigger.set(stack);
+          stack = bigger;
+        }
         stack[depth++] = c === LBRACE ? 1 : 2;
         if (c === LBRACE) {
           if (i >= end || b[i] !== QUOTE) return fail(i, 'expected a string key');
@@ -296,9 +320,15 @@ export function endOfValue(b: Uint8Array, i: number, end = b.length): number {
     let depth = 0;
     while (i < end) {
       const d = b[i];
-      if (d === QUOTE) { i = endOfString(b, i, end); continue; }
+      if (d === QUOTE) {
+        i = endOfString(b, i, end);
+        continue;
+      }
       if (d === LBRACE || d === LBRACKET) depth++;
-      else if (d === RBRACE || d === RBRACKET) { depth--; if (depth === 0) return i + 1; }
+      else if (d === RBRACE || d === RBRACKET) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
       i++;
     }
     return i;

@@ -26,11 +26,17 @@ export class EmitBatcher {
   private idle: (() => void)[] = [];
 
   /** `maxBatch`: flush at once when this many records are waiting (bounds one emit's size). */
-  constructor(private readonly emit: Emit, private readonly maxBatch = 8192) {}
+  constructor(
+    private readonly emit: Emit,
+    private readonly maxBatch = 8192,
+  ) {}
 
   /** Queue records for the next flush; `done` receives exactly one result per record, in order. */
   submit(records: IngestRecord[], done: ResultsCallback): void {
-    if (records.length === 0) { done([]); return; }
+    if (records.length === 0) {
+      done([]);
+      return;
+    }
     for (const r of records) this.records.push(r);
     this.waiters.push({ count: records.length, done });
     if (this.records.length >= this.maxBatch) this.flush();
@@ -54,7 +60,10 @@ export class EmitBatcher {
   }
 
   private readonly flush = (): void => {
-    if (this.scheduled) { clearImmediate(this.scheduled); this.scheduled = undefined; }
+    if (this.scheduled) {
+      clearImmediate(this.scheduled);
+      this.scheduled = undefined;
+    }
     const records = this.records;
     const waiters = this.waiters;
     if (records.length === 0) return;
@@ -70,18 +79,24 @@ export class EmitBatcher {
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.then((results) => {
-      if (waiters.length === 1) waiters[0].done(results);
-      else {
-        let at = 0;
-        for (const w of waiters) { w.done(results.slice(at, at + w.count)); at += w.count; }
-      }
-      finish();
-    }, (err: unknown) => {
-      const e = toTssError(err);
-      const r = reject(e.code, e.message);
-      for (const w of waiters) w.done(new Array<RecordResult>(w.count).fill(r));
-      finish();
-    });
+    p.then(
+      (results) => {
+        if (waiters.length === 1) waiters[0].done(results);
+        else {
+          let at = 0;
+          for (const w of waiters) {
+            w.done(results.slice(at, at + w.count));
+            at += w.count;
+          }
+        }
+        finish();
+      },
+      (err: unknown) => {
+        const e = toTssError(err);
+        const r = reject(e.code, e.message);
+        for (const w of waiters) w.done(new Array<RecordResult>(w.count).fill(r));
+        finish();
+      },
+    );
   };
 }

@@ -41,7 +41,10 @@ export function readBody(ctx: Context, limit: number): Promise<Buffer> {
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= limit) { chunks.push(chunk); return; }
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
       chunks.length = 0;
       finish(tooLarge(limit));
       drainRefused(ctx, size - limit);

@@ -87,7 +87,10 @@ export async function upgradeOrClose<T>(socket: Socket, upgrade: () => Promise<T
   try {
     return await Promise.race([
       upgrade(),
-      new Promise<undefined>((resolve) => { onClose = () => resolve(undefined); socket.once('close', onClose); }),
+      new Promise<undefined>((resolve) => {
+        onClose = () => resolve(undefined);
+        socket.once('close', onClose);
+      }),
     ]);
   } finally {
     socket.off('close', onClose!);

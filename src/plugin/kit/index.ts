@@ -22,4 +22,13 @@ export { writeFileAtomic, syncDir, readStateFile, removeAtomicLeftovers } from '
 export { parseDurationNs } from './duration.js';
 export { backoffDelay } from './backoff.js';
 export { SerialQueue } from './serial-queue.js';
-export { OutboundPolicy, DEFAULT_OUTBOUND, nonPublicReason, shownUrl, type OutboundOptions, type OutboundDecision, type OutboundLookup, type OutboundResolver } from './outbound.js';
+export {
+  OutboundPolicy,
+  DEFAULT_OUTBOUND,
+  nonPublicReason,
+  shownUrl,
+  type OutboundOptions,
+  type OutboundDecision,
+  type OutboundLookup,
+  type OutboundResolver,
+} from './outbound.js';

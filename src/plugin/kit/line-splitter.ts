@@ -23,7 +23,10 @@ export class LineSplitter {
   private discarding = false;
   private halted = false;
 
-  constructor(private readonly maxLine: number, private readonly handler: LineHandler) {}
+  constructor(
+    private readonly maxLine: number,
+    private readonly handler: LineHandler,
+  ) {}
 
   /** Bytes of an unfinished line held from earlier chunks. */
   get buffered(): number {
@@ -46,7 +49,10 @@ export class LineSplitter {
       if (nl < 0) {
         const rest = chunk.length - start;
         if (this.partLength + rest > max) this.skip(true);
-        else { this.parts.push(chunk.subarray(start)); this.partLength += rest; }
+        else {
+          this.parts.push(chunk.subarray(start));
+          this.partLength += rest;
+        }
         return;
       }
       let line: Buffer;

@@ -63,15 +63,24 @@ export class OrderedReplies {
     const batch: Batch = { count: records.length };
     this.queue.push(batch);
     this.pending += records.length;
-    if (!this.paused && this.pending > this.high) { this.paused = true; this.transport.pause(); }
-    this.batcher.submit(records, (results) => { batch.results = results; this.pump(); });
+    if (!this.paused && this.pending > this.high) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    this.batcher.submit(records, (results) => {
+      batch.results = results;
+      this.pump();
+    });
   }
 
   /** The transport reports whether its write buffer is full (it must call again when drained). */
   setWriteBlocked(blocked: boolean): void {
     this.writeBlocked = blocked;
     if (blocked) {
-      if (!this.paused) { this.paused = true; this.transport.pause(); }
+      if (!this.paused) {
+        this.paused = true;
+        this.transport.pause();
+      }
     } else this.maybeResume();
   }
 
@@ -95,14 +104,23 @@ export class OrderedReplies {
     let n = 0;
     while (this.head < this.queue.length) {
       const e = this.queue[this.head];
-      if (typeof e === 'string') { out.push(e); n++; } else if (e.results) {
+      if (typeof e === 'string') {
+        out.push(e);
+        n++;
+      } else if (e.results) {
         for (const r of e.results) out.push(this.render(r));
         n += e.count;
       } else break;
       this.head++;
     }
     if (n === 0) return;
-    if (this.head === this.queue.length) { this.queue = []; this.head = 0; } else if (this.head > 1024) { this.queue = this.queue.slice(this.head); this.head = 0; }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
     this.pending -= n;
     this.transport.write(out);
     this.maybeResume();

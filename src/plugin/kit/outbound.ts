@@ -46,8 +46,15 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.
 /** The `lookup` option of net.connect / http.request / ws. */
 export type OutboundLookup = (hostname: string, options: dns.LookupOptions, callback: LookupCallback) => void;
 
-interface Cidr { readonly bytes: Uint8Array; readonly prefix: number; readonly text: string }
-interface Special { readonly cidr: Cidr; readonly what: string }
+interface Cidr {
+  readonly bytes: Uint8Array;
+  readonly prefix: number;
+  readonly text: string;
+}
+interface Special {
+  readonly cidr: Cidr;
+  readonly what: string;
+}
 
 /** Parses an IPv4 or IPv6 address to its bytes (4 or 16), or undefined. */
 function ipBytes(address: string): Uint8Array | undefined {
@@ -64,12 +71,21 @@ function ipBytes(address: string): Uint8Array | undefined {
     text = text.slice(0, -dotted[1].length) + '0:0';
   }
   const [head, rest] = text.includes('::') ? text.split('::') : [text, undefined];
-  const groups = (s: string | undefined): number[] => (s ? s.split(':').filter((g) => g !== '').map((g) => parseInt(g, 16)) : []);
+  const groups = (s: string | undefined): number[] =>
+    s
+      ? s
+          .split(':')
+          .filter((g) => g !== '')
+          .map((g) => parseInt(g, 16))
+      : [];
   const h = groups(head);
   const r = groups(rest);
   const all = rest === undefined ? h : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];
   const out = new Uint8Array(16);
-  all.forEach((g, i) => { out[i * 2] = g >> 8; out[i * 2 + 1] = g & 0xff; });
+  all.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
   if (dotted) out.set(tail, 12);
   return out;
 }
@@ -161,10 +177,24 @@ export function nonPublicReason(address: string): string | undefined {
   return (b.length === 4 ? SPECIAL_V4 : SPECIAL_V6).find((s) => inCidr(b, s.cidr))?.what;
 }
 
-interface PrefixRule { readonly text: string; readonly protocol: string; readonly host: string; readonly port: string; readonly path: string }
-interface HostRule { readonly text: string; readonly name: string; readonly wildcard: boolean }
+interface PrefixRule {
+  readonly text: string;
+  readonly protocol: string;
+  readonly host: string;
+  readonly port: string;
+  readonly path: string;
+}
+interface HostRule {
+  readonly text: string;
+  readonly name: string;
+  readonly wildcard: boolean;
+}
 
-const normalHost = (h: string): string => h.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+const normalHost = (h: string): string =>
+  h
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
 
 function parsePrefix(text: string): PrefixRule {
   let u: URL;
@@ -201,13 +231,22 @@ export class OutboundPolicy {
   private readonly cidrs: Cidr[] = [];
   readonly allowPublic: boolean;
 
-  private constructor(options: OutboundOptions, private readonly resolver: OutboundResolver) {
+  private constructor(
+    options: OutboundOptions,
+    private readonly resolver: OutboundResolver,
+  ) {
     this.allowPublic = options.allow_public ?? DEFAULT_OUTBOUND.allow_public;
     for (const raw of options.allow ?? []) {
       const text = raw.trim();
-      if (text.includes('://')) { this.prefixes.push(parsePrefix(text)); continue; }
+      if (text.includes('://')) {
+        this.prefixes.push(parsePrefix(text));
+        continue;
+      }
       const cidr = parseCidr(text);
-      if (cidr) { this.cidrs.push(cidr); continue; }
+      if (cidr) {
+        this.cidrs.push(cidr);
+        continue;
+      }
       const name = normalHost(text);
       if (text.includes('/') || !HOST_NAME.test(name)) {
         throw new Error(`"${raw}" is not a URL prefix (scheme://host/path), a host name (name or *.domain), an address or a CIDR (10.0.0.0/8)`);
@@ -261,19 +300,19 @@ export class OutboundPolicy {
     const u = typeof url === 'string' ? new URL(url) : url;
     const byName = this.ruleFor(u) !== undefined;
     return (hostname, options, callback) => {
-      this.resolver(hostname).then((addresses) => {
-        if (!byName) this.judge(u, addresses);
-        const list = addresses
-          .map((address) => ({ address, family: net.isIP(address) }))
-          .filter((a) => !options.family || options.family === a.family);
-        if (!list.length) {
-          const err: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-          err.code = 'ENOTFOUND';
-          throw err;
-        }
-        if (options.all) callback(null, list);
-        else callback(null, list[0].address, list[0].family);
-      }).catch((err: NodeJS.ErrnoException) => callback(err, options.all ? [] : ''));
+      this.resolver(hostname)
+        .then((addresses) => {
+          if (!byName) this.judge(u, addresses);
+          const list = addresses.map((address) => ({ address, family: net.isIP(address) })).filter((a) => !options.family || options.family === a.family);
+          if (!list.length) {
+            const err: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+            err.code = 'ENOTFOUND';
+            throw err;
+          }
+          if (options.all) callback(null, list);
+          else callback(null, list[0].address, list[0].family);
+        })
+        .catch((err: NodeJS.ErrnoException) => callback(err, options.all ? [] : ''));
     };
   }
 
@@ -292,7 +331,10 @@ export class OutboundPolicy {
       const b = ipBytes(address);
       const plain = b && (b.length === 16 && inCidr(b, MAPPED) ? b.slice(12) : b);
       const cidr = plain && this.cidrs.find((c) => inCidr(plain, c));
-      if (cidr) { by = cidr.text; continue; }
+      if (cidr) {
+        by = cidr.text;
+        continue;
+      }
       const reason = nonPublicReason(address);
       if (this.allowPublic && !reason) continue;
       throw forbidden(u, address, reason ?? 'not in outbound.allow (outbound.allow_public is false)');
@@ -311,6 +353,8 @@ export function shownUrl(u: URL): string {
 function forbidden(u: URL, address: string, reason: string): TssError {
   const host = normalHost(u.hostname);
   const via = host === address ? address : `${host} resolves to ${address}`;
-  return new TssError('TSS_ERR_OUTBOUND_FORBIDDEN',
-    `outbound connection to ${shownUrl(u)} is not allowed: ${via}, ${reason}; an operator can allow it in the config's outbound.allow (a URL prefix, host name, address or CIDR)`);
+  return new TssError(
+    'TSS_ERR_OUTBOUND_FORBIDDEN',
+    `outbound connection to ${shownUrl(u)} is not allowed: ${via}, ${reason}; an operator can allow it in the config's outbound.allow (a URL prefix, host name, address or CIDR)`,
+  );
 }

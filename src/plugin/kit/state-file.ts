@@ -55,7 +55,13 @@ export async function removeAtomicLeftovers(dir: string): Promise<string[]> {
 
 export async function syncDir(dir: string): Promise<void> {
   const dh = await fs.promises.open(dir, 'r');
-  try { await dh.sync(); } catch { /* some filesystems refuse fsync on directories */ } finally { await dh.close(); }
+  try {
+    await dh.sync();
+  } catch {
+    /* some filesystems refuse fsync on directories */
+  } finally {
+    await dh.close();
+  }
 }
 
 /**

@@ -1,6 +1,9 @@
 import { defineInput, Joi, type Emit, type InputPlugin } from 'tsstore/plugin';
 
-interface HeartbeatOptions { store: string; interval_ms: number }
+interface HeartbeatOptions {
+  store: string;
+  interval_ms: number;
+}
 
 /** Stores `{"beat":N,"rss":BYTES}` into one store every `interval_ms`. */
 export default defineInput<HeartbeatOptions>({
@@ -20,7 +23,9 @@ export default defineInput<HeartbeatOptions>({
         timer = setInterval(() => {
           const payload = Buffer.from(JSON.stringify({ beat: ++beat, rss: process.memoryUsage().rss }));
           pending = emit([{ store: options.store, payload, format: 'json', origin: { input: ctx.id } }])
-            .then(([r]) => { if (!r.ok) ctx.logger.warn({ code: r.code }, r.message); })
+            .then(([r]) => {
+              if (!r.ok) ctx.logger.warn({ code: r.code }, r.message);
+            })
             .catch((err: Error) => ctx.logger.warn({ err: err.message }, 'Heartbeat not stored.'));
         }, options.interval_ms);
       },

@@ -8,7 +8,10 @@ it('stores a heartbeat every interval', async () => {
   await h.createStore('beats');
   await h.start();
   const rows = await h.waitForRecords('beats', 3);
-  assert.deepEqual(rows.slice(0, 3).map((r) => JSON.parse(r.data!.toString()).beat), [1, 2, 3]);
+  assert.deepEqual(
+    rows.slice(0, 3).map((r) => JSON.parse(r.data!.toString()).beat),
+    [1, 2, 3],
+  );
   await h.stop();
 });
 

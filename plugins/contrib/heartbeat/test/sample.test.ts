@@ -15,14 +15,20 @@ it('sample.yaml validates, loading the package by its npm name', async () => {
   fs.copyFileSync(path.join(PACKAGE_DIR, 'sample.yaml'), path.join(dir, 'tsstore.config.yaml'));
   const { problems, pipelines } = await checkConfig({ cwd: dir, env: {} });
   assert.deepEqual(problems, []);
-  assert.deepEqual(pipelines[0].inputs.map((i) => i.type), ['rest', 'heartbeat']);
+  assert.deepEqual(
+    pipelines[0].inputs.map((i) => i.type),
+    ['rest', 'heartbeat'],
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 it('is the example printed in docs/plugins.md, word for word', () => {
   const guide = fs.readFileSync(path.join(REPO, 'docs', 'plugins.md'), 'utf8');
   for (const file of ['src/index.ts', 'test/heartbeat.test.ts', 'sample.yaml']) {
-    const text = fs.readFileSync(path.join(PACKAGE_DIR, file), 'utf8').replace(/^#.*\n/gm, '').trim();
+    const text = fs
+      .readFileSync(path.join(PACKAGE_DIR, file), 'utf8')
+      .replace(/^#.*\n/gm, '')
+      .trim();
     assert.ok(guide.includes(text), `docs/plugins.md does not show ${file} as it is`);
   }
 });

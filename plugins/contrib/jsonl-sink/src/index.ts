@@ -1,9 +1,31 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { assignTimestamp, defineSink, Joi, readStateFile, SerialQueue, TssError, type RecordResult, type Sink, type SinkRecord, type SinkStoreStats, type StoreSpec } from 'tsstore/plugin';
+import {
+  assignTimestamp,
+  defineSink,
+  Joi,
+  readStateFile,
+  SerialQueue,
+  TssError,
+  type RecordResult,
+  type Sink,
+  type SinkRecord,
+  type SinkStoreStats,
+  type StoreSpec,
+} from 'tsstore/plugin';
 
-interface JsonlOptions { fsync: boolean }
-interface Store { file: string; fh: fs.promises.FileHandle; records: number; bytes: number; oldest?: bigint; newest?: bigint; queue: SerialQueue }
+interface JsonlOptions {
+  fsync: boolean;
+}
+interface Store {
+  file: string;
+  fh: fs.promises.FileHandle;
+  records: number;
+  bytes: number;
+  oldest?: bigint;
+  newest?: bigint;
+  queue: SerialQueue;
+}
 
 /** `{"t":"<timestamp>","d":"<data, base64>"}` per line in `<store dir>/records.jsonl`. */
 class JsonlSink implements Sink {
@@ -13,11 +35,18 @@ class JsonlSink implements Sink {
 
   constructor(private readonly options: JsonlOptions) {}
 
-  async open(): Promise<void> { this.state = 'open'; }
-  isOpen(): boolean { return this.state === 'open'; }
+  async open(): Promise<void> {
+    this.state = 'open';
+  }
+  isOpen(): boolean {
+    return this.state === 'open';
+  }
 
   async close(): Promise<void> {
-    if (this.state !== 'open') { this.state = 'closed'; return; }
+    if (this.state !== 'open') {
+      this.state = 'closed';
+      return;
+    }
     this.state = 'closed';
     for (const s of this.stores.values()) await s.queue.run(() => s.fh.close());
     this.stores.clear();
@@ -68,7 +97,10 @@ class JsonlSink implements Sink {
       let newest = s.newest;
       for (const r of records) {
         const ts = assignTimestamp(r.timestamp, newest);
-        if (typeof ts !== 'bigint') { results.push(ts); continue; }
+        if (typeof ts !== 'bigint') {
+          results.push(ts);
+          continue;
+        }
         newest = ts;
         lines += `{"t":"${ts}","d":"${r.data.toString('base64')}"}\n`;
         results.push({ ok: true, timestamp: ts, blockNum: 0, size: r.data.length });
@@ -77,7 +109,13 @@ class JsonlSink implements Sink {
         await s.fh.appendFile(lines);
         if (this.options.fsync) await s.fh.sync();
       }
-      for (const r of results) if (r.ok) { s.records++; s.bytes += r.size; s.oldest ??= r.timestamp; s.newest = r.timestamp; }
+      for (const r of results)
+        if (r.ok) {
+          s.records++;
+          s.bytes += r.size;
+          s.oldest ??= r.timestamp;
+          s.newest = r.timestamp;
+        }
       return results;
     });
   }

@@ -25,7 +25,10 @@ it('sample.yaml validates, loading the package by its npm name', async () => {
 it('is the example printed in docs/plugins.md, word for word', () => {
   const guide = fs.readFileSync(path.join(REPO, 'docs', 'plugins.md'), 'utf8');
   for (const file of ['src/index.ts', 'test/jsonl.test.ts', 'sample.yaml']) {
-    const text = fs.readFileSync(path.join(PACKAGE_DIR, file), 'utf8').replace(/^#.*\n/gm, '').trim();
+    const text = fs
+      .readFileSync(path.join(PACKAGE_DIR, file), 'utf8')
+      .replace(/^#.*\n/gm, '')
+      .trim();
     assert.ok(guide.includes(text), `docs/plugins.md does not show ${file} as it is`);
   }
 });

@@ -33,7 +33,10 @@ export class MqttInput implements InputPlugin {
   private readonly inflight = new Set<Promise<unknown>>();
   private resumeReading?: () => void;
 
-  constructor(private readonly options: MqttInputOptions, private readonly ctx: InputContext) {
+  constructor(
+    private readonly options: MqttInputOptions,
+    private readonly ctx: InputContext,
+  ) {
     this.pattern = options.store_from ? parseTopicPattern(options.store_from) : undefined;
     const topics = options.topics ?? [this.pattern!.filter];
     this.subscriptions = topics.map((t) => (typeof t === 'string' ? { topic: t, qos: options.qos } : { topic: t.topic, qos: t.qos ?? options.qos }));
@@ -62,7 +65,9 @@ export class MqttInput implements InputPlugin {
       if (!connack.sessionPresent) this.subscribe(client);
     });
     client.on('reconnect', () => this.ctx.logger.debug({ url: redact(o.url) }, 'Reconnecting to the MQTT broker.'));
-    client.on('offline', () => { if (!this.stopping) this.ctx.logger.warn({ url: redact(o.url) }, 'MQTT broker unreachable; retrying.'); });
+    client.on('offline', () => {
+      if (!this.stopping) this.ctx.logger.warn({ url: redact(o.url) }, 'MQTT broker unreachable; retrying.');
+    });
     // Without a listener an 'error' event (connection refused, bad credentials) would end the process.
     client.on('error', (err) => this.ctx.logger.warn({ url: redact(o.url), err: err.message }, 'MQTT connection error.'));
   }
@@ -77,7 +82,10 @@ export class MqttInput implements InputPlugin {
     if (!client) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => client.end(true, () => resolve()), 2000);
-      client.end(false, () => { clearTimeout(timer); resolve(); });
+      client.end(false, () => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 
@@ -96,21 +104,27 @@ export class MqttInput implements InputPlugin {
 
   private onMessage(packet: IPublishPacket, done: (err?: Error) => void): void {
     if (this.stopping) return; // neither stored nor acknowledged: redelivered after a restart
-    const work = this.store(packet).catch((err: Error) => {
-      this.ctx.logger.error({ topic: packet.topic, err: err.stack ?? String(err) }, 'Failed to handle an MQTT message; it stays unacknowledged.');
-      return false;
-    }).then((ack) => {
-      if (packet.qos === 0) return;
-      if (ack) done();
-      else this.dropConnection();
-    });
+    const work = this.store(packet)
+      .catch((err: Error) => {
+        this.ctx.logger.error({ topic: packet.topic, err: err.stack ?? String(err) }, 'Failed to handle an MQTT message; it stays unacknowledged.');
+        return false;
+      })
+      .then((ack) => {
+        if (packet.qos === 0) return;
+        if (ack) done();
+        else this.dropConnection();
+      });
     if (packet.qos !== 0) {
       this.track(work);
       return;
     }
     this.track(work);
     if (this.inflight.size < this.options.max_inflight) done();
-    else this.resumeReading = () => { this.resumeReading = undefined; done(); };
+    else
+      this.resumeReading = () => {
+        this.resumeReading = undefined;
+        done();
+      };
   }
 
   private track(p: Promise<unknown>): void {
@@ -146,7 +160,9 @@ export class MqttInput implements InputPlugin {
     }
     const dataType = this.ctx.stores.view(store)?.dataType;
     const record: IngestRecord = {
-      store, timestamp, payload,
+      store,
+      timestamp,
+      payload,
       format: dataType === 'text' || dataType === 'binary' ? 'raw' : 'json',
       origin: { input: this.ctx.id, remote: topic },
     };
@@ -159,7 +175,10 @@ export class MqttInput implements InputPlugin {
     }
     if (result.ok) return true;
     if (RETRYABLE.has(result.code)) {
-      this.ctx.logger.error({ ...log, store, code: result.code, err: result.message }, 'Could not store the MQTT message; it stays unacknowledged for redelivery.');
+      this.ctx.logger.error(
+        { ...log, store, code: result.code, err: result.message },
+        'Could not store the MQTT message; it stays unacknowledged for redelivery.',
+      );
       return false;
     }
     if (result.code === 'TSS_ERR_TIMESTAMP_ORDER' && timestamp !== undefined) {

@@ -43,11 +43,18 @@ const patternCheck = (value: string, helpers: Joi.CustomHelpers) => {
   }
 };
 
-const filter = Joi.string().min(1).max(65535).pattern(/^[^#+]*(?:(?:^|\/)[+](?=\/|$)[^#+]*)*(?:(?:^|\/)#)?$/, 'MQTT topic filter');
+const filter = Joi.string()
+  .min(1)
+  .max(65535)
+  .pattern(/^[^#+]*(?:(?:^|\/)[+](?=\/|$)[^#+]*)*(?:(?:^|\/)#)?$/, 'MQTT topic filter');
 
 export const mqttOptionsSchema: Joi.ObjectSchema<MqttInputOptions> = Joi.object<MqttInputOptions>({
-  url: Joi.string().uri({ scheme: ['mqtt', 'mqtts', 'tcp', 'tls', 'ssl', 'ws', 'wss'] }).required(),
-  topics: Joi.array().min(1).items(filter, Joi.object({ topic: filter.required(), qos: Joi.number().valid(0, 1) })),
+  url: Joi.string()
+    .uri({ scheme: ['mqtt', 'mqtts', 'tcp', 'tls', 'ssl', 'ws', 'wss'] })
+    .required(),
+  topics: Joi.array()
+    .min(1)
+    .items(filter, Joi.object({ topic: filter.required(), qos: Joi.number().valid(0, 1) })),
   qos: Joi.number().valid(0, 1).default(1),
   store: Joi.string().pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'store name'),
   store_from: Joi.string().custom(patternCheck),
@@ -63,4 +70,6 @@ export const mqttOptionsSchema: Joi.ObjectSchema<MqttInputOptions> = Joi.object<
   connect_timeout_ms: Joi.number().integer().min(100).max(600_000).default(10_000),
   store_retained: Joi.boolean().default(false),
   max_inflight: Joi.number().integer().min(1).max(100_000).default(256),
-}).xor('store', 'store_from').with('store', 'topics');
+})
+  .xor('store', 'store_from')
+  .with('store', 'topics');

@@ -54,7 +54,9 @@ export interface AckEater {
 export async function startAckEater(brokerPort: number): Promise<AckEater> {
   let armed = true;
   let onSwallowed!: () => void;
-  const swallowed = new Promise<void>((resolve) => { onSwallowed = resolve; });
+  const swallowed = new Promise<void>((resolve) => {
+    onSwallowed = resolve;
+  });
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(brokerPort, '127.0.0.1');
@@ -85,7 +87,8 @@ export async function startAckEater(brokerPort: number): Promise<AckEater> {
         if (pending.length < total) return;
         const packet = pending.subarray(0, total);
         pending = pending.subarray(total);
-        if (armed && packet[0] >> 4 === 4) { // PUBACK
+        if (armed && packet[0] >> 4 === 4) {
+          // PUBACK
           armed = false;
           client.destroy();
           upstream.destroy();

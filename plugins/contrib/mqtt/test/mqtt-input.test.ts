@@ -7,7 +7,9 @@ import { parseTopicPattern } from '../src/topic-pattern.js';
 import { publish, publisher, startAckEater, startBroker, subscribed, type TestBroker } from './broker.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
 
 async function harness(broker: TestBroker | { url: string }, options: Record<string, unknown>, stages?: Stage[]): Promise<InputHarness> {
   const h = await inputHarness(mqttInput, { options: { url: broker.url, reconnect_period_ms: 50, ...options }, stages, start: false });
@@ -32,10 +34,16 @@ describe('mqtt input', () => {
   });
 
   it('validates its options (store xor store_from, topics with a fixed store)', async () => {
-    await assert.rejects(inputHarness(mqttInput, { options: { url: 'mqtt://127.0.0.1:1', store: 's', store_from: 'a/+store' }, start: false }), /conflict with forbidden peer|contains a conflict/);
+    await assert.rejects(
+      inputHarness(mqttInput, { options: { url: 'mqtt://127.0.0.1:1', store: 's', store_from: 'a/+store' }, start: false }),
+      /conflict with forbidden peer|contains a conflict/,
+    );
     await assert.rejects(inputHarness(mqttInput, { options: { url: 'mqtt://127.0.0.1:1', store: 's' }, start: false }), /topics/);
     await assert.rejects(inputHarness(mqttInput, { options: { url: 'mqtt://127.0.0.1:1', store_from: 'a/+/b' }, start: false }), /\+store/);
-    await assert.rejects(inputHarness(mqttInput, { options: { url: 'mqtt://127.0.0.1:1', store_from: 'a/+store', colour: 1 }, start: false }), /colour.*not allowed/);
+    await assert.rejects(
+      inputHarness(mqttInput, { options: { url: 'mqtt://127.0.0.1:1', store_from: 'a/+store', colour: 1 }, start: false }),
+      /colour.*not allowed/,
+    );
   });
 
   it('subscribes with wildcards, maps topics to stores and stores payloads byte for byte (QoS 0 and 1)', async () => {
@@ -65,7 +73,13 @@ describe('mqtt input', () => {
     const broker = await startBroker();
     cleanups.push(() => broker.stop());
     const ns = await harness(broker, { store: 'ns', topics: ['ts/ns'], timestamp_field: 'ts' });
-    const ms = await harness(broker, { store: 'ms', topics: [{ topic: 'ts/ms', qos: 0 }], timestamp_field: 'at', timestamp_unit: 'ms', client_id: 'tsstore-ms' });
+    const ms = await harness(broker, {
+      store: 'ms',
+      topics: [{ topic: 'ts/ms', qos: 0 }],
+      timestamp_field: 'at',
+      timestamp_unit: 'ms',
+      client_id: 'tsstore-ms',
+    });
     await ns.createStore('ns');
     await ms.createStore('ms');
     const ready = Promise.all([subscribed(broker, 'tsstore-ms'), subscribed(broker, 'tsstore-')]);
@@ -89,14 +103,26 @@ describe('mqtt input', () => {
     const broker = await startBroker();
     cleanups.push(() => broker.stop());
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let reached!: () => void;
-    const atGate = new Promise<void>((resolve) => { reached = resolve; });
-    const gated: Stage = { async process(records: IngestRecord[]): Promise<(IngestRecord | Rejection)[]> { reached(); await gate; return records; } };
+    const atGate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const gated: Stage = {
+      async process(records: IngestRecord[]): Promise<(IngestRecord | Rejection)[]> {
+        reached();
+        await gate;
+        return records;
+      },
+    };
     const h = await harness(broker, { store: 'acked', topics: ['acked'] }, [gated]);
     await h.createStore('acked');
     const acks: number[] = [];
-    broker.aedes.on('ack', (_packet, client) => { if (client?.id.startsWith('tsstore')) acks.push(h.emits.length); });
+    broker.aedes.on('ack', (_packet, client) => {
+      if (client?.id.startsWith('tsstore')) acks.push(h.emits.length);
+    });
     const ready = subscribed(broker);
     await h.start();
     await ready;
@@ -144,14 +170,21 @@ describe('mqtt input', () => {
     await new Promise<void>((resolve, reject) => pub.publish('ret/x', '{"new":2}', { qos: 1, retain: true }, (err) => (err ? reject(err) : resolve())));
     // The broker sends the replayed message before the new one, and the input handles them in order.
     await h.waitForRecords('x', 1);
-    assert.deepEqual((await h.records('x')).map((r) => text(r.data)), ['{"new":2}'], 'published while subscribed: stored; replayed on subscribe: skipped');
+    assert.deepEqual(
+      (await h.records('x')).map((r) => text(r.data)),
+      ['{"new":2}'],
+      'published while subscribed: stored; replayed on subscribe: skipped',
+    );
     assert.deepEqual(h.emits.length, 1);
     const keep = await harness(broker, { store_from: 'ret/+store', client_id: 'tsstore-ret-b', store_retained: true });
     await keep.createStore('x');
     ready = subscribed(broker, 'tsstore-ret-b');
     await keep.start();
     await ready;
-    assert.deepEqual((await keep.waitForRecords('x', 1)).map((r) => text(r.data)), ['{"new":2}']);
+    assert.deepEqual(
+      (await keep.waitForRecords('x', 1)).map((r) => text(r.data)),
+      ['{"new":2}'],
+    );
   });
 
   it('reconnects on its own after the broker restarts', async () => {
@@ -175,7 +208,10 @@ describe('mqtt input', () => {
     cleanups.push(() => pub.endAsync());
     await publish(pub, 'r/r1', '{"after":2}');
     const rows = await h.waitForRecords('r1', 2);
-    assert.deepEqual(rows.map((r) => text(r.data)), ['{"before":1}', '{"after":2}']);
+    assert.deepEqual(
+      rows.map((r) => text(r.data)),
+      ['{"before":1}', '{"after":2}'],
+    );
   });
 
   it('stores a QoS 1 message redelivered after a lost PUBACK only once', async () => {
@@ -188,7 +224,11 @@ describe('mqtt input', () => {
     const ready = subscribed(broker);
     await h.start();
     await ready;
-    const redelivered = new Promise<void>((resolve) => broker.aedes.on('ack', (_p, c) => { if (c?.id === 'tsstore-redelivery') resolve(); }));
+    const redelivered = new Promise<void>((resolve) =>
+      broker.aedes.on('ack', (_p, c) => {
+        if (c?.id === 'tsstore-redelivery') resolve();
+      }),
+    );
     const pub = await publisher(broker.url);
     cleanups.push(() => pub.endAsync());
     await publish(pub, 'once/x', '{"ts":1704067200000000001,"v":42}');

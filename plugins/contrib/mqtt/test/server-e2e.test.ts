@@ -15,10 +15,17 @@ const PACKAGE_DIR = path.resolve(__dirname, '../..');
 const ADMIN_KEY = 'mqtt-e2e-admin-key-0123456789';
 
 const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
 
-async function http(base: string, method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(new URL(url, base), { method, headers: { 'Content-Type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function http(base: string, method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(new URL(url, base), {
+    method,
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, json: text ? parseJsonExact(text) : undefined };
 }
@@ -33,20 +40,23 @@ describe('mqtt plugin in a tsstore server', () => {
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tss-mqtt-e2e-'));
     const file = path.join(dir, 'tsstore.config.yaml');
-    fs.writeFileSync(file, [
-      `plugins: ["${path.relative(dir, PACKAGE_DIR)}"]`,
-      'server: { host: 127.0.0.1, port: 0, socket_path: "" }',
-      `store: { base_path: "${path.join(dir, 'data')}" }`,
-      'log: { level: silent }',
-      'pipelines:',
-      '  main:',
-      '    inputs:',
-      '      api: { type: rest }',
-      `      sensors: { type: mqtt, url: "${eater.url}", store_from: "sensors/+store/#", timestamp_field: ts, client_id: tsstore-e2e, reconnect_period_ms: 50 }`,
-      '    stages: [ { type: validate } ]',
-      '    sink: { type: blockfile, fsync: batch }',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      file,
+      [
+        `plugins: ["${path.relative(dir, PACKAGE_DIR)}"]`,
+        'server: { host: 127.0.0.1, port: 0, socket_path: "" }',
+        `store: { base_path: "${path.join(dir, 'data')}" }`,
+        'log: { level: silent }',
+        'pipelines:',
+        '  main:',
+        '    inputs:',
+        '      api: { type: rest }',
+        `      sensors: { type: mqtt, url: "${eater.url}", store_from: "sensors/+store/#", timestamp_field: ts, client_id: tsstore-e2e, reconnect_period_ms: 50 }`,
+        '    stages: [ { type: validate } ]',
+        '    sink: { type: blockfile, fsync: batch }',
+        '',
+      ].join('\n'),
+    );
     const config = await loadConfig({ file, env: { TSSTORE_ADMIN_KEY: ADMIN_KEY } });
     const ready = subscribed(broker);
     const server = await TsstoreServer.start(config);
@@ -57,7 +67,11 @@ describe('mqtt plugin in a tsstore server', () => {
     assert.equal(created.status, 201);
     const key = { 'X-API-Key': created.json.api_key as string };
     await ready;
-    const acked = new Promise<void>((resolve) => broker.aedes.on('ack', (_p, c) => { if (c?.id === 'tsstore-e2e') resolve(); }));
+    const acked = new Promise<void>((resolve) =>
+      broker.aedes.on('ack', (_p, c) => {
+        if (c?.id === 'tsstore-e2e') resolve();
+      }),
+    );
 
     const pub = await publisher(broker.url);
     await publish(pub, 'sensors/greenhouse/temp', '{"ts":1704067200000000001,"temp":21.5}');
@@ -81,6 +95,9 @@ describe('mqtt plugin in a tsstore server', () => {
       if (newest.json.count === 2) break;
       await new Promise((r) => setTimeout(r, 25));
     }
-    assert.deepEqual(newest.json.objects.map((o: { timestamp: bigint }) => o.timestamp), [1704067200000000002n, 1704067200000000001n]);
+    assert.deepEqual(
+      newest.json.objects.map((o: { timestamp: bigint }) => o.timestamp),
+      [1704067200000000002n, 1704067200000000001n],
+    );
   });
 });
