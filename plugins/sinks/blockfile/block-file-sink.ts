@@ -87,9 +87,13 @@ export class BlockFileSink implements Sink {
     this.state = 'closing';
     if (this.timer) clearInterval(this.timer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-    await Promise.allSettled([...this.stores.values()].map((s) => s.close()));
+    const names = [...this.stores.keys()];
+    const results = await Promise.allSettled([...this.stores.values()].map((s) => s.close()));
     this.stores.clear();
     this.state = 'closed';
+    // A failed final sync means records acknowledged under fsync never/interval may not be on disk: say so.
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${names[i]}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []));
+    if (failed.length > 0) throw new Error(`${failed.length} store(s) failed to sync and close: ${failed.join('; ')}`);
   }
 
   isOpen(): boolean {

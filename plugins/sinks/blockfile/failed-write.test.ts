@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { MAX_TIMESTAMP, type RecordResult, type SinkRecord, type StoredRecord } from 'tsstore/plugin';
-import type { BlockFileSink } from './block-file-sink.js';
-import { newSink, storeSpec, tempDir } from './test-support.js';
+import { BlockFileSink } from './block-file-sink.js';
+import { type BlockFileIO, nodeIO } from './io.js';
+import { newSink, silentLogger, storeSpec, tempDir } from './test-support.js';
 
 const root = tempDir('failed-write');
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -100,5 +101,30 @@ describe('blockfile: no failed write changes what reads return', () => {
     const again = await reopen();
     assert.deepEqual(await snapshot(again, 'encode'), after);
     await again.close();
+  });
+});
+
+describe('blockfile: a failed final sync is said', () => {
+  it('close() rejects naming the store whose last fdatasync failed (fsync never: the data was only in the page cache)', async () => {
+    let failSync = false;
+    const io: BlockFileIO = {
+      ...nodeIO,
+      open: async (file, mode) => {
+        const fh = await nodeIO.open(file, mode);
+        const datasync = fh.datasync.bind(fh);
+        fh.datasync = () =>
+          failSync && file.endsWith('.data') ? Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) : datasync();
+        return fh;
+      },
+    };
+    const spec = storeSpec(root, 'final-sync', 4, 256);
+    const sink = new BlockFileSink({ fsync: 'never', checkpoint: false }, { id: 'test', logger: silentLogger, dataDir: root }, io);
+    await sink.open();
+    await sink.createStore(spec);
+    const [r] = await sink.write('final-sync', [{ data: Buffer.from('not yet on disk') }]);
+    assert.ok(r.ok);
+    failSync = true;
+    await assert.rejects(sink.close(), /1 store\(s\) failed to sync and close: final-sync: EIO/);
+    assert.equal(sink.isOpen(), false);
   });
 });
