@@ -14,10 +14,18 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { type IClientOptions, MqttClient } from 'mqtt';
+import type * as Mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { backoffDelay, type Delivery, expandCompact, type Logger, OutboundPolicy, type OutputContext, type OutputRecord, type StoreView } from 'tsstore/plugin';
 import type { MqttConnectionConfig } from './connection-file.js';
 import type { MqttPublishOptions } from './options.js';
+
+/** The MQTT client, loaded on first use: a server with no MQTT connection never pays for it (startup time, memory). */
+let mqttModule: typeof Mqtt | undefined;
+function mqtt(): typeof Mqtt {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (mqttModule ??= require('mqtt') as typeof Mqtt);
+}
 
 export type MqttConnectionState = 'connecting' | 'connected' | 'disconnected' | 'error' | 'failed' | 'stopped';
 
@@ -217,7 +225,7 @@ export class MqttConnection {
       tlsWanted
         ? tls.connect({ host, port, lookup, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: true })
         : net.connect({ host, port, lookup });
-    const client = new MqttClient(open, opts);
+    const client = new (mqtt().MqttClient)(open, opts);
     this.client = client;
     let refused: string | undefined;
     client.on('connect', () => {

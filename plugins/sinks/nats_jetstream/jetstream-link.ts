@@ -6,10 +6,17 @@
  */
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, credsAuthenticator, DeliverPolicy, Events, headers as natsHeaders } from 'nats';
+import type * as Nats from 'nats';
 import type { ConnectionOptions, JetStreamClient, JetStreamManager, MsgHdrs, NatsConnection, PubAck, StoredMsg } from 'nats';
 import { backoffDelay, isTssError, type Logger, toTssError, TssError } from 'tsstore/plugin';
 import { durationMs, durationNs, JetStreamOptions } from './options.js';
+
+/** The NATS client, loaded on first use: a server without a JetStream sink never pays for it (startup time, memory). */
+let natsModule: typeof Nats | undefined;
+function nats(): typeof Nats {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (natsModule ??= require('nats') as typeof Nats);
+}
 
 export type LinkState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -139,7 +146,7 @@ export class JetStreamLink {
     }
     if (o.creds_file) {
       const file = o.creds_file;
-      co.authenticator = credsAuthenticator(() => fs.readFileSync(file));
+      co.authenticator = nats().credsAuthenticator(() => fs.readFileSync(file));
     }
     if (o.tls === true) co.tls = {};
     else if (o.tls) co.tls = { caFile: o.tls.ca_file, certFile: o.tls.cert_file, keyFile: o.tls.key_file };
@@ -156,7 +163,7 @@ export class JetStreamLink {
     const max = durationMs(this.opts.retry_max);
     while (!this.stopped) {
       try {
-        const nc = await connect(this.connectionOptions());
+        const nc = await nats().connect(this.connectionOptions());
         if (this.stopped) {
           await nc.close();
           return;
@@ -196,13 +203,13 @@ export class JetStreamLink {
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (this.nc !== nc) return;
-      if (s.type === Events.Disconnect) {
+      if (s.type === nats().Events.Disconnect) {
         this.state_ = 'reconnecting';
         this.setError(`disconnected from NATS server ${String(s.data)}`);
-      } else if (s.type === Events.Reconnect) {
+      } else if (s.type === nats().Events.Reconnect) {
         this.streamChecked = undefined;
         this.markConnected(nc);
-      } else if (s.type === Events.Error) {
+      } else if (s.type === nats().Events.Error) {
         this.setError(`NATS server error: ${String(s.data)}`, 'error');
       }
     }
@@ -286,7 +293,7 @@ export class JetStreamLink {
   async publish(js: JetStreamClient, m: RecordMessage): Promise<PubAck> {
     await this.acquire();
     try {
-      const h: MsgHdrs = natsHeaders();
+      const h: MsgHdrs = nats().headers();
       h.set(HDR_STORE, m.store);
       h.set(HDR_TIMESTAMP, m.timestamp.toString());
       if (m.bytesSum !== undefined) h.set(HDR_BYTES_SUM, String(m.bytesSum));
@@ -348,7 +355,7 @@ export class JetStreamLink {
     try {
       const consumer = await js.consumers.get(this.opts.stream, {
         filterSubjects: this.subjectOf(store),
-        deliver_policy: DeliverPolicy.StartSequence,
+        deliver_policy: nats().DeliverPolicy.StartSequence,
         opt_start_seq: afterSeq + 1,
         headers_only: true,
       });
