@@ -7,12 +7,15 @@ import path from 'node:path';
 import type net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sinkState } from './fixtures/gated-sink.js';
-import { LineClient, settled, until, WsClient } from './support/clients.js';
+import { LineClient, until, WsClient } from './support/clients.js';
 import { metricValue, parseMetrics } from './support/prometheus.js';
 import { ADMIN_KEY, api, startServer, tempDir, type TestServer } from './support/server.js';
 
-/** Waits until the sink has stopped receiving records and returns the count. */
-const settledReceived = (): Promise<number> => settled(() => sinkState.received);
+/** Times the input paused reading from a connection of store `bp` (the server's own back-pressure signal). */
+async function pauses(url: string, input: 'local' | 'stream'): Promise<number> {
+  const m = parseMetrics((await api(url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
+  return metricValue(m, 'tsstore_input_reads_paused_total', { input, store: 'bp' }) ?? 0;
+}
 
 describe('streaming inputs against a gated sink', () => {
   let s: TestServer;
@@ -95,12 +98,13 @@ describe('streaming inputs against a gated sink', () => {
     sinkState.hold();
     const c = await LineClient.auth(sock, 'bp', key);
     const total = 100_000;
+    const before = await pauses(s.url, 'local');
     c.send(Array.from({ length: total }, (_, i) => `{"seq":${i}}\n`).join(''));
-    const received = await settledReceived();
+    await until(async () => (await pauses(s.url, 'local')) > before, 20_000, 'the Unix-socket input to pause reading');
+    const received = sinkState.received;
     assert.ok(received < total / 4, `the server kept reading: ${received} records reached the sink`);
     assert.ok(c.socket.writableLength > 0, 'the client still has unsent bytes: the server stopped reading');
     const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
-    assert.ok(metricValue(m, 'tsstore_input_reads_paused_total', { input: 'local', store: 'bp' }) >= 1);
     assert.equal(metricValue(m, 'tsstore_input_open_connections', { input: 'local', store: 'bp' }), 1);
     sinkState.release();
     const replies = await c.take(total, 60_000);
@@ -113,8 +117,10 @@ describe('streaming inputs against a gated sink', () => {
     const c = await LineClient.auth(sock, 'bp', key);
     c.socket.pause();
     const total = 200_000;
+    const before = await pauses(s.url, 'local');
     c.send(Array.from({ length: total }, (_, i) => `{"seq":${i}}\n`).join(''));
-    const received = await settledReceived();
+    await until(async () => (await pauses(s.url, 'local')) > before, 20_000, 'the Unix-socket input to pause reading');
+    const received = sinkState.received;
     assert.ok(received < total, `the server kept reading: ${received} records`);
     c.socket.resume();
     const replies = await c.take(total, 60_000);
@@ -127,11 +133,12 @@ describe('streaming inputs against a gated sink', () => {
     sinkState.hold();
     const c = await WsClient.open(wsUrl);
     const total = 30_000;
+    const before = await pauses(s.url, 'stream');
     for (let i = 0; i < total; i++) c.send(`{"data":{"seq":${i}}}`);
-    const received = await settledReceived();
+    await until(async () => (await pauses(s.url, 'stream')) > before, 20_000, 'the WebSocket input to pause reading');
+    const received = sinkState.received;
     assert.ok(received < total / 4, `the server kept reading: ${received} records reached the sink`);
     const m = parseMetrics((await api(s.url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
-    assert.ok(metricValue(m, 'tsstore_input_reads_paused_total', { input: 'stream', store: 'bp' }) >= 1);
     assert.equal(metricValue(m, 'tsstore_input_open_connections', { input: 'stream', store: 'bp' }), 1);
     sinkState.release();
     const frames = await c.take(total, 60_000);
@@ -142,8 +149,10 @@ describe('streaming inputs against a gated sink', () => {
     const socket = (c.ws as unknown as { _socket: net.Socket })._socket;
     socket.pause();
     const more = 150_000;
+    const paused = await pauses(s.url, 'stream');
     for (let i = 0; i < more; i++) c.send(`{"data":{"more":${i}}}`);
-    const got = await settledReceived();
+    await until(async () => (await pauses(s.url, 'stream')) > paused, 20_000, 'the WebSocket input to pause reading');
+    const got = sinkState.received;
     assert.ok(got < more, `the server kept reading: ${got} records`);
     socket.resume();
     const acks = await c.take(more, 60_000);
