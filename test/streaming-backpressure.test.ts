@@ -14,7 +14,7 @@ import { ADMIN_KEY, api, startServer, tempDir, type TestServer } from './support
 /** Times the input paused reading from a connection of store `bp` (the server's own back-pressure signal). */
 async function pauses(url: string, input: 'local' | 'stream'): Promise<number> {
   const m = parseMetrics((await api(url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
-  return metricValue(m, 'tsstore_input_reads_paused_total', { input, store: 'bp' }) ?? 0;
+  return metricValue(m, 'tsstore_input_reads_paused_total', { input, store: 'bp' });
 }
 
 describe('streaming inputs against a gated sink', () => {

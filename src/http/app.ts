@@ -27,6 +27,8 @@ export interface HttpOptions {
   readonly wsMaxFrame: number;
   /** Told about every error answer (for metrics). */
   readonly onError?: (code: string) => void;
+  /** Called each time a connection's reading stops at MAX_PIPELINED_REQUESTS unanswered requests. */
+  readonly onPipelinePause?: () => void;
   /** Node's own request timeouts and how often it checks them (defaults: Node's); tests shorten them. */
   readonly nodeTimeouts?: Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>;
 }
@@ -133,7 +135,7 @@ export class HttpServer {
       void callback(req, res);
     };
     const request = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-      holdPipelined(req.socket as PipelinedSocket, res);
+      holdPipelined(req.socket as PipelinedSocket, res, this.options.onPipelinePause);
       handler(req, res);
     };
     const { tls, nodeTimeouts = {} } = this.options;
@@ -205,10 +207,11 @@ export class HttpServer {
  * stops reading the connection (the way node does when responses back up), and reads again once
  * half of them are answered — unless node itself still waits for the socket to drain.
  */
-function holdPipelined(socket: PipelinedSocket, res: http.ServerResponse): void {
+function holdPipelined(socket: PipelinedSocket, res: http.ServerResponse, onPause?: () => void): void {
   const unanswered = (socket[UNANSWERED] ?? 0) + 1;
   socket[UNANSWERED] = unanswered;
   if (unanswered >= MAX_PIPELINED_REQUESTS) {
+    if (!socket._paused) onPause?.();
     socket._paused = true;
     socket.pause();
   }

@@ -93,6 +93,11 @@ export class ServerMetrics {
   });
   private readonly httpErrors = this.counter('tsstore_http_errors_total', 'HTTP requests answered with an error, by error code.', ['code']);
   private readonly httpErrorSeries = new Map<string, { inc(value?: number): void }>();
+  private readonly httpPauses = this.counter(
+    'tsstore_http_reads_paused_total',
+    'Times the HTTP server stopped reading a connection with too many unanswered pipelined requests.',
+    [],
+  );
 
   private readonly storeGauges = {
     records: this.gauge('tsstore_store_records', 'Live records in the store.'),
@@ -190,6 +195,10 @@ export class ServerMetrics {
         c.records.observe(records);
       },
     };
+  }
+
+  httpReadsPaused(): void {
+    this.httpPauses.inc();
   }
 
   httpError(code: string): void {

@@ -100,7 +100,14 @@ export function composeServer(config: TsstoreConfig, logger: Logger, registry: P
     once((r) => {
       const metrics = r.resolve<ServerMetrics>(TOKENS.Metrics);
       const s = config.server;
-      return { host: s.host, port: s.port, tls: s.tls, wsMaxFrame: s.ws_max_frame, onError: (code: string) => metrics.httpError(code) };
+      return {
+        host: s.host,
+        port: s.port,
+        tls: s.tls,
+        wsMaxFrame: s.ws_max_frame,
+        onError: (code: string) => metrics.httpError(code),
+        onPipelinePause: () => metrics.httpReadsPaused(),
+      };
     }),
   );
   // HttpServer declares what it needs (@inject(TOKENS.HttpOptions), @inject(TOKENS.Logger)).

@@ -9,11 +9,15 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sinkState } from '../fixtures/gated-sink.js';
-import { settled, until } from '../support/clients.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { until } from '../support/clients.js';
+import { metricValue, parseMetrics } from '../support/prometheus.js';
+import { ADMIN_KEY, api, startServer, type TestServer } from '../support/server.js';
 
-/** Waits until the sink has stopped receiving records and returns the count. */
-const settledReceived = (): Promise<number> => settled(() => sinkState.received);
+/** Times the HTTP server stopped reading a connection for too many unanswered requests. */
+async function pauses(url: string): Promise<number> {
+  const m = parseMetrics((await api(url, 'GET', '/metrics', undefined, { 'X-Admin-Key': ADMIN_KEY })).text);
+  return metricValue(m, 'tsstore_http_reads_paused_total', {});
+}
 
 describe('adversarial: REST pipelining', () => {
   let s: TestServer;
@@ -54,8 +58,10 @@ describe('adversarial: REST pipelining', () => {
       );
     }
     try {
+      const before = await pauses(s.url);
       socket.write(requests.join(''));
-      const received = await settledReceived();
+      await until(async () => (await pauses(s.url)) > before, 20_000, 'the HTTP server to stop reading the connection');
+      const received = sinkState.received;
       assert.ok(received > 0, 'the server read some requests');
       assert.ok(received < total / 4, `the server kept reading a connection with ${received} unanswered requests`);
       assert.ok(socket.writableLength > 0 || received < total, 'the client still has unsent requests');

@@ -196,14 +196,3 @@ export async function until(probe: () => boolean | Promise<boolean>, timeoutMs =
     await sleep(20);
   }
 }
-
-/** Waits until `read()` gives the same value on two polls 250 ms apart (a flow has stopped) and returns it. */
-export async function settled(read: () => number): Promise<number> {
-  let last = -1;
-  for (;;) {
-    await sleep(250);
-    const now = read();
-    if (now === last) return last;
-    last = now;
-  }
-}
