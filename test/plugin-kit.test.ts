@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Context } from 'koa';
 import * as api from 'tsstore/plugin';
-import { apiKeyOf, errorBody, isTssError, LineSplitter, readStateFile, toTssError, TssError, writeFileAtomic } from 'tsstore/plugin';
+import { apiKeyOf, errorBody, isTssError, LineSplitter, loadStoreStateFiles, readStateFile, toTssError, TssError, writeFileAtomic } from 'tsstore/plugin';
 
 function split(maxLine: number, chunks: string[], end = true): string[] {
   const out: string[] = [];
@@ -80,6 +80,41 @@ describe('state files', () => {
     assert.equal(await readStateFile(file), '{"cursor":"2"}\n');
     assert.deepEqual(fs.readdirSync(dir), ['state.json']);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  });
+
+  it('loadStoreStateFiles: reads the file of each loaded store, skips other directories, moves an unreadable file aside', async () => {
+    const data = path.join(dir, 'data');
+    const logged: string[] = [];
+    const log = (level: string) => (obj: object, msg?: string) => logged.push(`${level} ${msg ?? ''}`);
+    const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger } as unknown as api.Logger;
+    const opts = {
+      dataDir: data,
+      fileName: 'things.json',
+      what: 'things',
+      logger,
+      isStore: (store: string) => store !== 'stray',
+      read: async (file: string) => JSON.parse(await fs.promises.readFile(file, 'utf8')) as number[],
+    };
+    assert.deepEqual(await loadStoreStateFiles(opts), [], 'no data directory yet: nothing');
+    for (const [store, text] of [
+      ['a', '[1,2]'],
+      ['b', '{not json'],
+      ['stray', '[3]'],
+      ['none', undefined],
+    ] as const) {
+      fs.mkdirSync(path.join(data, store), { recursive: true });
+      if (text !== undefined) fs.writeFileSync(path.join(data, store, 'things.json'), text);
+    }
+    const found = await loadStoreStateFiles(opts);
+    assert.deepEqual(found, [{ store: 'a', value: [1, 2] }]);
+    assert.equal(fs.existsSync(path.join(data, 'b', 'things.json')), false);
+    assert.ok(
+      fs.readdirSync(path.join(data, 'b')).some((f) => /^things\.json\.unreadable-\d+$/.test(f)),
+      'moved aside',
+    );
+    assert.ok(fs.existsSync(path.join(data, 'stray', 'things.json')), 'a directory that is not a store is left alone');
+    assert.ok(logged.includes('warn Skipping things of a directory that is not a loaded store.'), logged.join('\n'));
+    assert.ok(logged.includes('error Cannot read things; moved the file aside and starting none for this store.'), logged.join('\n'));
   });
 });
 

@@ -8,8 +8,6 @@
  * connection created while its store is being deleted either dies with the store or is refused.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import {
   type Emit,
   type InputContext,
@@ -20,6 +18,7 @@ import {
   type Resource,
   SerialQueue,
   TssError,
+  loadStoreStateFiles,
 } from 'tsstore/plugin';
 import {
   CONNECTIONS_FILE,
@@ -92,35 +91,16 @@ export class WsPullInput implements InputPlugin {
 
   private async loadAll(): Promise<void> {
     const { dataDir, logger } = this.ctx;
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(dataDir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
+    const loaded = await loadStoreStateFiles({
+      dataDir,
+      fileName: CONNECTIONS_FILE,
+      what: 'pull connections',
+      logger,
+      isStore: (store) => Boolean(this.ctx.stores.view(store)),
+      read: readConnections,
+    });
     let started = 0;
-    for (const entry of entries) {
-      if (!entry.isDirectory()) continue;
-      const store = entry.name;
-      const file = connectionsFile(dataDir, store);
-      if (!fs.existsSync(file)) continue;
-      if (!this.ctx.stores.view(store)) {
-        logger.warn({ store, file }, 'Skipping pull connections of a directory that is not a loaded store.');
-        continue;
-      }
-      let saved: PersistedConnection[];
-      try {
-        saved = await readConnections(file);
-      } catch (err) {
-        const aside = path.join(path.dirname(file), `${CONNECTIONS_FILE}.unreadable-${Date.now()}`);
-        await fs.promises.rename(file, aside).catch(() => undefined);
-        logger.error(
-          { store, file, movedTo: aside, err: (err as Error).message },
-          'Cannot read pull connections; moved the file aside and starting none for this store.',
-        );
-        continue;
-      }
+    for (const { store, value: saved } of loaded) {
       const sc = this.storeConnections(store);
       for (const p of saved) {
         const conn = this.newConnection(store, p, p);

@@ -7,8 +7,6 @@
  * Changes to one store's connections (create, delete, store deletion) run one at a time.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Context } from 'koa';
 import {
   OutboundPolicy,
@@ -21,6 +19,7 @@ import {
   type StoreView,
   stringifyExact,
   TssError,
+  loadStoreStateFiles,
 } from 'tsstore/plugin';
 import { MQTT_CONNECTIONS_FILE, type MqttConnectionConfig, mqttConnectionsFile, readMqttConnections, writeMqttConnections } from './connection-file.js';
 import { parseMqttConnectionRequest } from './connection-request.js';
@@ -81,35 +80,16 @@ export class MqttPublishOutput implements OutputPlugin {
 
   private async loadAll(): Promise<void> {
     const { dataDir, logger } = this.ctx;
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(dataDir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
+    const loaded = await loadStoreStateFiles({
+      dataDir,
+      fileName: MQTT_CONNECTIONS_FILE,
+      what: 'MQTT connections',
+      logger,
+      isStore: (store) => Boolean(this.ctx.stores.view(store)),
+      read: readMqttConnections,
+    });
     let started = 0;
-    for (const entry of entries) {
-      if (!entry.isDirectory()) continue;
-      const store = entry.name;
-      const file = mqttConnectionsFile(dataDir, store);
-      if (!fs.existsSync(file)) continue;
-      if (!this.ctx.stores.view(store)) {
-        logger.warn({ store, file }, 'Skipping MQTT connections of a directory that is not a loaded store.');
-        continue;
-      }
-      let saved: MqttConnectionConfig[];
-      try {
-        saved = await readMqttConnections(file);
-      } catch (err) {
-        const aside = path.join(path.dirname(file), `${MQTT_CONNECTIONS_FILE}.unreadable-${Date.now()}`);
-        await fs.promises.rename(file, aside).catch(() => undefined);
-        logger.error(
-          { store, file, movedTo: aside, err: (err as Error).message },
-          'Cannot read MQTT connections; moved the file aside and starting none for this store.',
-        );
-        continue;
-      }
+    for (const { store, value: saved } of loaded) {
       const sc = this.storeConnections(store);
       for (const config of saved) {
         const conn = this.newConnection(store, config);

@@ -8,9 +8,7 @@
  * a connection created while its store is being deleted either dies with the store or is refused.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { OutboundPolicy, type OutputContext, type OutputPlugin, type Resource, SerialQueue, TssError } from 'tsstore/plugin';
+import { OutboundPolicy, type OutputContext, type OutputPlugin, type Resource, SerialQueue, TssError, loadStoreStateFiles } from 'tsstore/plugin';
 import type { WsPushOptions } from './options.js';
 import { PushConnection, type PushRecordHook, loggableUrl } from './push-connection.js';
 import { PUSH_FILE, type PushConfig, pushFile, readPushConnections, writePushConnections } from './push-file.js';
@@ -76,35 +74,16 @@ export class WsPushOutput implements OutputPlugin {
 
   private async loadAll(): Promise<void> {
     const { dataDir, logger } = this.ctx;
-    let entries: fs.Dirent[];
-    try {
-      entries = await fs.promises.readdir(dataDir, { withFileTypes: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
+    const loaded = await loadStoreStateFiles({
+      dataDir,
+      fileName: PUSH_FILE,
+      what: 'push connections',
+      logger,
+      isStore: (store) => Boolean(this.ctx.stores.view(store)),
+      read: readPushConnections,
+    });
     let started = 0;
-    for (const entry of entries) {
-      if (!entry.isDirectory()) continue;
-      const store = entry.name;
-      const file = pushFile(dataDir, store);
-      if (!fs.existsSync(file)) continue;
-      if (!this.ctx.stores.view(store)) {
-        logger.warn({ store, file }, 'Skipping push connections of a directory that is not a loaded store.');
-        continue;
-      }
-      let saved: PushConfig[];
-      try {
-        saved = await readPushConnections(file);
-      } catch (err) {
-        const aside = path.join(path.dirname(file), `${PUSH_FILE}.unreadable-${Date.now()}`);
-        await fs.promises.rename(file, aside).catch(() => undefined);
-        logger.error(
-          { store, file, movedTo: aside, err: (err as Error).message },
-          'Cannot read push connections; moved the file aside and starting none for this store.',
-        );
-        continue;
-      }
+    for (const { store, value: saved } of loaded) {
       const sp = this.storePushes(store);
       for (const config of saved) {
         const conn = this.newConnection(store, config);

@@ -18,7 +18,7 @@ export { OrderedReplies, type ReplyTransport } from './ordered-replies.js';
 export { LineSplitter, type LineHandler } from './line-splitter.js';
 export { readBody, readJsonObject, mediaType } from './http-body.js';
 export { apiKeyOf, formatParam, errorBody, sendError, queryValue, upgradeOrClose, type ApiKeyOptions } from './http.js';
-export { writeFileAtomic, syncDir, readStateFile, removeAtomicLeftovers } from './state-file.js';
+export { writeFileAtomic, syncDir, readStateFile, removeAtomicLeftovers, loadStoreStateFiles, type StoreState } from './state-file.js';
 export { parseDurationNs } from './duration.js';
 export { backoffDelay } from './backoff.js';
 export { SerialQueue } from './serial-queue.js';

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Logger } from '../descriptor.js';
 
 let tmpSeq = 0;
 
@@ -75,4 +76,54 @@ export async function readStateFile(file: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+/** One store's saved state, as `loadStoreStateFiles` found it. */
+export interface StoreState<T> {
+  readonly store: string;
+  readonly value: T;
+}
+
+/**
+ * At start-up: reads the state file `<dataDir>/<store>/<fileName>` of every loaded store (e.g. the
+ * connections a plugin keeps per store). A directory that is not a loaded store is skipped with a
+ * warning; a file that cannot be read or parsed is moved aside (`<fileName>.unreadable-<ms>`) with
+ * an error, and its store starts with nothing rather than the server failing to start.
+ * `what` names the content in those log lines ("pull connections").
+ */
+export async function loadStoreStateFiles<T>(opts: {
+  readonly dataDir: string;
+  readonly fileName: string;
+  readonly what: string;
+  readonly logger: Logger;
+  readonly isStore: (store: string) => boolean;
+  readonly read: (file: string) => Promise<T>;
+}): Promise<StoreState<T>[]> {
+  const { dataDir, fileName, what, logger } = opts;
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.promises.readdir(dataDir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const found: StoreState<T>[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const store = entry.name;
+    const file = path.join(dataDir, store, fileName);
+    if (!fs.existsSync(file)) continue;
+    if (!opts.isStore(store)) {
+      logger.warn({ store, file }, `Skipping ${what} of a directory that is not a loaded store.`);
+      continue;
+    }
+    try {
+      found.push({ store, value: await opts.read(file) });
+    } catch (err) {
+      const aside = path.join(path.dirname(file), `${fileName}.unreadable-${Date.now()}`);
+      await fs.promises.rename(file, aside).catch(() => undefined);
+      logger.error({ store, file, movedTo: aside, err: (err as Error).message }, `Cannot read ${what}; moved the file aside and starting none for this store.`);
+    }
+  }
+  return found;
 }
