@@ -3,6 +3,7 @@
 // file is found (node --test would otherwise pass with zero tests).
 'use strict';
 const { spawnSync } = require('node:child_process');
+const os = require('node:os');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -72,11 +73,14 @@ if (files.length === 0) {
 // tarball) take minutes on a busy machine: they run after the others, in a second `node --test`
 // with a longer per-file timeout. Every other file keeps the five-minute limit.
 const LONG = /(^|[\\/])(package|outside-package)\.test\.js$/;
+// Every temporary file of the run goes below one directory (TMPDIR), removed when the run ends:
+// a test file killed by its timeout cannot remove what it created, this does.
+const runTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsstore-run-'));
 const runFiles = (list, timeoutMs) =>
   spawnSync(process.execPath, ['--test', `--test-timeout=${timeoutMs}`, '--test-concurrency=2', ...list.map((f) => path.relative(root, f))], {
     cwd: root,
     stdio: 'inherit',
-    env: process.env,
+    env: { ...process.env, TMPDIR: runTmp },
   });
 const short = files.filter((f) => !LONG.test(f));
 const long = files.filter((f) => LONG.test(f));
@@ -84,6 +88,11 @@ const results = [];
 if (short.length) results.push(runFiles(short, 300_000));
 if (long.length) results.push(runFiles(long, 900_000));
 const r = { status: results.every((x) => x.status === 0) ? 0 : (results.find((x) => x.status !== 0)?.status ?? 1) };
+try {
+  fs.rmSync(runTmp, { recursive: true, force: true });
+} catch (err) {
+  console.error(`scripts/test.js: could not remove the run's temporary directory ${runTmp}: ${err.message}`);
+}
 
 // The JetStream sink tests need a real nats-server; without one they skip, and that must not
 // pass unnoticed.
