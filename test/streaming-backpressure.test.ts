@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sinkState } from './fixtures/gated-sink.js';
 import { LineClient, until, WsClient } from './support/clients.js';
@@ -146,15 +145,14 @@ describe('streaming inputs against a gated sink', () => {
     assert.equal(sinkState.received, total);
 
     sinkState.reset();
-    const socket = (c.ws as unknown as { _socket: net.Socket })._socket;
-    socket.pause();
+    c.ws.pause(); // the client stops reading its acknowledgements
     const more = 150_000;
     const paused = await pauses(s.url, 'stream');
     for (let i = 0; i < more; i++) c.send(`{"data":{"more":${i}}}`);
     await until(async () => (await pauses(s.url, 'stream')) > paused, 20_000, 'the WebSocket input to pause reading');
     const got = sinkState.received;
     assert.ok(got < more, `the server kept reading: ${got} records`);
-    socket.resume();
+    c.ws.resume();
     const acks = await c.take(more, 60_000);
     assert.ok(acks.every((f) => f.startsWith('{"type":"ack"')));
     assert.equal(sinkState.received, more);
