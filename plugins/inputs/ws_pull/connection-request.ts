@@ -1,6 +1,5 @@
 /** Checks a `POST .../ws/connections` body; every problem is a 400 naming the field. */
-import http from 'node:http';
-import { type SchemaFormat, TssError } from 'tsstore/plugin';
+import { handshakeHeaders, type SchemaFormat, TssError } from 'tsstore/plugin';
 
 export interface ConnectionRequest {
   readonly url: string;
@@ -10,7 +9,6 @@ export interface ConnectionRequest {
 
 const FIELDS = ['mode', 'url', 'format', 'headers'];
 /** Set by the WebSocket client itself; a caller's value would break the handshake. */
-const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
 
 function bad(message: string): TssError {
   return new TssError('TSS_ERR_BAD_REQUEST', message);
@@ -37,20 +35,6 @@ export function parseConnectionRequest(body: Record<string, unknown>): Connectio
   const format = body.format ?? 'full';
   if (format !== 'full' && format !== 'compact') throw bad(`format must be "full" or "compact", got ${JSON.stringify(format)}`);
 
-  const headers: Record<string, string> = {};
-  if (body.headers !== undefined && body.headers !== null) {
-    if (typeof body.headers !== 'object' || Array.isArray(body.headers)) throw bad('headers must be an object of header names to string values');
-    for (const [name, value] of Object.entries(body.headers as Record<string, unknown>)) {
-      if (typeof value !== 'string') throw bad(`header ${JSON.stringify(name)} must have a string value`);
-      try {
-        http.validateHeaderName(name);
-        http.validateHeaderValue(name, value);
-      } catch (err) {
-        throw bad(`header ${JSON.stringify(name)} is not valid: ${(err as Error).message}`);
-      }
-      if (RESERVED_HEADERS.has(name.toLowerCase())) throw bad(`header ${JSON.stringify(name)} is set by the WebSocket handshake itself and cannot be given`);
-      headers[name] = value;
-    }
-  }
+  const headers = handshakeHeaders(body.headers);
   return { url: body.url, format, headers };
 }

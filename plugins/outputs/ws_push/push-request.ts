@@ -3,8 +3,7 @@
  * fields: url, from, format, headers, filter, filter_ignore_case); every problem is a 400 naming
  * the field.
  */
-import http from 'node:http';
-import { type SchemaFormat, TssError } from 'tsstore/plugin';
+import { handshakeHeaders, type SchemaFormat, TssError } from 'tsstore/plugin';
 
 export interface PushRequest {
   readonly url: string;
@@ -18,7 +17,6 @@ export interface PushRequest {
 
 const FIELDS = ['mode', 'url', 'from', 'format', 'headers', 'filter', 'filter_ignore_case'];
 /** Set by the WebSocket client itself; a caller's value would break the handshake. */
-const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
 const MAX_TS = (1n << 63n) - 1n;
 
 function bad(message: string): TssError {
@@ -60,21 +58,7 @@ export function parsePushRequest(body: Record<string, unknown>): PushRequest {
   const from = fromOf(body.from);
   const format = body.format ?? 'full';
   if (format !== 'full' && format !== 'compact') throw bad(`format must be "full" or "compact", got ${JSON.stringify(format)}`);
-  const headers: Record<string, string> = {};
-  if (body.headers !== undefined && body.headers !== null) {
-    if (typeof body.headers !== 'object' || Array.isArray(body.headers)) throw bad('headers must be an object of header names to string values');
-    for (const [name, value] of Object.entries(body.headers as Record<string, unknown>)) {
-      if (typeof value !== 'string') throw bad(`header ${JSON.stringify(name)} must have a string value`);
-      try {
-        http.validateHeaderName(name);
-        http.validateHeaderValue(name, value);
-      } catch (err) {
-        throw bad(`header ${JSON.stringify(name)} is not valid: ${(err as Error).message}`);
-      }
-      if (RESERVED_HEADERS.has(name.toLowerCase())) throw bad(`header ${JSON.stringify(name)} is set by the WebSocket handshake itself and cannot be given`);
-      headers[name] = value;
-    }
-  }
+  const headers = handshakeHeaders(body.headers);
   if (body.filter !== undefined && body.filter !== null && typeof body.filter !== 'string')
     throw bad("filter must be a string (a substring the record's data must contain)");
   if (body.filter_ignore_case !== undefined && body.filter_ignore_case !== null && typeof body.filter_ignore_case !== 'boolean')

@@ -3,6 +3,7 @@
  * key in tsstore's order, the `format` parameter, and tsstore's error answer. Body reading with a
  * size limit and the media type are in http-body.ts. tsstore's own routes use these same helpers.
  */
+import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context } from 'koa';
 import { TssError, toTssError } from '../errors.js';
@@ -95,4 +96,38 @@ export async function upgradeOrClose<T>(socket: Socket, upgrade: () => Promise<T
   } finally {
     socket.off('close', onClose!);
   }
+}
+
+/** Headers the WebSocket handshake sets itself: a connection request may not give them. */
+const HANDSHAKE_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
+
+/**
+ * The `headers` field of an outbound WebSocket connection request (pull or push): absent or null →
+ * none; otherwise an object of header names to string values that node accepts, none of them a
+ * handshake header. Anything else is a 400 TSS_ERR_BAD_REQUEST naming the header.
+ */
+export function handshakeHeaders(value: unknown): Record<string, string> {
+  const bad = (message: string): TssError => new TssError('TSS_ERR_BAD_REQUEST', message);
+  const headers: Record<string, string> = {};
+  if (value === undefined || value === null) return headers;
+  if (typeof value !== 'object' || Array.isArray(value)) throw bad('headers must be an object of header names to string values');
+  for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw bad(`header ${JSON.stringify(name)} must have a string value`);
+    try {
+      http.validateHeaderName(name);
+      http.validateHeaderValue(name, v);
+    } catch (err) {
+      throw bad(`header ${JSON.stringify(name)} is not valid: ${(err as Error).message}`);
+    }
+    if (HANDSHAKE_HEADERS.has(name.toLowerCase())) throw bad(`header ${JSON.stringify(name)} is set by the WebSocket handshake itself and cannot be given`);
+    headers[name] = v;
+  }
+  return headers;
 }

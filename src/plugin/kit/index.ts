@@ -17,7 +17,7 @@ export { EmitBatcher, type ResultsCallback } from './emit-batcher.js';
 export { OrderedReplies, type ReplyTransport } from './ordered-replies.js';
 export { LineSplitter, type LineHandler } from './line-splitter.js';
 export { readBody, readJsonObject, mediaType } from './http-body.js';
-export { apiKeyOf, formatParam, errorBody, sendError, queryValue, upgradeOrClose, type ApiKeyOptions } from './http.js';
+export { apiKeyOf, formatParam, errorBody, sendError, queryValue, upgradeOrClose, handshakeHeaders, type ApiKeyOptions } from './http.js';
 export { writeFileAtomic, syncDir, readStateFile, removeAtomicLeftovers, loadStoreStateFiles, type StoreState } from './state-file.js';
 export { parseDurationNs } from './duration.js';
 export { backoffDelay } from './backoff.js';
