@@ -18,11 +18,16 @@ after(() => {
 });
 
 /** File descriptors of this process open on files under `dir`. */
+/**
+ * Store data files this process holds open under `dir`: an open store holds exactly its data file.
+ * (A checkpoint write also opens its file and the store directory for a moment — not an open store.)
+ */
 function fdsUnder(dir: string): number {
   let n = 0;
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir + path.sep)) n++;
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir + path.sep) && path.basename(target) === 'blockfile.data') n++;
     } catch {
       /* closed meanwhile */
     }
